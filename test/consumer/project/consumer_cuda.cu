@@ -21,12 +21,13 @@ int main() {
   }
   int* d = nullptr;
   int h[3] = {0, 0, 0};
-  if (cudaMalloc(&d, sizeof(h)) != cudaSuccess) return 1;
+  if (cudaMalloc(&d, sizeof(h)) != cudaSuccess)
+    return 1;
   write_constants<<<1, 1>>>(d);
   const bool copied = cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost) == cudaSuccess;
   cudaFree(d);
   const bool ok = copied && h[0] == 16 && h[1] == 4 && h[2] == -8;
-  std::printf("consumer_cuda: kernel read SqConfig<16, 4>: bank %d, high %d, sentinel %d: %s\n", h[0],
-              h[1], h[2], ok ? "ok" : "WRONG");
+  std::printf("consumer_cuda: kernel read SqConfig<16, 4>: bank %d, high %d, sentinel %d: %s\n",
+              h[0], h[1], h[2], ok ? "ok" : "WRONG");
   return ok ? 0 : 1;
 }

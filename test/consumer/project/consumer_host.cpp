@@ -11,7 +11,8 @@ int main() {
   try {
     throw sqformat::Error(sqformat::ErrorCode::shape_mismatch, "consumer check");
   } catch (const sqformat::Error& e) {
-    if (e.code() != sqformat::ErrorCode::shape_mismatch) return 1;
+    if (e.code() != sqformat::ErrorCode::shape_mismatch)
+      return 1;
   }
   std::printf("consumer_host: SqConfig<16, 4> has %.2f effective bits\n", Sq5::effective_bits);
   return 0;

@@ -4,6 +4,7 @@
 
 #include <sqformat/reference/bitpack.hpp>
 #include <sqformat/reference/config_name.hpp>
+#include <sqformat/reference/products.hpp>
 #include <sqformat/reference/quantize.hpp>
 #include <sqformat/reference/selection.hpp>
 #include <sqformat/reference/sq_tensor.hpp>

@@ -7,6 +7,7 @@
 #include <sqformat/reference/products.hpp>
 #include <sqformat/reference/quantize.hpp>
 #include <sqformat/reference/selection.hpp>
+#include <sqformat/reference/serialize.hpp>
 #include <sqformat/reference/sq_tensor.hpp>
 #include <sqformat/reference/static_split.hpp>
 #include <sqformat/reference/uniform.hpp>

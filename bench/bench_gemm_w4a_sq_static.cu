@@ -1,0 +1,163 @@
+// W4A(SQ5) static GEMM (INT4 weights, SQ activations b=16 H=4: 5 effective bits) against the
+// vendor baselines in the same binary: cuBLASLt INT8 (s8·s8->s32), cuBLASLt FP8 e4m3->bf16 and
+// BF16 (cuBLASLt, bf16 out), each the fastest of up to 8 heuristic algorithms.
+//
+// Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed
+// call, 3 warm-up calls, random data. Counters use the MEDIAN call time: TOPS = 2MNK/t, GB/s =
+// bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
+// t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
+#include <benchmark/benchmark.h>
+
+#include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cublaslt_gemm.hpp"
+#include "cuda_timer.hpp"
+#include "device_buffer.hpp"
+#include "l2_flush.hpp"
+
+namespace {
+
+using namespace sqformat::bench;
+using Sq5 = sqformat::SqConfig<16, 4, 8, 4>;
+using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
+
+std::map<std::string, double>& medians() {
+  static std::map<std::string, double> m;
+  return m;
+}
+std::string key(const char* what, int m, int n, int k) {
+  return std::string(what) + "/" + std::to_string(m) + "/" + std::to_string(n) + "/" +
+         std::to_string(k);
+}
+L2Flush& l2_flush() {
+  static L2Flush f;
+  return f;
+}
+
+/// Runs `op` under the benchmark loop; returns the median seconds of the timed calls.
+template <class Op> double timed_loop(benchmark::State& state, Op&& op) {
+  CudaEventTimer timer;
+  for (int i = 0; i < 3; ++i)
+    op();
+  cudaDeviceSynchronize();
+  std::vector<double> times;
+  for (auto _ : state) {
+    l2_flush().flush();
+    timer.start();
+    op();
+    const double t = timer.stop();
+    state.SetIterationTime(t);
+    times.push_back(t);
+  }
+  return median(times);
+}
+
+void set_counters(benchmark::State& state, double t, int m, int n, int k, double bytes) {
+  state.counters["us_median"] = t * 1e6;
+  state.counters["TOPS"] = 2.0 * m * n * k / t / 1e12;
+  state.counters["GB/s"] = bytes / t / 1e9;
+}
+
+void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
+  const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
+            k = static_cast<int>(state.range(2));
+  const std::size_t eb = baseline_element_bytes(kind), ob = baseline_output_bytes(kind);
+  // 0x3F keeps bf16 high bytes and e4m3 bytes finite and moderate.
+  const std::uint8_t mask = kind == BaselineKind::int8_s32 ? 0xFF : 0x3F;
+  DeviceBuffer x(std::size_t(m) * k * eb), w(std::size_t(n) * k * eb), y(std::size_t(m) * n * ob);
+  x.randomize(1, mask);
+  w.randomize(2, mask);
+  CublasLtGemm gemm(kind, m, n, k);
+  if (!x || !w || !y || !gemm.ok() || !gemm.select_fastest(x.get(), w.get(), y.get())) {
+    state.SkipWithError("cuBLASLt offers no algorithm for this shape/type");
+    return;
+  }
+  const double t = timed_loop(state, [&] { gemm.run(x.get(), w.get(), y.get()); });
+  const double bytes = double(eb) * (double(m) * k + double(n) * k) + double(ob) * m * n;
+  set_counters(state, t, m, n, k, bytes);
+  state.counters["algos"] = gemm.candidates();
+  medians()[key(name, m, n, k)] = t;
+}
+
+void bm_w4a_sq5(benchmark::State& state) {
+  const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
+            k = static_cast<int>(state.range(2));
+  const int kh = Gemm::Decode::high_columns(k), kl = k - kh;
+  DeviceBuffer xh(std::size_t(m) * kh), xl(std::size_t(m) * kl / 2), w(std::size_t(n) * k / 2),
+      sh(4 * std::size_t(m)), sl(4 * std::size_t(m)), sw(4 * std::size_t(n)),
+      y(2 * std::size_t(m) * n);
+  xh.randomize(3);
+  xl.randomize(4);
+  w.randomize(5);
+  sh.fill_floats(0.01f);
+  sl.fill_floats(0.002f);
+  sw.fill_floats(0.003f);
+  Gemm::Arguments a;
+  a.m = m;
+  a.n = n;
+  a.k = k;
+  a.x_high = xh.get<std::int8_t>();
+  a.x_low = xl.get<std::uint8_t>();
+  a.w = w.get<std::uint8_t>();
+  a.scale_x_high = sh.get<float>();
+  a.scale_x_low = sl.get<float>();
+  a.scale_w = sw.get<float>();
+  a.y = y.get();
+  DeviceBuffer ws(Gemm::workspace_size(a));
+  if (Gemm::run(a, ws.get(), ws.bytes(), nullptr) != sqformat::Status::success ||
+      cudaDeviceSynchronize() != cudaSuccess) {
+    state.SkipWithError("W4A(SQ) GEMM did not run");
+    return;
+  }
+  const double t = timed_loop(state, [&] { Gemm::run(a, ws.get(), ws.bytes(), nullptr); });
+  const double bytes =
+      double(n) * k / 2 + double(m) * kh + double(m) * kl / 2 + 2.0 * m * n + 4.0 * (2.0 * m + n);
+  set_counters(state, t, m, n, k, bytes);
+  for (const char* base : {"int8", "fp8", "bf16"}) {
+    const auto it = medians().find(key(base, m, n, k));
+    if (it != medians().end())
+      state.counters[std::string("x_") + base] = it->second / t;
+  }
+}
+
+void register_all() {
+  const int shapes[][2] = {{8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672}};
+  for (int m : {1, 16, 64, 256, 2048, 8192}) {
+    for (const auto& s : shapes) {
+      const int iterations = m >= 2048 ? 10 : 30;
+      auto setup = [&](benchmark::internal::Benchmark* b) {
+        b->Args({m, s[0], s[1]})
+            ->ArgNames({"M", "N", "K"})
+            ->UseManualTime()
+            ->Iterations(iterations)
+            ->Unit(benchmark::kMicrosecond);
+      };
+      setup(benchmark::RegisterBenchmark("cublaslt_int8", bm_baseline, BaselineKind::int8_s32,
+                                         "int8"));
+      setup(
+          benchmark::RegisterBenchmark("cublaslt_fp8", bm_baseline, BaselineKind::fp8_bf16, "fp8"));
+      setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
+                                         "bf16"));
+      setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5));
+    }
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  benchmark::AddCustomContext("device", prop.name);
+  benchmark::AddCustomContext("sms", std::to_string(prop.multiProcessorCount));
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,318 @@
+// sqformat/gpu/gemm/detail/w4a_sq_static_sm90.cuh: the fused dual-path W4A(SQ) static GEMM for
+// Hopper (sm_90a), INT8 wgmma with the INT4 weights widened in registers.
+//
+// It computes Yᵀ = W · Xᵀ so that the narrow operand (W, INT4) is the register operand A of
+// wgmma and the activations are operand B, read from shared memory:
+//
+//          K (permuted: high block [0,Kh), low block [Kh,K))
+//        +---------------------+
+//  W     | A: 64 rows per WG   |   INT4 -> s8 in registers, per k32 step
+//  (N)   +---------------------+
+//  X     | B: BlockTokens rows |   X_high: INT8 as stored; X_low: widened to INT8 (in the loop or
+//  (M)   +---------------------+   by the prepass), both K-major, 128-byte swizzled in smem
+//
+// K is walked in tiles of 128: first the high block's tiles, then the low block's, each range
+// zero-filled past its end (so Kh and Kl need only be multiples of 32). One int32 accumulator
+// set per thread holds the exact sum of the current *segment* (the whole high block, the whole
+// low block, or one group of 128 columns with per-group weight scales); when a segment ends, the
+// sum is folded into a float32 accumulator in the order docs/layouts.md fixes:
+//   acc += (s_x[m] * s_w[n, segment]) * float(int_sum)      (IEEE, no contraction)
+// which makes the output bit-identical to the host reference epilogue.
+//
+// Pipeline: `Stages` shared-memory buffers filled with cp.async (zero-fill predicates for tokens
+// past M, channels past N and columns past the range end); every thread loads and computes.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "../../common/ptx_sm90.cuh"
+#include "../tile_policy.hpp"
+#include "w4a_sq_static_params.hpp"
+#include "wgmma_s8_rs.cuh"
+#include "widen_low_bits.cuh"
+
+namespace sqformat::gpu::detail {
+
+template <int LowBits, class Policy> struct W4ASqStaticSm90 {
+  static constexpr int block_w = Policy::block_w;
+  static constexpr int block_tokens = Policy::block_tokens;
+  static constexpr int stages = Policy::stages;
+  static constexpr int threads = Policy::threads;
+  static constexpr bool low_in_loop = Policy::low_staging == LowStaging::in_loop;
+  static constexpr int block_k = 128; ///< K elements per pipeline stage
+  static constexpr int accumulators = block_tokens / 2;
+
+  // Shared memory of one stage; the X tile first so that it keeps the 1024-byte alignment the
+  // 128-byte swizzle atoms need.
+  static constexpr int x_tile_bytes = block_tokens * block_k; // INT8, swizzled
+  static constexpr int w_tile_bytes = block_w * block_k / 2;  // INT4 packed, 64 B a row
+  static constexpr int packed_tile_bytes = low_in_loop ? block_tokens * 4 * 16 : 0; // 16 B slots
+  static constexpr int stage_bytes =
+      (x_tile_bytes + w_tile_bytes + packed_tile_bytes + 1023) / 1024 * 1024;
+  static constexpr int epilogue_stride = block_w + 8; ///< halves per staged output row (padding)
+  static constexpr int epilogue_bytes = block_tokens * epilogue_stride * 2;
+  static constexpr int pipeline_bytes = stages * stage_bytes;
+  static constexpr int smem_bytes =
+      (pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes) + 1024; // + alignment
+};
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define SQFORMAT_SM90A_DEVICE_PASS 1
+#endif
+
+template <int LowBits, class Policy>
+__global__ void __launch_bounds__(Policy::threads, 1)
+    w4a_sq_static_sm90_kernel(const W4ASqStaticParams p) {
+#if defined(SQFORMAT_SM90A_DEVICE_PASS)
+  using K = W4ASqStaticSm90<LowBits, Policy>;
+  using Mma = WgmmaS8RS<K::block_tokens>;
+  extern __shared__ std::uint8_t smem_raw[];
+  std::uint8_t* smem = reinterpret_cast<std::uint8_t*>(
+      (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
+
+  const int tid = threadIdx.x;
+  const int n0 = blockIdx.x * K::block_w;
+  const int m0 = blockIdx.y * K::block_tokens;
+  const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
+  const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
+  const int tiles = tiles_high + tiles_low;
+  const std::size_t w_stride = static_cast<std::size_t>(p.k) / 2;
+  const std::size_t packed_stride = static_cast<std::size_t>(p.k_low) * LowBits / 8;
+
+  auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
+  auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
+  auto packed_tile = [&](int stage) {
+    return smem + stage * K::stage_bytes + K::x_tile_bytes + K::w_tile_bytes;
+  };
+
+  // ---- producer side: issue the cp.async copies of K tile `t` into buffer `stage` -------------
+  auto load_tile = [&](int t, int stage) {
+    const bool high = t < tiles_high;
+    const int k_begin = (high ? t : t - tiles_high) * K::block_k; // inside the range
+    const int k_end = high ? p.k_high : p.k_low;
+    const int w_col0 = high ? k_begin : p.k_high + k_begin;
+    // W: block_w rows x 4 chunks of 16 B (32 columns). Chunk j of row r goes to chunk
+    // j ^ ((r/2) % 4): the A-fragment reads of 8 rows at once then hit 8 distinct bank groups.
+    const std::uint32_t w_base = ptx::shared_address(w_tile(stage));
+    for (int i = tid; i < K::block_w * 4; i += K::threads) {
+      const int r = i >> 2, j = i & 3;
+      const bool valid = (n0 + r < p.n) && (k_begin + 32 * j < k_end);
+      const std::uint8_t* src = valid ? p.w + (n0 + r) * w_stride + (w_col0 + 32 * j) / 2 : p.w;
+      ptx::cp_async_16(w_base + r * 64 + ((j ^ ((r >> 1) & 3)) << 4), src, valid);
+    }
+    if (high || !K::low_in_loop) {
+      // INT8 activations: block_tokens rows x 8 chunks of 16 B, 128-byte swizzle.
+      const auto* base = high ? reinterpret_cast<const std::uint8_t*>(p.x_high)
+                              : static_cast<const std::uint8_t*>(p.x_low);
+      const std::size_t stride = high ? p.k_high : p.k_low;
+      const std::uint32_t x_base = ptx::shared_address(x_tile(stage));
+      for (int i = tid; i < K::block_tokens * 8; i += K::threads) {
+        const int r = i >> 3, j = i & 7;
+        const bool valid = (m0 + r < p.m) && (k_begin + 16 * j < k_end);
+        const std::uint8_t* src = valid ? base + (m0 + r) * stride + k_begin + 16 * j : base;
+        ptx::cp_async_16(x_base + r * 128 + ((j ^ (r & 7)) << 4), src, valid);
+      }
+    } else {
+      // Packed low bits: per token row 4 groups of 32 codes (4*LowBits bytes each) into 16 B
+      // slots; widened later by widen_staged_low().
+      const auto* base = static_cast<const std::uint8_t*>(p.x_low);
+      const std::uint32_t s_base = ptx::shared_address(packed_tile(stage));
+      for (int i = tid; i < K::block_tokens * 4; i += K::threads) {
+        const int r = i >> 2, q = i & 3;
+        const bool valid = (m0 + r < p.m) && (k_begin + 32 * q < k_end);
+        const std::uint8_t* src =
+            valid ? base + (m0 + r) * packed_stride + (k_begin + 32 * q) / 8 * LowBits : base;
+        const std::uint32_t dst = s_base + i * 16;
+        if constexpr (LowBits == 4) {
+          ptx::cp_async_16(dst, src, valid);
+        } else if constexpr (LowBits == 2) {
+          ptx::cp_async_8(dst, src, valid);
+        } else {
+          ptx::cp_async_4(dst, src, valid);
+          ptx::cp_async_4(dst + 4, src + 4, valid);
+          ptx::cp_async_4(dst + 8, src + 8, valid);
+        }
+      }
+    }
+  };
+
+  // ---- widen the staged packed X_low tile of `stage` into its INT8 swizzled X tile ------------
+  auto widen_staged_low = [&](int stage) {
+    const std::uint8_t* staged = packed_tile(stage);
+    std::uint8_t* x = x_tile(stage);
+    for (int i = tid; i < K::block_tokens * 4; i += K::threads) {
+      const int r = i >> 2, q = i & 3;
+      std::uint32_t words[4];
+      const auto* src = reinterpret_cast<const std::uint32_t*>(staged + i * 16);
+#pragma unroll
+      for (int w = 0; w < LowBits; ++w)
+        words[w] = src[w];
+      std::uint32_t wide[8];
+      widen_codes32<LowBits>(words, wide);
+      *reinterpret_cast<uint4*>(x + r * 128 + (((2 * q) ^ (r & 7)) << 4)) =
+          make_uint4(wide[0], wide[1], wide[2], wide[3]);
+      *reinterpret_cast<uint4*>(x + r * 128 + (((2 * q + 1) ^ (r & 7)) << 4)) =
+          make_uint4(wide[4], wide[5], wide[6], wide[7]);
+    }
+  };
+
+  // ---- consumer side: this thread's place in the wgmma fragments ------------------------------
+  const int wg = tid / 128;
+  const int warp = (tid % 128) / 32;
+  const int lane = tid % 32;
+  const int g = lane / 4, c = lane % 4;
+  const int row0 = wg * 64 + warp * 16 + g; // A rows row0 and row0 + 8 of the CTA tile
+  // Byte selector that keeps this lane's two nibble pairs (k 4c..4c+3 and 16+4c..16+4c+3).
+  const std::uint32_t pair_select = (c & 1) ? 0x7632u : 0x5410u;
+  const int row_swizzle = (row0 >> 1) & 3; // same for row0 + 8
+
+  std::int32_t acc[K::accumulators];
+  float out[K::accumulators];
+#pragma unroll
+  for (int i = 0; i < K::accumulators; ++i) {
+    acc[i] = 0;
+    out[i] = 0.0f;
+  }
+
+  // Fold the finished segment's exact sums into the float accumulators.
+  auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
+                          std::int32_t* sums_plane) {
+#pragma unroll
+    for (int j = 0; j < K::block_tokens / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int m = m0 + 8 * j + 2 * c + e;
+        const float sx = m < p.m ? scale_x[m] : 0.0f;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int idx = 4 * j + 2 * h + e;
+          const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
+          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(acc[idx])));
+          const int n = n0 + row0 + 8 * h;
+          if (sums_plane != nullptr && m < p.m && n < p.n)
+            sums_plane[static_cast<std::size_t>(m) * p.n + n] = acc[idx];
+        }
+      }
+    }
+  };
+
+  // ---- prologue ------------------------------------------------------------------------------
+#pragma unroll 1
+  for (int s = 0; s < K::stages - 1; ++s) {
+    if (s < tiles)
+      load_tile(s, s);
+    ptx::cp_async_commit();
+  }
+
+  const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
+  bool segment_start = true;
+
+  // ---- main loop: one K tile of 128 per iteration ---------------------------------------------
+#pragma unroll 1
+  for (int t = 0; t < tiles; ++t) {
+    const int stage = t % K::stages;
+    const bool high = t < tiles_high;
+    ptx::cp_async_wait<K::stages - 2>();
+    ptx::fence_proxy_async_shared(); // cp.async (generic proxy) -> wgmma reads (async proxy)
+    __syncthreads(); // tile t is visible; every warpgroup finished reading tile t - 1's buffer
+    {
+      const int next = t + K::stages - 1;
+      if (next < tiles)
+        load_tile(next, next % K::stages);
+      ptx::cp_async_commit();
+    }
+    if constexpr (K::low_in_loop) {
+      if (!high) {
+        widen_staged_low(stage);
+        ptx::fence_proxy_async_shared();
+        __syncthreads();
+      }
+    }
+
+    const std::uint8_t* w_smem = w_tile(stage);
+    const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
+    std::uint32_t a[4][4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s) {
+      // Row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words c/2 and
+      // 2 + c/2; keep the lane's half of each and widen to four s8 registers.
+      const int chunk = (s ^ row_swizzle) << 4;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const std::uint8_t* row = w_smem + (row0 + 8 * h) * 64 + chunk + 4 * (c >> 1);
+        const std::uint32_t lo_word = *reinterpret_cast<const std::uint32_t*>(row);
+        const std::uint32_t hi_word = *reinterpret_cast<const std::uint32_t*>(row + 8);
+        const std::uint32_t nibbles = __byte_perm(lo_word, hi_word, pair_select);
+        widen_int4x8(nibbles, a[s][h], a[s][2 + h]);
+      }
+      // wgmma.fence orders this thread's writes of a[s] (and of acc, after a fold) before the
+      // asynchronous read. +32 bytes along K per k32 step inside the swizzle atom (descriptor
+      // address unit: 16 B).
+      ptx::wgmma_fence();
+      Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
+    }
+    ptx::wgmma_commit();
+    segment_start = false;
+
+    const bool grouped = p.w_groups > 1;
+    const bool range_ends = (t == tiles_high - 1) || (t == tiles - 1);
+    if (grouped || range_ends) {
+      ptx::wgmma_wait<0>();
+      const int group =
+          grouped ? (high ? t * K::block_k : p.k_high + (t - tiles_high) * K::block_k) / K::block_k
+                  : 0;
+      const int na = n0 + row0, nb = na + 8;
+      const float swa =
+          na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
+      const float swb =
+          nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
+      std::int32_t* plane = nullptr;
+      if (p.int_sums != nullptr && !grouped)
+        plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
+      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+      segment_start = true;
+    }
+  }
+
+  // ---- epilogue: bias, round to bf16/fp16, stage in smem as [token][channel], 16 B stores ----
+  ptx::wgmma_wait<0>();
+  ptx::cp_async_wait<0>();
+  __syncthreads(); // pipeline buffers are free
+  auto* staged = reinterpret_cast<std::uint16_t*>(smem);
+#pragma unroll
+  for (int j = 0; j < K::block_tokens / 8; ++j) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int n = n0 + row0 + 8 * h;
+      const float b = (p.bias != nullptr && n < p.n) ? p.bias[n] : 0.0f;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float v = out[4 * j + 2 * h + e];
+        if (p.bias != nullptr)
+          v = __fadd_rn(v, b);
+        const std::uint16_t bits = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(v))
+                                               : __bfloat16_as_ushort(__float2bfloat16_rn(v));
+        staged[(8 * j + 2 * c + e) * K::epilogue_stride + row0 + 8 * h] = bits;
+      }
+    }
+  }
+  __syncthreads();
+  constexpr int vectors_per_row = K::block_w / 8;
+  for (int i = tid; i < K::block_tokens * vectors_per_row; i += K::threads) {
+    const int r = i / vectors_per_row, v = i % vectors_per_row;
+    const int m = m0 + r, n = n0 + 8 * v;
+    if (m < p.m && n < p.n) {
+      const uint4 value = *reinterpret_cast<const uint4*>(staged + r * K::epilogue_stride + 8 * v);
+      *reinterpret_cast<uint4*>(static_cast<std::uint16_t*>(p.y) +
+                                static_cast<std::size_t>(m) * p.n + n) = value;
+    }
+  }
+#else
+  (void)p; // compiled for an architecture without wgmma: never launched (run() checks first)
+#endif
+}
+
+} // namespace sqformat::gpu::detail

@@ -1,0 +1,46 @@
+// sqformat/gpu/gemm/tile_policy.hpp: how the W4A(SQ) GEMM tiles its work (speed only).
+//
+// A policy never changes results: every policy computes the same exact int32 sums and the same
+// float epilogue, so outputs are bit-identical across policies (tested).
+#pragma once
+
+namespace sqformat::gpu {
+
+/// Where the packed low-bit activation block X_low becomes INT8.
+enum class LowStaging {
+  /// Each CTA widens its X_low tile while staging it into shared memory. No workspace; the
+  /// widening is repeated by every CTA column that reads the tile, which is cheap when few
+  /// tokens are in flight (decode, small M).
+  in_loop,
+  /// A separate pass widens X_low once into an M x Kl INT8 workspace; the GEMM then reads both
+  /// blocks as INT8. Costs M*Kl bytes of workspace and one extra read/write of X_low, which is
+  /// small next to a compute-bound GEMM (large M).
+  prepass,
+};
+
+/// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64).
+/// \tparam BlockTokens tokens per CTA: 8, 16, 32, 64 or 128 (the n extent of each wgmma).
+/// \tparam Stages      shared-memory pipeline depth (>= 2).
+/// \tparam Staging     how X_low becomes INT8 (see LowStaging).
+template <int BlockW, int BlockTokens, int Stages, LowStaging Staging> struct W4ASqTilePolicy {
+  static_assert(BlockW == 64 || BlockW == 128,
+                "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output channels)");
+  static_assert(BlockTokens == 8 || BlockTokens == 16 || BlockTokens == 32 || BlockTokens == 64 ||
+                    BlockTokens == 128,
+                "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
+  static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
+  static constexpr int block_w = BlockW;
+  static constexpr int block_tokens = BlockTokens;
+  static constexpr int stages = Stages;
+  static constexpr LowStaging low_staging = Staging;
+  static constexpr int threads = 128 * (BlockW / 64);
+};
+
+/// Decode (M <= 16): 16 tokens, deep pipeline to keep enough weight bytes in flight.
+using W4ASqDecodePolicy = W4ASqTilePolicy<128, 16, 8, LowStaging::in_loop>;
+/// Medium M (17..256).
+using W4ASqMediumPolicy = W4ASqTilePolicy<128, 64, 5, LowStaging::in_loop>;
+/// Prefill (large M): 128 x 128 output tiles, X_low widened by a prepass.
+using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;
+
+} // namespace sqformat::gpu

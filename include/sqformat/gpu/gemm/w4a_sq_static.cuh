@@ -1,0 +1,194 @@
+// sqformat/gpu/gemm/w4a_sq_static.cuh: W4A(SQ) GEMM with statically split SQ activations
+// (sq-format.md 1.2), fused: both dot-product paths in one kernel.
+//
+//   Y[m, n] = s_w[n] · ( s_hi[m] · Σ_{k<Kh} X_high[m,k] · W[n,k]
+//                      + s_lo[m] · Σ_{k<Kl} X_low[m,k]  · W[n,Kh+k] )     (+ bias[n])
+//
+// with both sums exact in int32 and the float epilogue in the order of docs/layouts.md, so the
+// output equals the host reference rounded once to bf16/fp16. Usage:
+//
+//   using Gemm = sqformat::gpu::GemmW4ASqStatic<sqformat::SqConfig<16, 4>>;
+//   Gemm::Arguments args{...};
+//   if (Gemm::can_implement(args) != Status::success) ...;
+//   std::size_t bytes = Gemm::workspace_size(args);        // 0 for in-loop policies
+//   Status s = Gemm::run(args, workspace, bytes, stream);   // asynchronous on `stream`
+//
+// Requirements (checked by can_implement, reported as a Status with a reason):
+//   - M, N, K >= 1; K a multiple of the bank b; Kh = H·K/b and Kl = K - Kh multiples of 32;
+//     K < 2^21 (int32 sums stay exact); N a multiple of 8 (16-byte output rows).
+//   - per-group weight scales (weight_scale_group = 128): K and Kh multiples of 128.
+//   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
+//   - compute capability 9.0 and a build that contains sm_90a code; otherwise
+//     Status::unsupported_architecture (an sm_80/sm_89 path slots into run()'s dispatch).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../../config.hpp"
+#include "../../status.hpp"
+#include "../common/device_arch.hpp"
+#include "detail/w4a_sq_static_sm90.cuh"
+#include "detail/widen_low_kernel.cuh"
+#include "tile_policy.hpp"
+
+namespace sqformat::gpu {
+
+enum class OutputType { bf16, fp16 };
+
+/// Operands of one W4A(SQ) static GEMM. All pointers are device pointers.
+struct W4ASqStaticArguments {
+  int m = 0; ///< tokens
+  int n = 0; ///< output channels (rows of W)
+  int k = 0; ///< reduction length (columns of W, permuted: high block first)
+  const std::int8_t* x_high = nullptr; ///< M x Kh INT8, row-major
+  const std::uint8_t* x_low = nullptr; ///< M x Kl packed low bits, row stride Kl·low_bits/8 bytes
+  const std::uint8_t* w = nullptr;     ///< N x K INT4 packed (layouts.md), row stride K/2 bytes
+  const float* scale_x_high = nullptr; ///< M: per-token scale of the high block
+  const float* scale_x_low = nullptr;  ///< M: per-token scale of the low block
+  const float* scale_w = nullptr;      ///< N (per channel) or N x K/128 (per group of 128)
+  int weight_scale_group = 0;          ///< 0: per output channel; 128: per group of 128 columns
+  const float* bias = nullptr;         ///< optional, N
+  void* y = nullptr;                   ///< M x N, row-major, bf16 or fp16
+  OutputType y_type = OutputType::bf16;
+  /// Test hook: when set (per-channel scales only), the kernel also writes the exact int32 sums,
+  /// 2 x M x N: the high-block sums, then the low-block sums, each M x N row-major.
+  std::int32_t* int_sums = nullptr;
+};
+
+/// \tparam Config an SqConfig with 8-bit high elements (its bank and H fix Kh = H·K/b).
+/// \tparam Policy a W4ASqTilePolicy (speed only; see tile_policy.hpp).
+template <class Config, class Policy = W4ASqPrefillPolicy> class GemmW4ASqStatic {
+  static_assert(Config::high_bits == 8,
+                "GemmW4ASqStatic: Config::high_bits must be 8 (INT8 X_high); INT4-high static "
+                "activations have no kernel yet");
+
+public:
+  using Arguments = W4ASqStaticArguments;
+  using config = Config;
+  using policy = Policy;
+  static constexpr int low_bits = Config::low_bits;
+
+  static int high_columns(int k) { return Config::high_per_bank * (k / Config::bank); }
+
+  /// Whether this kernel accepts `args`; on failure `*reason` (if given) says which rule failed.
+  static Status can_implement(const Arguments& args, const char** reason = nullptr) {
+    auto fail = [&](Status s, const char* why) {
+      if (reason != nullptr)
+        *reason = why;
+      return s;
+    };
+    if (args.m < 1 || args.n < 1 || args.k < 1)
+      return fail(Status::invalid_shape, "M, N and K must be at least 1");
+    if (args.k % Config::bank != 0)
+      return fail(Status::k_not_multiple_of_bank, "K must be a multiple of the bank size b");
+    if (args.k >= (1 << 21))
+      return fail(Status::invalid_shape, "K must be below 2^21 (exact int32 sums)");
+    const int kh = high_columns(args.k), kl = args.k - kh;
+    if (kh % 32 != 0 || kl % 32 != 0)
+      return fail(Status::invalid_shape,
+                  "Kh = H*K/b and Kl = K - Kh must be multiples of 32 (16-byte INT4/INT8 chunks)");
+    if (args.n % 8 != 0)
+      return fail(Status::n_not_supported, "N must be a multiple of 8");
+    if (args.weight_scale_group != 0 && args.weight_scale_group != 128)
+      return fail(Status::invalid_argument, "weight_scale_group must be 0 (per channel) or 128");
+    if (args.weight_scale_group == 128 && (args.k % 128 != 0 || kh % 128 != 0))
+      return fail(Status::invalid_shape,
+                  "per-group-128 weight scales need K and Kh to be multiples of 128");
+    if (args.weight_scale_group == 128 && args.int_sums != nullptr)
+      return fail(Status::invalid_argument, "int_sums is only written with per-channel scales");
+    if (args.x_high == nullptr || args.x_low == nullptr || args.w == nullptr ||
+        args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
+        args.y == nullptr)
+      return fail(Status::invalid_argument, "a required pointer is null");
+    if (!aligned(args.x_high, 16) || !aligned(args.x_low, 16) || !aligned(args.w, 16) ||
+        !aligned(args.y, 16) || !aligned(args.scale_x_high, 4) || !aligned(args.scale_x_low, 4) ||
+        !aligned(args.scale_w, 4) || !aligned(args.bias, 4) || !aligned(args.int_sums, 4))
+      return fail(Status::misaligned_pointer,
+                  "x_high, x_low, w and y must be 16-byte aligned, scales 4-byte aligned");
+    const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
+    if (token_tiles > 65535)
+      return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
+    return Status::success;
+  }
+
+  /// Bytes of device workspace `run` needs (the widened X_low for prepass policies).
+  static std::size_t workspace_size(const Arguments& args) {
+    if constexpr (Policy::low_staging == LowStaging::prepass) {
+      const std::size_t kl = static_cast<std::size_t>(args.k - high_columns(args.k));
+      return args.m > 0 ? static_cast<std::size_t>(args.m) * kl : 0;
+    } else {
+      (void)args;
+      return 0;
+    }
+  }
+
+  /// Enqueues the GEMM on `stream`. Never throws; returns why it did not run.
+  static Status run(const Arguments& args, void* workspace, std::size_t workspace_bytes,
+                    cudaStream_t stream) {
+    const Status ok = can_implement(args);
+    if (ok != Status::success)
+      return ok;
+    if (workspace_bytes < workspace_size(args) ||
+        (workspace_size(args) > 0 && (workspace == nullptr || !aligned(workspace, 16))))
+      return Status::insufficient_workspace;
+    int sm = 0;
+    if (current_compute_capability(sm) != Status::success)
+      return Status::cuda_error;
+    if (sm == 90)
+      return run_sm90(args, workspace, stream);
+    return Status::unsupported_architecture; // sm_80 / sm_89 (mma.sync INT4) path: not built yet
+  }
+
+private:
+  static bool aligned(const void* p, std::size_t bytes) {
+    return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
+  }
+
+  static Status run_sm90(const Arguments& args, void* workspace, cudaStream_t stream) {
+    using Shape = detail::W4ASqStaticSm90<low_bits, Policy>;
+    const auto kernel = detail::w4a_sq_static_sm90_kernel<low_bits, Policy>;
+    if (!kernel_built_for(kernel, 90))
+      return Status::unsupported_architecture;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             Shape::smem_bytes) != cudaSuccess)
+      return Status::cuda_error;
+
+    detail::W4ASqStaticParams p{};
+    p.m = args.m;
+    p.n = args.n;
+    p.k = args.k;
+    p.k_high = high_columns(args.k);
+    p.k_low = args.k - p.k_high;
+    p.x_high = args.x_high;
+    p.x_low = args.x_low;
+    p.w = args.w;
+    p.scale_x_high = args.scale_x_high;
+    p.scale_x_low = args.scale_x_low;
+    p.scale_w = args.scale_w;
+    p.bias = args.bias;
+    p.y = args.y;
+    p.int_sums = args.int_sums;
+    p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
+    p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+
+    if constexpr (Policy::low_staging == LowStaging::prepass) {
+      auto* wide = static_cast<std::int8_t*>(workspace);
+      const long long groups = static_cast<long long>(args.m) * (p.k_low / 32);
+      const int block = 256;
+      const long long blocks = (groups + block - 1) / block;
+      detail::widen_low_bits_kernel<low_bits>
+          <<<static_cast<unsigned>(blocks < 65535 * 16 ? blocks : 65535 * 16), block, 0, stream>>>(
+              args.x_low, wide, args.m, p.k_low);
+      p.x_low = wide;
+    }
+    const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w,
+                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+};
+
+} // namespace sqformat::gpu

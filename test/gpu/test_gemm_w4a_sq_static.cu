@@ -1,0 +1,330 @@
+// W4A(SQ) static GEMM on the device against the host reference (sqformat::ref):
+// exact int32 sums per path, bit-exact bf16/fp16 output (same float32 epilogue order), several
+// SQ configurations and tile policies, odd M, M = 1, Llama projection shapes, misuse statuses.
+#include "sq_catch.hpp"
+
+#include <sqformat/gpu/gemm/w4a_sq_static.cuh>
+#include <sqformat/reference/products.hpp>
+#include <sqformat/reference/static_split.hpp>
+#include <sqformat/reference/uniform.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+using sqformat::Status;
+namespace gpu = sqformat::gpu;
+namespace ref = sqformat::ref;
+
+/// Device buffer that frees itself; contents copied from / to host vectors.
+template <class T> struct DeviceVector {
+  T* ptr = nullptr;
+  std::size_t count = 0;
+  explicit DeviceVector(std::size_t n) : count(n) {
+    REQUIRE(cudaMalloc(&ptr, (n > 0 ? n : 1) * sizeof(T)) == cudaSuccess);
+  }
+  explicit DeviceVector(const std::vector<T>& host) : DeviceVector(host.size()) {
+    REQUIRE(cudaMemcpy(ptr, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice) ==
+            cudaSuccess);
+  }
+  DeviceVector(const DeviceVector&) = delete;
+  DeviceVector& operator=(const DeviceVector&) = delete;
+  ~DeviceVector() { cudaFree(ptr); }
+  std::vector<T> to_host() const {
+    std::vector<T> h(count);
+    REQUIRE(cudaMemcpy(h.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return h;
+  }
+};
+
+/// float32 -> bf16 / fp16 bits, round to nearest even (finite inputs).
+std::uint16_t bf16_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+std::uint16_t fp16_bits(float f) {
+  const __half h = __float2half_rn(f); // host-callable conversion from cuda_fp16.h
+  std::uint16_t bits;
+  std::memcpy(&bits, &h, 2);
+  return bits;
+}
+
+/// One random problem in the reference's own types plus its device copies.
+template <class C> struct Problem {
+  ref::StaticSplit<C> x;
+  ref::UniformTensor w;
+  std::vector<std::uint8_t> w_packed;
+  std::vector<float> bias;
+
+  Problem(int M, int N, int K, std::size_t w_group, std::uint32_t seed, bool adversarial = false) {
+    std::mt19937 rng(seed);
+    // Static channel mask: H random high channels per bank.
+    std::vector<std::uint8_t> mask(K, 0);
+    for (int b = 0; b < K / C::bank; ++b) {
+      std::vector<int> idx(C::bank);
+      for (int i = 0; i < C::bank; ++i)
+        idx[i] = i;
+      std::shuffle(idx.begin(), idx.end(), rng);
+      for (int i = 0; i < C::high_per_bank; ++i)
+        mask[b * C::bank + idx[i]] = 1;
+    }
+    const auto perm = ref::permutation_from_channel_mask<C>(mask.data(), K);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> xf(static_cast<std::size_t>(M) * K);
+    for (auto& v : xf)
+      v = normal(rng);
+    if (adversarial) // a constant row and an outlier row drive codes to +-qmax
+      for (int k = 0; k < K; ++k) {
+        xf[k] = -1.0f;
+        if (M > 1)
+          xf[K + k] = (k % 2 ? 1000.0f : -3.0f);
+      }
+    x = ref::split_static<C>(xf.data(), M, K, perm, ref::ActScale::per_token);
+    // Weights: random INT4 codes (columns are already permuted: any codes will do) and scales.
+    w.rows = N;
+    w.cols = K;
+    w.bits = 4;
+    w.group = w_group;
+    w.codes.resize(static_cast<std::size_t>(N) * K);
+    std::uniform_int_distribution<int> code(-7, 7);
+    for (auto& q : w.codes)
+      q = static_cast<std::int8_t>(adversarial ? -7 : code(rng));
+    std::uniform_real_distribution<float> scale(1e-3f, 2e-2f);
+    w.scales.resize(static_cast<std::size_t>(N) * (K / w_group));
+    for (auto& s : w.scales)
+      s = scale(rng);
+    w_packed = ref::pack_rows(w);
+    bias.resize(N);
+    for (auto& b : bias)
+      b = normal(rng);
+  }
+};
+
+struct RunResult {
+  Status status;
+  std::vector<std::uint16_t> y;
+  std::vector<std::int32_t> sums; // empty unless requested
+};
+
+template <class C, class Policy>
+RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
+                     gpu::OutputType type = gpu::OutputType::bf16) {
+  using Gemm = gpu::GemmW4ASqStatic<C, Policy>;
+  const int M = static_cast<int>(pr.x.rows), K = static_cast<int>(pr.x.cols);
+  const int N = static_cast<int>(pr.w.rows);
+  DeviceVector<std::uint8_t> xh(pr.x.x_high), xl(pr.x.x_low), w(pr.w_packed);
+  DeviceVector<float> sh(pr.x.scale_high), sl(pr.x.scale_low), sw(pr.w.scales), b(pr.bias);
+  DeviceVector<std::uint16_t> y(static_cast<std::size_t>(M) * N);
+  DeviceVector<std::int32_t> sums(want_sums ? 2 * static_cast<std::size_t>(M) * N : 0);
+  typename Gemm::Arguments a;
+  a.m = M;
+  a.n = N;
+  a.k = K;
+  a.x_high = reinterpret_cast<const std::int8_t*>(xh.ptr);
+  a.x_low = xl.ptr;
+  a.w = w.ptr;
+  a.scale_x_high = sh.ptr;
+  a.scale_x_low = sl.ptr;
+  a.scale_w = sw.ptr;
+  a.weight_scale_group = pr.w.group == pr.w.cols ? 0 : static_cast<int>(pr.w.group);
+  a.bias = with_bias ? b.ptr : nullptr;
+  a.y = y.ptr;
+  a.y_type = type;
+  a.int_sums = want_sums ? sums.ptr : nullptr;
+  const std::size_t ws_bytes = Gemm::workspace_size(a);
+  DeviceVector<std::uint8_t> ws(ws_bytes);
+  RunResult r;
+  r.status = Gemm::run(a, ws.ptr, ws_bytes, nullptr);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  if (r.status != Status::success)
+    return r;
+  r.y = y.to_host();
+  if (want_sums)
+    r.sums = sums.to_host();
+  return r;
+}
+
+/// The reference output rounded to the device's output type, bias added in float32 first.
+template <class C>
+std::vector<std::uint16_t> expected_output(const Problem<C>& pr, const ref::ProductResult& res,
+                                           bool with_bias, gpu::OutputType type) {
+  const std::size_t M = pr.x.rows, N = pr.w.rows;
+  std::vector<std::uint16_t> e(M * N);
+  for (std::size_t m = 0; m < M; ++m)
+    for (std::size_t n = 0; n < N; ++n) {
+      float v = res.y[m * N + n];
+      if (with_bias)
+        v = v + pr.bias[n];
+      e[m * N + n] = type == gpu::OutputType::bf16 ? bf16_bits(v) : fp16_bits(v);
+    }
+  return e;
+}
+
+template <class C>
+void check_against_reference(const Problem<C>& pr, const RunResult& r, bool with_bias,
+                             gpu::OutputType type = gpu::OutputType::bf16) {
+  REQUIRE(r.status == Status::success);
+  const auto res = ref::uniform_weight_times_static_detailed(pr.w, pr.x);
+  const std::size_t M = pr.x.rows, N = pr.w.rows;
+  if (!r.sums.empty()) {
+    REQUIRE(res.sums.segments.size() == 2); // per token x per channel: high block, low block
+    std::size_t bad = 0;
+    for (std::size_t m = 0; m < M; ++m)
+      for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t s = 0; s < 2; ++s)
+          if (r.sums[s * M * N + m * N + n] != res.sums.at(m, n, s)) {
+            if (bad++ < 5) {
+              CAPTURE(m, n, s, r.sums[s * M * N + m * N + n], res.sums.at(m, n, s));
+              CHECK(r.sums[s * M * N + m * N + n] == res.sums.at(m, n, s));
+            }
+          }
+    REQUIRE(bad == 0);
+  }
+  const auto e = expected_output(pr, res, with_bias, type);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < e.size(); ++i)
+    if (r.y[i] != e[i] && bad++ < 5) {
+      CAPTURE(i / N, i % N, r.y[i], e[i]);
+      CHECK(r.y[i] == e[i]);
+    }
+  REQUIRE(bad == 0);
+}
+
+std::uint32_t fresh_seed() { return std::random_device{}(); }
+
+// SQ5 INT8/INT4 (b=16, H=4), SQ4.25 INT8/INT4 (b=64, H=4), INT8/INT3 s=0.5 (b=32, H=16),
+// INT8/INT2 s=0.5 (b=16, H=8).
+using Configs = std::tuple<sqformat::SqConfig<16, 4, 8, 4>, sqformat::SqConfig<64, 4, 8, 4>,
+                           sqformat::SqConfig<32, 16, 8, 3>, sqformat::SqConfig<16, 8, 8, 2>>;
+using SmallPolicy = gpu::W4ASqTilePolicy<64, 32, 3, gpu::LowStaging::in_loop>;
+
+} // namespace
+
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) int sums and bf16 output match the reference (in-loop widening)",
+                        "[gpu][gemm]", Configs) {
+  using C = TestType;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // K = 1024: Kh and Kl multiples of 32 but not always of 128 (partial K tiles); N = 200 leaves
+  // a partial channel tile; M = 1, odd, and more than one token tile.
+  for (int M : {1, 7, 16, 37}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 200, 1024, 1024, seed + M);
+    check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policy (prepass widening) matches the reference",
+                        "[gpu][gemm]", Configs) {
+  using C = TestType;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  Problem<C> pr(131, 264, 2048, 2048, seed);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true), true);
+}
+
+TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", "[gpu][gemm]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  Problem<C> pr(5, 128, 4096, 4096, fresh_seed(), true);
+  check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+}
+
+TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu][gemm]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  Problem<C> pr(19, 136, 2048, 128, seed);
+  check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true), true);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, false, false), false);
+  check_against_reference(
+      pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true, gpu::OutputType::fp16), true,
+      gpu::OutputType::fp16);
+}
+
+TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  Problem<C> pr(77, 192, 1536, 1536, seed);
+  const auto a = run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true);
+  const auto b = run_device<C, gpu::W4ASqPrefillPolicy>(pr, false, true);
+  const auto c = run_device<C, gpu::W4ASqMediumPolicy>(pr, false, true);
+  const auto d = run_device<C, SmallPolicy>(pr, false, true);
+  REQUIRE(a.status == Status::success);
+  REQUIRE(b.status == Status::success);
+  REQUIRE(c.status == Status::success);
+  REQUIRE(d.status == Status::success);
+  CHECK(a.y == b.y);
+  CHECK(a.y == c.y);
+  CHECK(a.y == d.y);
+}
+
+TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>; // W4A(SQ5)
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  const int shapes[][2] = {{4096, 4096}, {1024, 4096},  {14336, 4096}, {4096, 14336},
+                           {8192, 8192}, {28672, 8192}, {8192, 28672}};
+  for (const auto& s : shapes) {
+    const int N = s[0], K = s[1];
+    CAPTURE(N, K);
+    Problem<C> pr(3, N, K, K, seed + N + K);
+    check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+  }
+  Problem<C> pr(2, 1024, 8192, 8192, seed);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, false), false);
+}
+
+TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  using Gemm = gpu::GemmW4ASqStatic<C, gpu::W4ASqPrefillPolicy>;
+  DeviceVector<std::uint8_t> buf(1 << 20);
+  auto* base = buf.ptr;
+  Gemm::Arguments a;
+  a.m = 4;
+  a.n = 64;
+  a.k = 256;
+  a.x_high = reinterpret_cast<const std::int8_t*>(base);
+  a.x_low = base + 4096;
+  a.w = base + 8192;
+  a.scale_x_high = reinterpret_cast<const float*>(base + 65536);
+  a.scale_x_low = reinterpret_cast<const float*>(base + 65536 + 256);
+  a.scale_w = reinterpret_cast<const float*>(base + 65536 + 512);
+  a.y = base + 131072;
+  const char* why = nullptr;
+  REQUIRE(Gemm::can_implement(a, &why) == Status::success);
+
+  auto with = [&](auto edit) {
+    Gemm::Arguments b = a;
+    edit(b);
+    return Gemm::can_implement(b, &why);
+  };
+  CHECK(with([](Gemm::Arguments& b) { b.m = 0; }) == Status::invalid_shape);
+  CHECK(with([](Gemm::Arguments& b) { b.k = 264; }) == Status::k_not_multiple_of_bank);
+  CHECK(with([](Gemm::Arguments& b) { b.k = 16 * 10; }) == Status::invalid_shape); // Kh = 40
+  CHECK(with([](Gemm::Arguments& b) { b.n = 60; }) == Status::n_not_supported);
+  CHECK(with([](Gemm::Arguments& b) { b.w = nullptr; }) == Status::invalid_argument);
+  CHECK(with([&](Gemm::Arguments& b) { b.x_high = b.x_high + 1; }) == Status::misaligned_pointer);
+  CHECK(with([](Gemm::Arguments& b) { b.weight_scale_group = 64; }) == Status::invalid_argument);
+  CHECK(with([](Gemm::Arguments& b) {
+          b.weight_scale_group = 128;
+          b.k = 16 * 32 * 3; // K = 1536, Kh = 384: fine
+        }) == Status::success);
+  CHECK(with([](Gemm::Arguments& b) {
+          b.weight_scale_group = 128;
+          b.k = 16 * 40; // K = 640, Kh = 160: groups straddle the high/low boundary
+        }) == Status::invalid_shape);
+  CHECK(why != nullptr);
+  // The prepass policy needs a workspace of M * Kl bytes.
+  REQUIRE(Gemm::workspace_size(a) == static_cast<std::size_t>(4 * 192));
+  CHECK(Gemm::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+  CHECK(Gemm::run(a, base + 262144, 100, nullptr) == Status::insufficient_workspace);
+  CHECK(Gemm::run(a, base + 262144, 4 * 192, nullptr) == Status::success);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+}

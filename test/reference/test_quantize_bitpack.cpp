@@ -136,3 +136,26 @@ TEST_CASE("pack/unpack round trip is exact for every width and length", "[bitpac
     }
   }
 }
+
+TEST_CASE("quantize_value equals clamp(std::nearbyint(x / scale))", "[quantize]") {
+  const auto seed = sqtest::fresh_seed();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> expo(-30, 30);
+  for (int bits : {8, 4, 3, 2}) {
+    const int qmax = qmax_of_bits(bits);
+    for (int i = 0; i < 20000; ++i) {
+      const float s = std::ldexp(std::fabs(mant(rng)) + 0.01f, expo(rng));
+      // Half the time an exact tie (j + 0.5) * s where that product is exact.
+      const float x = (i % 2) ? std::ldexp(mant(rng), expo(rng))
+                              : (static_cast<float>(static_cast<int>(rng() % 300) - 150) + 0.5f) *
+                                    std::ldexp(1.0f, expo(rng));
+      const float sc = (i % 2) ? s : std::ldexp(1.0f, 0);
+      const float r = std::nearbyint(x / sc);
+      const int expect = r >= qmax ? qmax : (r <= -qmax ? -qmax : static_cast<int>(r));
+      CAPTURE(bits, x, sc);
+      REQUIRE(quantize_value(x, sc, qmax) == expect);
+    }
+  }
+}

@@ -4,8 +4,8 @@
 // One group of float32 values shares one scale: scale = amax / qmax in float32, and each value
 // becomes q = clamp(rint(x / scale), -qmax, qmax) with ties to even. The sentinel code -(qmax+1)
 // is never produced. All arithmetic is float32 IEEE (round to nearest) so that device code gets
-// the same codes bit for bit. rint is std::nearbyint under the default rounding mode
-// (FE_TONEAREST), which is what the host reference assumes.
+// the same codes bit for bit. rint rounds under the default rounding mode (FE_TONEAREST, ties to
+// even), which is what the host reference assumes (device code: __float2int_rn or rintf).
 #pragma once
 
 #include <sqformat/error.hpp>
@@ -34,14 +34,18 @@ inline int quantize_value(float x, float scale, int qmax) {
   if (scale == 0.0f) {
     return 0;
   }
-  const float r = std::nearbyint(x / scale);
+  const float v = x / scale;
   const float limit = static_cast<float>(qmax);
-  if (r >= limit) {
+  if (v >= limit) {
     return qmax;
   }
-  if (r <= -limit) {
+  if (v <= -limit) {
     return -qmax;
   }
+  // |v| < 128 here: adding and subtracting 1.5 * 2^23 rounds to an integer with the current
+  // rounding mode (to nearest, ties to even), exactly what std::nearbyint does, without a call.
+  constexpr float round_magic = 12582912.0f;
+  const float r = (v + round_magic) - round_magic;
   return static_cast<int>(r);
 }
 

@@ -2,9 +2,10 @@
 // (spec 1.3, docs/layouts.md "Dynamic SQ activations").
 //
 // Deterministic tie-break: a larger score first; equal scores -> the lower index within the bank
-// wins. -0 and +0 compare equal. The comparator is a strict total order on positions, so the
-// selected set is unique whatever the selection algorithm; the reference uses std::nth_element on
-// a per-bank index array (b <= 1024 indices, no per-element heap allocation).
+// wins. -0 and +0 compare equal. (score, index) is a strict total order on positions, so the
+// selected set is unique whatever the selection algorithm. The reference maps scores to
+// order-preserving uint32 keys, finds the H-th largest key of the bank with std::nth_element on a
+// stack copy (b <= 1024), then takes the larger keys and the lowest-index equal ones.
 #pragma once
 
 #include <sqformat/config.hpp>
@@ -17,27 +18,65 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace sqformat::ref {
 
 namespace detail {
-/// Marks in mask[0..b) the H positions of largest key(i) with the documented tie-break.
-template <class C, class Key> void select_bank(Key key, std::uint8_t* mask) {
-  std::array<std::uint16_t, C::bank> idx;
+
+/// Order-preserving map of a finite float to uint32 (a < b as floats <=> key(a) < key(b) as
+/// integers); -0 maps like +0 so the two compare equal.
+inline std::uint32_t order_key(float v) {
+  if (v == 0.0f) {
+    v = 0.0f;
+  }
+  std::uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+}
+
+/// Marks in mask[0..b) the H positions of largest key with the documented tie-break: t = the
+/// H-th largest key (nth_element on a copy); every key > t is high, then keys == t in increasing
+/// index order until H are high. Equivalent to sorting by (key descending, index ascending).
+template <class C> void select_bank(const std::uint32_t* key, std::uint8_t* mask) {
+  std::array<std::uint32_t, C::bank> buf;
+  std::copy(key, key + C::bank, buf.begin());
+  std::nth_element(buf.begin(), buf.begin() + (C::high_per_bank - 1), buf.end(),
+                   [](std::uint32_t a, std::uint32_t b) { return a > b; });
+  const std::uint32_t t = buf[C::high_per_bank - 1];
+  int greater = 0;
   for (int i = 0; i < C::bank; ++i) {
-    idx[i] = static_cast<std::uint16_t>(i);
-    mask[i] = 0;
+    greater += key[i] > t ? 1 : 0;
   }
-  auto before = [&](std::uint16_t a, std::uint16_t b) {
-    const float ka = key(a);
-    const float kb = key(b);
-    return ka > kb || (ka == kb && a < b);
-  };
-  std::nth_element(idx.begin(), idx.begin() + C::high_per_bank, idx.end(), before);
-  for (int i = 0; i < C::high_per_bank; ++i) {
-    mask[idx[i]] = 1;
+  int equal_left = C::high_per_bank - greater; // >= 1: t itself is among the top H
+  for (int i = 0; i < C::bank; ++i) {
+    const bool take = key[i] > t || (key[i] == t && equal_left > 0);
+    equal_left -= (key[i] == t && take) ? 1 : 0;
+    mask[i] = take ? 1 : 0;
   }
+}
+
+/// Selection over rows x cols with key_of(value) as the score; checks finiteness.
+template <class C, class KeyOf>
+std::vector<std::uint8_t> select_banks(const float* x, std::size_t rows, std::size_t cols,
+                                       KeyOf key_of, const char* who) {
+  check_pointer(x, who, "input");
+  check_nonempty(rows, cols, who);
+  check_bank_multiple(cols, C::bank, who);
+  std::vector<std::uint8_t> mask(rows * cols);
+  std::array<std::uint32_t, C::bank> key;
+  for (std::size_t base = 0; base < rows * cols; base += C::bank) {
+    for (int i = 0; i < C::bank; ++i) {
+      const float v = x[base + i];
+      if (!std::isfinite(v)) {
+        throw_non_finite(v, base + i, who);
+      }
+      key[i] = key_of(v);
+    }
+    select_bank<C>(key.data(), mask.data() + base);
+  }
+  return mask;
 }
 } // namespace detail
 
@@ -45,39 +84,15 @@ template <class C, class Key> void select_bank(Key key, std::uint8_t* mask) {
 /// (ties -> lower index). Scores must be finite (else Error(non_finite_input)); cols % b == 0.
 template <class C>
 std::vector<std::uint8_t> select_top_h(const float* score, std::size_t rows, std::size_t cols) {
-  detail::check_pointer(score, "select_top_h", "score");
-  detail::check_nonempty(rows, cols, "select_top_h");
-  detail::check_bank_multiple(cols, C::bank, "select_top_h");
-  for (std::size_t i = 0; i < rows * cols; ++i) {
-    if (!std::isfinite(score[i])) {
-      detail::throw_non_finite(score[i], i, "select_top_h");
-    }
-  }
-  std::vector<std::uint8_t> mask(rows * cols);
-  for (std::size_t base = 0; base < rows * cols; base += C::bank) {
-    const float* s = score + base;
-    detail::select_bank<C>([s](int i) { return s[i]; }, mask.data() + base);
-  }
-  return mask;
+  return detail::select_banks<C>(
+      score, rows, cols, [](float v) { return detail::order_key(v); }, "select_top_h");
 }
 
 /// High mask of the H largest |x| per (row, bank), ties -> lower index (dynamic activations).
 template <class C>
 std::vector<std::uint8_t> select_top_h_abs(const float* x, std::size_t rows, std::size_t cols) {
-  detail::check_pointer(x, "select_top_h_abs", "x");
-  detail::check_nonempty(rows, cols, "select_top_h_abs");
-  detail::check_bank_multiple(cols, C::bank, "select_top_h_abs");
-  for (std::size_t i = 0; i < rows * cols; ++i) {
-    if (!std::isfinite(x[i])) {
-      detail::throw_non_finite(x[i], i, "select_top_h_abs");
-    }
-  }
-  std::vector<std::uint8_t> mask(rows * cols);
-  for (std::size_t base = 0; base < rows * cols; base += C::bank) {
-    const float* s = x + base;
-    detail::select_bank<C>([s](int i) { return std::fabs(s[i]); }, mask.data() + base);
-  }
-  return mask;
+  return detail::select_banks<C>(
+      x, rows, cols, [](float v) { return detail::order_key(std::fabs(v)); }, "select_top_h_abs");
 }
 
 /// Dynamic SQ activations: per (token, bank) the H elements of largest |x| are high; the result

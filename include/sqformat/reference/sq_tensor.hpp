@@ -172,14 +172,14 @@ template <class C> std::vector<std::uint8_t> high_mask_of(const SqTensor<C>& t) 
 
 /// Dequantizes to a row-major rows x cols float32 matrix: q * scale of the element's set.
 template <class C> void dequantize(const SqTensor<C>& t, float* out) {
-  std::vector<std::int8_t> lo(t.cols), hi(t.cols);
   for (std::size_t r = 0; r < t.rows; ++r) {
-    unpack_sq_row(t, r, lo.data(), hi.data());
+    std::size_t hj = 0; // next high code of the row
     for (std::size_t k = 0; k < t.cols; ++k) {
       const std::size_t s = r * t.banks() + k / C::bank;
-      const bool high = t.is_high(r, k);
-      out[r * t.cols + k] =
-          high ? dequantize_value(hi[k], t.scale_high[s]) : dequantize_value(lo[k], t.scale_low[s]);
+      const int lc = t.low_code(r, k);
+      out[r * t.cols + k] = lc == C::low_sentinel
+                                ? dequantize_value(t.high_code(r, hj++), t.scale_high[s])
+                                : dequantize_value(lc, t.scale_low[s]);
     }
   }
 }

@@ -1,11 +1,13 @@
-// Device code of a consumer: the configuration constants are usable inside a kernel.
+// Device side of a consumer: the configuration constants inside a kernel, and the GPU GEMM's
+// header with its host-side argument check (no device needed for that part).
 #include <sqformat/config.hpp>
+#include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
 #include <sqformat/status.hpp>
 
 #include <cstdio>
 #include <cuda_runtime.h>
 
-using Sq5 = sqformat::SqConfig<16, 4>; // B-(8/4)-0.75
+using Sq5 = sqformat::SqConfig<16, 4>; // B16-(8/4)-0.75
 
 __global__ void write_constants(int* out) {
   out[0] = Sq5::bank;
@@ -14,6 +16,19 @@ __global__ void write_constants(int* out) {
 }
 
 int main() {
+  // can_implement diagnoses misuse on the host, before anything touches the device.
+  using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
+  sqformat::gpu::W4ASqStaticArguments args;
+  args.m = 16;
+  args.n = 64;
+  args.k = 1000; // not a multiple of the bank
+  const char* reason = "";
+  const sqformat::Status status = Gemm::can_implement(args, &reason);
+  std::printf("consumer_cuda: can_implement(K = 1000): %s (%s)\n", sqformat::to_string(status),
+              reason);
+  if (status != sqformat::Status::k_not_multiple_of_bank)
+    return 1;
+
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     std::printf("consumer_cuda: built; no CUDA device here, so the kernel was not launched\n");

@@ -25,6 +25,9 @@ namespace {
 using namespace sqformat::bench;
 using Sq5 = sqformat::SqConfig<16, 4, 8, 4>;
 using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
+/// A decode variant with one warpgroup per CTA (64 channels): twice the CTAs for small N.
+using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<
+    Sq5, sqformat::gpu::W4ASqTilePolicy<64, 16, 8, sqformat::gpu::LowStaging::in_loop>>;
 
 std::map<std::string, double>& medians() {
   static std::map<std::string, double> m;
@@ -84,7 +87,7 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
   medians()[key(name, m, n, k)] = t;
 }
 
-void bm_w4a_sq5(benchmark::State& state) {
+template <class Op> void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
   const int kh = Gemm::Decode::high_columns(k), kl = k - kh;
@@ -108,13 +111,13 @@ void bm_w4a_sq5(benchmark::State& state) {
   a.scale_x_low = sl.get<float>();
   a.scale_w = sw.get<float>();
   a.y = y.get();
-  DeviceBuffer ws(Gemm::workspace_size(a));
-  if (Gemm::run(a, ws.get(), ws.bytes(), nullptr) != sqformat::Status::success ||
+  DeviceBuffer ws(Op::workspace_size(a));
+  if (Op::run(a, ws.get(), ws.bytes(), nullptr) != sqformat::Status::success ||
       cudaDeviceSynchronize() != cudaSuccess) {
     state.SkipWithError("W4A(SQ) GEMM did not run");
     return;
   }
-  const double t = timed_loop(state, [&] { Gemm::run(a, ws.get(), ws.bytes(), nullptr); });
+  const double t = timed_loop(state, [&] { Op::run(a, ws.get(), ws.bytes(), nullptr); });
   const double bytes =
       double(n) * k / 2 + double(m) * kh + double(m) * kl / 2 + 2.0 * m * n + 4.0 * (2.0 * m + n);
   set_counters(state, t, m, n, k, bytes);
@@ -143,7 +146,9 @@ void register_all() {
           benchmark::RegisterBenchmark("cublaslt_fp8", bm_baseline, BaselineKind::fp8_bf16, "fp8"));
       setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
                                          "bf16"));
-      setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5));
+      setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
+      if (m <= 16)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
     }
   }
 }

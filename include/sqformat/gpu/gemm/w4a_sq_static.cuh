@@ -15,6 +15,7 @@
 //
 // Requirements (checked by can_implement, reported as a Status with a reason):
 //   - M, N, K >= 1; K a multiple of the bank b; Kh = H·K/b and Kl = K - Kh multiples of 32;
+//     a packed X_low row, Kl·low_bits/8 bytes, a multiple of 16 (3-bit: Kl multiple of 128);
 //     K < 2^21 (int32 sums stay exact); N a multiple of 8 (16-byte output rows).
 //   - per-group weight scales (weight_scale_group = 128): K and Kh multiples of 128.
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
@@ -30,6 +31,7 @@
 #include "../../config.hpp"
 #include "../../status.hpp"
 #include "../common/device_arch.hpp"
+#include "../common/tma_sm90.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
 #include "tile_policy.hpp"
@@ -173,6 +175,25 @@ private:
     p.int_sums = args.int_sums;
     p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
     p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+
+    const auto k_half = static_cast<std::uint64_t>(args.k) / 2;
+    const auto kh = static_cast<std::uint64_t>(p.k_high), kl = static_cast<std::uint64_t>(p.k_low);
+    const auto rows_m = static_cast<std::uint64_t>(args.m);
+    bool maps_ok = encode_tensor_map_2d(&p.tmap_w, args.w, k_half, args.n, k_half, 64,
+                                        Policy::block_w, CU_TENSOR_MAP_SWIZZLE_64B);
+    maps_ok = maps_ok && encode_tensor_map_2d(&p.tmap_x_high, args.x_high, kh, rows_m, kh, 128,
+                                              Policy::block_tokens, CU_TENSOR_MAP_SWIZZLE_128B);
+    if constexpr (Policy::low_staging == LowStaging::in_loop) {
+      const std::uint64_t row = kl * low_bits / 8;
+      maps_ok = maps_ok &&
+                encode_tensor_map_2d(&p.tmap_x_low, args.x_low, row, rows_m, row, 16 * low_bits,
+                                     Policy::block_tokens, CU_TENSOR_MAP_SWIZZLE_NONE);
+    } else {
+      maps_ok = maps_ok && encode_tensor_map_2d(&p.tmap_x_low, workspace, kl, rows_m, kl, 128,
+                                                Policy::block_tokens, CU_TENSOR_MAP_SWIZZLE_128B);
+    }
+    if (!maps_ok)
+      return Status::cuda_error;
 
     if constexpr (Policy::low_staging == LowStaging::prepass) {
       auto* wide = static_cast<std::int8_t*>(workspace);

@@ -1,12 +1,20 @@
 // sqformat/gpu/gemm/detail/w4a_sq_static_params.hpp: what the W4A(SQ) static kernel receives.
-// Validated on the host (GemmW4ASqStatic::can_implement) before any launch.
+// Passed as a __grid_constant__ kernel parameter (the TMA descriptors must stay in parameter
+// space). Validated on the host (GemmW4ASqStatic::can_implement) before any launch.
 #pragma once
+
+#include <cuda.h>
 
 #include <cstdint>
 
 namespace sqformat::gpu::detail {
 
 struct W4ASqStaticParams {
+  // TMA descriptors (2-D byte matrices, zero fill out of bounds):
+  CUtensorMap tmap_w;        ///< W: N rows x K/2 bytes, boxes of block_w x 64 B, 64-byte swizzle
+  CUtensorMap tmap_x_high;   ///< X_high: M x Kh, boxes of block_tokens x 128 B, 128-byte swizzle
+  CUtensorMap tmap_x_low;    ///< X_low: INT8 like X_high (prepass) or packed, unswizzled boxes
+                             ///< of block_tokens x 16*low_bits B (in-loop)
   const std::int8_t* x_high; ///< M x k_high INT8, row stride k_high
   const void* x_low;         ///< M x k_low: packed low bits (in-loop) or INT8 (prepass)
   const std::uint8_t* w;     ///< N x K INT4 packed, row stride K/2 bytes

@@ -19,8 +19,10 @@
 //   acc += (s_x[m] * s_w[n, segment]) * float(int_sum)      (IEEE, no contraction)
 // which makes the output bit-identical to the host reference epilogue.
 //
-// Pipeline: `Stages` shared-memory buffers filled with cp.async (zero-fill predicates for tokens
-// past M, channels past N and columns past the range end); every thread loads and computes.
+// Pipeline: `Stages` shared-memory buffers filled by TMA (thread 0 issues, an mbarrier per stage
+// reports completion; out-of-bounds boxes arrive as zeros: tokens past M, channels past N, columns
+// past a range's end). Every warpgroup computes; TMA writes through the async proxy, so only the
+// tiles that threads widen by hand need a proxy fence.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -29,6 +31,7 @@
 #include <cstdint>
 
 #include "../../common/ptx_sm90.cuh"
+#include "../../common/tma_sm90.cuh"
 #include "../tile_policy.hpp"
 #include "w4a_sq_static_params.hpp"
 #include "wgmma_s8_rs.cuh"
@@ -49,14 +52,18 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   // 128-byte swizzle atoms need.
   static constexpr int x_tile_bytes = block_tokens * block_k; // INT8, swizzled
   static constexpr int w_tile_bytes = block_w * block_k / 2;  // INT4 packed, 64 B a row
-  static constexpr int packed_tile_bytes = low_in_loop ? block_tokens * 4 * 16 : 0; // 16 B slots
+  static constexpr int packed_tile_bytes = low_in_loop ? block_tokens * 16 * LowBits : 0;
+  static constexpr std::uint32_t tx_bytes_int8 = x_tile_bytes + w_tile_bytes;
+  static constexpr std::uint32_t tx_bytes_packed = packed_tile_bytes + w_tile_bytes;
   static constexpr int stage_bytes =
       (x_tile_bytes + w_tile_bytes + packed_tile_bytes + 1023) / 1024 * 1024;
   static constexpr int epilogue_stride = block_w + 8; ///< halves per staged output row (padding)
   static constexpr int epilogue_bytes = block_tokens * epilogue_stride * 2;
   static constexpr int pipeline_bytes = stages * stage_bytes;
-  static constexpr int smem_bytes =
-      (pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes) + 1024; // + alignment
+  /// The stage barriers sit after the pipeline buffers (or the epilogue staging, if larger).
+  static constexpr int barrier_offset =
+      pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes;
+  static constexpr int smem_bytes = barrier_offset + stages * 8 + 1024; // + 1024: alignment
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -65,7 +72,7 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
 
 template <int LowBits, class Policy>
 __global__ void __launch_bounds__(Policy::threads, 1)
-    w4a_sq_static_sm90_kernel(const W4ASqStaticParams p) {
+    w4a_sq_static_sm90_kernel(const __grid_constant__ W4ASqStaticParams p) {
 #if defined(SQFORMAT_SM90A_DEVICE_PASS)
   using K = W4ASqStaticSm90<LowBits, Policy>;
   using Mma = WgmmaS8RS<K::block_tokens>;
@@ -73,14 +80,13 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   std::uint8_t* smem = reinterpret_cast<std::uint8_t*>(
       (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
 
+  auto* full_bar = reinterpret_cast<std::uint64_t*>(smem + K::barrier_offset);
   const int tid = threadIdx.x;
   const int n0 = blockIdx.x * K::block_w;
   const int m0 = blockIdx.y * K::block_tokens;
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
-  const std::size_t w_stride = static_cast<std::size_t>(p.k) / 2;
-  const std::size_t packed_stride = static_cast<std::size_t>(p.k_low) * LowBits / 8;
 
   auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
   auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
@@ -88,54 +94,24 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     return smem + stage * K::stage_bytes + K::x_tile_bytes + K::w_tile_bytes;
   };
 
-  // ---- producer side: issue the cp.async copies of K tile `t` into buffer `stage` -------------
+  // ---- producer side: thread 0 issues the TMA copies of K tile `t` into buffer `stage` --------
+  // Boxes past the end of a range (columns >= Kh for X_high, >= Kl for X_low, >= K/2 bytes for
+  // W), past M or past N arrive as zeros; W columns past Kh in a high tile meet zero activations.
   auto load_tile = [&](int t, int stage) {
     const bool high = t < tiles_high;
     const int k_begin = (high ? t : t - tiles_high) * K::block_k; // inside the range
-    const int k_end = high ? p.k_high : p.k_low;
     const int w_col0 = high ? k_begin : p.k_high + k_begin;
-    // W: block_w rows x 4 chunks of 16 B (32 columns). Chunk j of row r goes to chunk
-    // j ^ ((r/2) % 4): the A-fragment reads of 8 rows at once then hit 8 distinct bank groups.
-    const std::uint32_t w_base = ptx::shared_address(w_tile(stage));
-    for (int i = tid; i < K::block_w * 4; i += K::threads) {
-      const int r = i >> 2, j = i & 3;
-      const bool valid = (n0 + r < p.n) && (k_begin + 32 * j < k_end);
-      const std::uint8_t* src = valid ? p.w + (n0 + r) * w_stride + (w_col0 + 32 * j) / 2 : p.w;
-      ptx::cp_async_16(w_base + r * 64 + ((j ^ ((r >> 1) & 3)) << 4), src, valid);
-    }
-    if (high || !K::low_in_loop) {
-      // INT8 activations: block_tokens rows x 8 chunks of 16 B, 128-byte swizzle.
-      const auto* base = high ? reinterpret_cast<const std::uint8_t*>(p.x_high)
-                              : static_cast<const std::uint8_t*>(p.x_low);
-      const std::size_t stride = high ? p.k_high : p.k_low;
-      const std::uint32_t x_base = ptx::shared_address(x_tile(stage));
-      for (int i = tid; i < K::block_tokens * 8; i += K::threads) {
-        const int r = i >> 3, j = i & 7;
-        const bool valid = (m0 + r < p.m) && (k_begin + 16 * j < k_end);
-        const std::uint8_t* src = valid ? base + (m0 + r) * stride + k_begin + 16 * j : base;
-        ptx::cp_async_16(x_base + r * 128 + ((j ^ (r & 7)) << 4), src, valid);
-      }
+    const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
+    ptx::mbarrier_arrive_expect_tx(bar, (high || !K::low_in_loop) ? K::tx_bytes_int8
+                                                                  : K::tx_bytes_packed);
+    ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+    if (high) {
+      ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), &p.tmap_x_high, bar, k_begin, m0);
+    } else if constexpr (!K::low_in_loop) {
+      ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), &p.tmap_x_low, bar, k_begin, m0);
     } else {
-      // Packed low bits: per token row 4 groups of 32 codes (4*LowBits bytes each) into 16 B
-      // slots; widened later by widen_staged_low().
-      const auto* base = static_cast<const std::uint8_t*>(p.x_low);
-      const std::uint32_t s_base = ptx::shared_address(packed_tile(stage));
-      for (int i = tid; i < K::block_tokens * 4; i += K::threads) {
-        const int r = i >> 2, q = i & 3;
-        const bool valid = (m0 + r < p.m) && (k_begin + 32 * q < k_end);
-        const std::uint8_t* src =
-            valid ? base + (m0 + r) * packed_stride + (k_begin + 32 * q) / 8 * LowBits : base;
-        const std::uint32_t dst = s_base + i * 16;
-        if constexpr (LowBits == 4) {
-          ptx::cp_async_16(dst, src, valid);
-        } else if constexpr (LowBits == 2) {
-          ptx::cp_async_8(dst, src, valid);
-        } else {
-          ptx::cp_async_4(dst, src, valid);
-          ptx::cp_async_4(dst + 4, src + 4, valid);
-          ptx::cp_async_4(dst + 8, src + 8, valid);
-        }
-      }
+      ptx::tma_load_2d(ptx::shared_address(packed_tile(stage)), &p.tmap_x_low, bar,
+                       k_begin / 8 * LowBits, m0);
     }
   };
 
@@ -146,7 +122,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     for (int i = tid; i < K::block_tokens * 4; i += K::threads) {
       const int r = i >> 2, q = i & 3;
       std::uint32_t words[4];
-      const auto* src = reinterpret_cast<const std::uint32_t*>(staged + i * 16);
+      const auto* src =
+          reinterpret_cast<const std::uint32_t*>(staged + r * 16 * LowBits + q * 4 * LowBits);
 #pragma unroll
       for (int w = 0; w < LowBits; ++w)
         words[w] = src[w];
@@ -199,13 +176,15 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     }
   };
 
-  // ---- prologue ------------------------------------------------------------------------------
-#pragma unroll 1
-  for (int s = 0; s < K::stages - 1; ++s) {
-    if (s < tiles)
+  // ---- prologue: barriers, then the first `stages` tiles in flight ---------------------------
+  if (tid == 0) {
+    for (int s = 0; s < K::stages; ++s)
+      ptx::mbarrier_init(ptx::shared_address(&full_bar[s]), 1);
+    ptx::fence_mbarrier_init();
+    for (int s = 0; s < K::stages && s < tiles; ++s)
       load_tile(s, s);
-    ptx::cp_async_commit();
   }
+  __syncthreads();
 
   const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
   bool segment_start = true;
@@ -215,19 +194,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   for (int t = 0; t < tiles; ++t) {
     const int stage = t % K::stages;
     const bool high = t < tiles_high;
-    ptx::cp_async_wait<K::stages - 2>();
-    ptx::fence_proxy_async_shared(); // cp.async (generic proxy) -> wgmma reads (async proxy)
-    __syncthreads(); // tile t is visible; every warpgroup finished reading tile t - 1's buffer
-    {
-      const int next = t + K::stages - 1;
-      if (next < tiles)
-        load_tile(next, next % K::stages);
-      ptx::cp_async_commit();
-    }
+    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (t / K::stages) & 1);
     if constexpr (K::low_in_loop) {
       if (!high) {
         widen_staged_low(stage);
-        ptx::fence_proxy_async_shared();
+        ptx::fence_proxy_async_shared(); // st.shared (generic proxy) -> wgmma reads (async proxy)
         __syncthreads();
       }
     }
@@ -257,6 +228,13 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     ptx::wgmma_commit();
     segment_start = false;
 
+    // Refill: once every warpgroup's MMAs of tile t - 1 are done, its buffer takes tile
+    // t - 1 + stages. (Waiting for t - 1, not t, keeps this tile's MMAs in flight.)
+    ptx::wgmma_wait<1>();
+    __syncthreads();
+    if (tid == 0 && t >= 1 && t - 1 + K::stages < tiles)
+      load_tile(t - 1 + K::stages, (t - 1) % K::stages);
+
     const bool grouped = p.w_groups > 1;
     const bool range_ends = (t == tiles_high - 1) || (t == tiles - 1);
     if (grouped || range_ends) {
@@ -279,8 +257,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   // ---- epilogue: bias, round to bf16/fp16, stage in smem as [token][channel], 16 B stores ----
   ptx::wgmma_wait<0>();
-  ptx::cp_async_wait<0>();
-  __syncthreads(); // pipeline buffers are free
+  __syncthreads(); // pipeline buffers are free (every TMA copy issued was consumed)
   auto* staged = reinterpret_cast<std::uint16_t*>(smem);
 #pragma unroll
   for (int j = 0; j < K::block_tokens / 8; ++j) {

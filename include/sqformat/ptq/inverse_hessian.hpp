@@ -73,7 +73,11 @@ inline InverseHessianFactor factor_inverse_hessian(const double* h, std::size_t 
   double last_tried = percent;
   for (int attempt = 1; attempt <= opt.max_attempts; ++attempt) {
     const double lambda = percent * mean_diag;
-    a = base;
+    // An element loop, not `a = base`: g++ 13 -O3 reports a false stringop-overflow on the
+    // vector copy-assignment here.
+    for (std::size_t i = 0; i < k * k; ++i) {
+      a[i] = base[i];
+    }
     for (std::size_t i = 0; i < k; ++i) {
       a[i * k + i] += lambda;
     }

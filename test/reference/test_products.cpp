@@ -56,9 +56,11 @@ std::int64_t walk_sum(const SqTensor<C>& t, std::size_t rs, const std::int8_t* u
 template <class C>
 std::vector<float> scaled_rows(std::size_t rows, std::size_t cols, std::mt19937& rng) {
   auto x = sqtest::random_matrix(rows, cols, rng);
-  // Rows of very different magnitudes and one all-zero bank.
+  // Rows of very different magnitudes (tiny x tiny rows make subnormal scale products, huge x
+  // huge rows stay below FLT_MAX for these K) and one all-zero bank.
+  const float factors[4] = {1e-19f, 1e-3f, 1.0f, 1e15f};
   for (std::size_t r = 0; r < rows; ++r) {
-    const float f = r % 3 == 0 ? 1e-6f : (r % 3 == 1 ? 1.0f : 1e6f);
+    const float f = factors[r % 4];
     for (std::size_t k = 0; k < cols; ++k) {
       x[r * cols + k] *= f;
     }

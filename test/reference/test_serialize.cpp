@@ -85,6 +85,19 @@ TEMPLATE_LIST_TEST_CASE("SqTensor save -> load is the identity; bad files are re
 
   check_rejections(
       bytes, [](const std::uint8_t* p, std::size_t n) { deserialize_sq_tensor<C>(p, n); }, rng);
+
+  // A file with a valid checksum whose first bank lost its sentinels fails validation.
+  auto forged = bytes;
+  const std::size_t low_offset = 56 + 8; // header, then the u64 length of the low array
+  for (std::size_t i = 0; i < packed_bytes(C::bank, C::low_bits); ++i) {
+    forged.at(low_offset + i) = 0;
+  }
+  const std::uint64_t sum = ref::detail::fnv1a64(forged.data(), forged.size() - 8);
+  for (int i = 0; i < 8; ++i) {
+    forged[forged.size() - 8 + i] = static_cast<std::uint8_t>(sum >> (8 * i));
+  }
+  REQUIRE(sqtest::error_code_of([&] { deserialize_sq_tensor<C>(forged.data(), forged.size()); }) ==
+          ErrorCode::bad_mask);
 }
 
 TEMPLATE_LIST_TEST_CASE("StaticSplit save -> load is the identity; bad files are rejected",

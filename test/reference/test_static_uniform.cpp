@@ -3,6 +3,7 @@
 #include "sq_catch.hpp"
 
 #include <sqformat/reference/config_name.hpp>
+#include <sqformat/reference/selection.hpp>
 #include <sqformat/reference/static_split.hpp>
 #include <sqformat/reference/uniform.hpp>
 
@@ -47,6 +48,14 @@ TEMPLATE_LIST_TEST_CASE("permutation from a channel mask has the documented stru
     REQUIRE(sqtest::error_code_of([&] { check_static_permutation<C>(swapped, K); }) ==
             ErrorCode::invalid_argument);
   }
+  REQUIRE(sqtest::error_code_of([&] { permutation_from_channel_mask<C>(mask.data(), K - 1); }) ==
+          ErrorCode::k_not_multiple_of_bank);
+  std::vector<float> x(2 * K, 1.0f);
+  REQUIRE(sqtest::error_code_of([&] {
+            split_static<C>(x.data(), 2, K - 2, perm, ActScale::per_token);
+          }) == ErrorCode::k_not_multiple_of_bank);
+  REQUIRE(sqtest::error_code_of([&] { select_top_h<C>(x.data(), 1, K + 2); }) ==
+          ErrorCode::k_not_multiple_of_bank);
   auto dup = perm;
   dup[1] = dup[0];
   REQUIRE(sqtest::error_code_of([&] { (void)inverse_permutation(dup); }) ==

@@ -10,7 +10,7 @@
 //   using Gemm = sqformat::gpu::GemmW4ASqStatic<sqformat::SqConfig<16, 4>>;
 //   Gemm::Arguments args{...};
 //   if (Gemm::can_implement(args) != Status::success) ...;
-//   std::size_t bytes = Gemm::workspace_size(args);        // 0 for in-loop policies
+//   std::size_t bytes = Gemm::workspace_size(args);        // prepass buffer, split-K partials
 //   Status s = Gemm::run(args, workspace, bytes, stream);   // asynchronous on `stream`
 //
 // Requirements (checked by can_implement, reported as a Status with a reason):
@@ -32,6 +32,7 @@
 #include "../../status.hpp"
 #include "../common/device_arch.hpp"
 #include "../common/tma_sm90.cuh"
+#include "detail/w4a_sq_static_finalize.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
 #include "tile_policy.hpp"
@@ -116,15 +117,40 @@ public:
     return Status::success;
   }
 
-  /// Bytes of device workspace `run` needs (the widened X_low for prepass policies).
+  /// Bytes of device workspace `run` needs: the widened X_low (prepass policies) and the split-K
+  /// partial sums (when the output tiles alone cannot fill the device; see split_count).
   static std::size_t workspace_size(const Arguments& args) {
-    if constexpr (Policy::low_staging == LowStaging::prepass) {
-      const std::size_t kl = static_cast<std::size_t>(args.k - high_columns(args.k));
-      return args.m > 0 ? static_cast<std::size_t>(args.m) * kl : 0;
-    } else {
-      (void)args;
+    if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
-    }
+    return prepass_bytes(args) + partial_bytes(args, split_count(args));
+  }
+
+  /// Split-K factor `run` will use: 1, unless the output tiles are fewer than the SMs (small M,
+  /// per-channel scales, in-loop policy); then enough splits for about two CTAs per SM, each split
+  /// keeping at least 4 K tiles. Every split count gives the same output (exact int32 partials).
+  static int split_count(const Arguments& args) {
+    if (Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
+      return 1;
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+      return 1;
+    const long long ctas =
+        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
+        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    if (ctas >= sms)
+      return 1;
+    const int tiles = k_tiles(args);
+    long long splits = (2LL * sms + ctas - 1) / ctas;
+    if (splits > tiles / 4)
+      splits = tiles / 4;
+    if (splits > 32)
+      splits = 32;
+    if (splits < 2)
+      return 1;
+    // No empty splits: recount with the tiles each split gets.
+    const int per = (tiles + static_cast<int>(splits) - 1) / static_cast<int>(splits);
+    return (tiles + per - 1) / per;
   }
 
   /// Enqueues the GEMM on `stream`. Never throws; returns why it did not run.
@@ -145,6 +171,23 @@ public:
   }
 
 private:
+  static int k_tiles(const Arguments& args) {
+    const int kh = high_columns(args.k), kl = args.k - kh;
+    return (kh + 127) / 128 + (kl + 127) / 128;
+  }
+  static std::size_t prepass_bytes(const Arguments& args) {
+    if (Policy::low_staging != LowStaging::prepass)
+      return 0;
+    const std::size_t bytes =
+        static_cast<std::size_t>(args.m) * static_cast<std::size_t>(args.k - high_columns(args.k));
+    return (bytes + 255) / 256 * 256;
+  }
+  static std::size_t partial_bytes(const Arguments& args, int splits) {
+    return splits > 1 ? static_cast<std::size_t>(splits) * 2 * static_cast<std::size_t>(args.m) *
+                            static_cast<std::size_t>(args.n) * sizeof(std::int32_t)
+                      : 0;
+  }
+
   static bool aligned(const void* p, std::size_t bytes) {
     return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
   }
@@ -175,6 +218,12 @@ private:
     p.int_sums = args.int_sums;
     p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
     p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+    const int tiles = k_tiles(args);
+    p.splits = split_count(args);
+    p.tiles_per_split = (tiles + p.splits - 1) / p.splits;
+    p.partials = p.splits > 1 ? reinterpret_cast<std::int32_t*>(
+                                    static_cast<std::uint8_t*>(workspace) + prepass_bytes(args))
+                              : nullptr;
 
     const auto k_half = static_cast<std::uint64_t>(args.k) / 2;
     const auto kh = static_cast<std::uint64_t>(p.k_high), kl = static_cast<std::uint64_t>(p.k_low);
@@ -206,8 +255,14 @@ private:
       p.x_low = wide;
     }
     const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w,
-                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens, p.splits);
     kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
+    if (p.splits > 1) {
+      const std::size_t outputs = static_cast<std::size_t>(args.m) * args.n;
+      detail::w4a_sq_static_finalize_kernel<low_bits>
+          <<<static_cast<unsigned>((outputs + 255) / 256), 256, 0, stream>>>(
+              p, (p.k_high + 127) / 128, tiles);
+    }
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
 };

@@ -87,6 +87,9 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
+  // This CTA's K tiles: all of them, or one split's consecutive share.
+  const int t_begin = static_cast<int>(blockIdx.z) * p.tiles_per_split;
+  const int t_end = min(tiles, t_begin + p.tiles_per_split);
 
   auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
   auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
@@ -176,13 +179,27 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     }
   };
 
+  // Split-K: this CTA's exact partial sums of the current range go to a workspace plane.
+  auto store_sums = [&](std::int32_t* plane) {
+#pragma unroll
+    for (int j = 0; j < K::block_tokens / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 2; ++e)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int m = m0 + 8 * j + 2 * c + e, n = n0 + row0 + 8 * h;
+          if (m < p.m && n < p.n)
+            plane[static_cast<std::size_t>(m) * p.n + n] = acc[4 * j + 2 * h + e];
+        }
+  };
+
   // ---- prologue: barriers, then the first `stages` tiles in flight ---------------------------
   if (tid == 0) {
     for (int s = 0; s < K::stages; ++s)
       ptx::mbarrier_init(ptx::shared_address(&full_bar[s]), 1);
     ptx::fence_mbarrier_init();
-    for (int s = 0; s < K::stages && s < tiles; ++s)
-      load_tile(s, s);
+    for (int s = 0; s < K::stages && t_begin + s < t_end; ++s)
+      load_tile(t_begin + s, s);
   }
   __syncthreads();
 
@@ -191,10 +208,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   // ---- main loop: one K tile of 128 per iteration ---------------------------------------------
 #pragma unroll 1
-  for (int t = 0; t < tiles; ++t) {
-    const int stage = t % K::stages;
+  for (int t = t_begin; t < t_end; ++t) {
+    const int i = t - t_begin; // this CTA's tile count: picks the stage and its barrier phase
+    const int stage = i % K::stages;
     const bool high = t < tiles_high;
-    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (t / K::stages) & 1);
+    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (i / K::stages) & 1);
     if constexpr (K::low_in_loop) {
       if (!high) {
         widen_staged_low(stage);
@@ -205,26 +223,33 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
     const std::uint8_t* w_smem = w_tile(stage);
     const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
-    std::uint32_t a[4][4];
+    // Row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words c/2 and
+    // 2 + c/2. All 16 shared loads first, then the widening (independent chains), then one
+    // wgmma.fence (orders the writes of a[] and, after a fold, of acc before the asynchronous
+    // reads) and the 4 MMAs back to back. Descriptor: +32 bytes along K per k32 step inside the
+    // swizzle atom (address unit 16 B).
+    std::uint32_t words[4][2][2];
 #pragma unroll
     for (int s = 0; s < 4; ++s) {
-      // Row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words c/2 and
-      // 2 + c/2; keep the lane's half of each and widen to four s8 registers.
       const int chunk = (s ^ row_swizzle) << 4;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const std::uint8_t* row = w_smem + (row0 + 8 * h) * 64 + chunk + 4 * (c >> 1);
-        const std::uint32_t lo_word = *reinterpret_cast<const std::uint32_t*>(row);
-        const std::uint32_t hi_word = *reinterpret_cast<const std::uint32_t*>(row + 8);
-        const std::uint32_t nibbles = __byte_perm(lo_word, hi_word, pair_select);
-        widen_int4x8(nibbles, a[s][h], a[s][2 + h]);
+        words[s][h][0] = *reinterpret_cast<const std::uint32_t*>(row);
+        words[s][h][1] = *reinterpret_cast<const std::uint32_t*>(row + 8);
       }
-      // wgmma.fence orders this thread's writes of a[s] (and of acc, after a fold) before the
-      // asynchronous read. +32 bytes along K per k32 step inside the swizzle atom (descriptor
-      // address unit: 16 B).
-      ptx::wgmma_fence();
-      Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
     }
+    std::uint32_t a[4][4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        widen_int4x8(__byte_perm(words[s][h][0], words[s][h][1], pair_select), a[s][h],
+                     a[s][2 + h]);
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+      Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
     ptx::wgmma_commit();
     segment_start = false;
 
@@ -232,11 +257,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     // t - 1 + stages. (Waiting for t - 1, not t, keeps this tile's MMAs in flight.)
     ptx::wgmma_wait<1>();
     __syncthreads();
-    if (tid == 0 && t >= 1 && t - 1 + K::stages < tiles)
-      load_tile(t - 1 + K::stages, (t - 1) % K::stages);
+    if (tid == 0 && i >= 1 && t - 1 + K::stages < t_end)
+      load_tile(t - 1 + K::stages, (i - 1) % K::stages);
 
     const bool grouped = p.w_groups > 1;
-    const bool range_ends = (t == tiles_high - 1) || (t == tiles - 1);
+    const bool range_ends = (t == tiles_high - 1) || (t == t_end - 1);
     if (grouped || range_ends) {
       ptx::wgmma_wait<0>();
       const int group =
@@ -247,13 +272,21 @@ __global__ void __launch_bounds__(Policy::threads, 1)
           na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
       const float swb =
           nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
-      std::int32_t* plane = nullptr;
-      if (p.int_sums != nullptr && !grouped)
-        plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+      const std::size_t plane_size = static_cast<std::size_t>(p.m) * p.n;
+      if (p.splits > 1) {
+        store_sums(p.partials +
+                   (2 * static_cast<std::size_t>(blockIdx.z) + (high ? 0 : 1)) * plane_size);
+      } else {
+        std::int32_t* plane = nullptr;
+        if (p.int_sums != nullptr && !grouped)
+          plane = p.int_sums + (high ? 0 : plane_size);
+        fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+      }
       segment_start = true;
     }
   }
+  if (p.splits > 1)
+    return; // partial sums only; the finalize kernel writes Y
 
   // ---- epilogue: bias, round to bf16/fp16, stage in smem as [token][channel], 16 B stores ----
   ptx::wgmma_wait<0>();

@@ -62,6 +62,14 @@ TEST_CASE("planted outlier channels are high and the permutation is a bijection"
       CHECK(p.weights_permuted[r * k + kp] == w[r * k + p.perm[kp]]);
   // X W^T is unchanged when both operands are permuted.
   const std::vector<float> xp = ref::permute_columns(x.data(), m, k, p.perm);
+  // The permuted Hessian is the Hessian of the permuted inputs (same float64 sums, reordered).
+  CalibrationStats sp(k);
+  sp.add(xp.data(), m);
+  const std::vector<double> hp = permute_hessian(s.hessian(), p.perm);
+  const std::vector<double> hp_direct = sp.hessian();
+  for (std::size_t i = 0; i < k * k; ++i)
+    CHECK(hp[i] == Catch::Approx(hp_direct[i]).epsilon(1e-12).margin(1e-12));
+  CHECK_THROWS_AS(permute_hessian(s.hessian(), std::vector<std::uint32_t>(k, 0)), sqformat::Error);
   for (std::size_t t = 0; t < 4; ++t)
     for (std::size_t r = 0; r < n; ++r) {
       double y0 = 0, y1 = 0;

@@ -57,6 +57,25 @@ template <class C> struct StaticActivationPlan {
   std::vector<float> weights_permuted;    ///< N x K, column k' = original column perm[k']
 };
 
+/// The Hessian of the permuted channels: H'[a, b] = H[perm[a], perm[b]] (K x K, row-major). Use
+/// it to GPTQ-quantize the permuted weights (StaticActivationPlan::weights_permuted).
+inline std::vector<double> permute_hessian(const std::vector<double>& h,
+                                           const std::vector<std::uint32_t>& perm) {
+  const std::size_t k = perm.size();
+  if (h.size() != k * k) {
+    throw Error(ErrorCode::shape_mismatch,
+                "permute_hessian: H is not K x K for K = " + std::to_string(k));
+  }
+  (void)ref::inverse_permutation(perm); // throws unless perm is a permutation
+  std::vector<double> out(k * k);
+  for (std::size_t a = 0; a < k; ++a) {
+    for (std::size_t b = 0; b < k; ++b) {
+      out[a * k + b] = h[std::size_t(perm[a]) * k + perm[b]];
+    }
+  }
+  return out;
+}
+
 /// Algorithm 2: the static mask from calibration statistics and the layer's weights (N x K).
 template <class C>
 StaticActivationPlan<C> plan_static_activations(const CalibrationStats& stats, const float* w,

@@ -1,0 +1,198 @@
+// W(SQ)A16 decode (Y = X · Wᵀ, M <= 64 tokens, bf16) against cuBLAS BF16 (cublasGemmEx, float32
+// compute, default algorithm) in the same binary. Kernels: W(SQ5)A16 = SqConfig<64, 8, 8, 4>
+// (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5).
+//
+// Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed call,
+// 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
+// time: GBps = bytes the call must move (W_low + W_high + scales, or the bf16 W, plus X and Y) / t;
+// x_cublas = t_cublas / t_ours (> 1: faster); floor_us = bytes / 3.35 TB/s (datasheet HBM3).
+#include <benchmark/benchmark.h>
+
+#include <sqformat/config.hpp>
+#include <sqformat/gpu/wsq/wsq_a16_decode.hpp>
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda_timer.hpp"
+#include "l2_flush.hpp"
+
+namespace {
+
+using namespace sqformat;
+using bench::CudaEventTimer;
+using bench::L2Flush;
+using bf16 = __nv_bfloat16;
+
+std::map<std::string, double>& cublas_medians() {
+  static std::map<std::string, double> m;
+  return m;
+}
+std::string key(int m, int n, int k) {
+  return std::to_string(m) + "/" + std::to_string(n) + "/" + std::to_string(k);
+}
+L2Flush& l2_flush() {
+  static L2Flush f;
+  return f;
+}
+
+template <class T> struct Dev {
+  T* p = nullptr;
+  explicit Dev(std::size_t n) { cudaMalloc(&p, n * sizeof(T)); }
+  ~Dev() { cudaFree(p); }
+};
+
+/// Host xorshift: fast enough for 235 M weights.
+struct Rng {
+  std::uint64_t s;
+  std::uint32_t next() {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return static_cast<std::uint32_t>(s >> 11);
+  }
+};
+
+/// A valid SQ weight tensor (INT8/INT4) with random codes, exactly H sentinels per bank.
+template <class C> struct SqWeights {
+  std::unique_ptr<Dev<std::uint8_t>> low, high;
+  std::unique_ptr<Dev<float>> s_low, s_high;
+  gpu::WsqWeightsView<C> view;
+  std::size_t bytes = 0;
+  SqWeights(int n, int k) {
+    static_assert(C::low_bits == 4 && C::high_bits == 8, "bench generator: INT8/INT4 only");
+    view.n = n, view.k = k;
+    const std::size_t lrb = view.low_row_bytes(), hrb = view.high_row_bytes();
+    const std::size_t banks = std::size_t(n) * view.banks();
+    std::vector<std::uint8_t> hl(n * lrb), hh(n * hrb);
+    std::vector<float> sl(banks), sh(banks);
+    Rng rng{0x9E3779B97F4A7C15ull ^ std::uint64_t(n) * k};
+    std::uint8_t codes[C::bank];
+    int idx[C::bank];
+    for (int r = 0; r < n; ++r) {
+      for (int b = 0; b < view.banks(); ++b) {
+        for (int i = 0; i < C::bank; ++i)
+          codes[i] = (rng.next() % 15 + 9) & 0xF, idx[i] = i;
+        for (int i = 0; i < C::high_per_bank; ++i) { // partial Fisher-Yates: H distinct slots
+          const int j = i + int(rng.next() % (C::bank - i));
+          std::swap(idx[i], idx[j]);
+          codes[idx[i]] = 0x8; // the INT4 sentinel
+        }
+        std::uint8_t* dst = hl.data() + r * lrb + b * C::bank / 2;
+        for (int i = 0; i < C::bank; i += 2)
+          dst[i / 2] = codes[i] | (codes[i + 1] << 4);
+        for (int i = 0; i < C::high_per_bank; ++i)
+          hh[r * hrb + b * C::high_per_bank + i] = std::uint8_t(int(rng.next() % 255) - 127);
+        sl[r * view.banks() + b] = 1e-3f * (1 + rng.next() % 100);
+        sh[r * view.banks() + b] = 1e-4f * (1 + rng.next() % 100);
+      }
+    }
+    low = std::make_unique<Dev<std::uint8_t>>(hl.size());
+    high = std::make_unique<Dev<std::uint8_t>>(hh.size());
+    s_low = std::make_unique<Dev<float>>(banks);
+    s_high = std::make_unique<Dev<float>>(banks);
+    cudaMemcpy(low->p, hl.data(), hl.size(), cudaMemcpyHostToDevice);
+    cudaMemcpy(high->p, hh.data(), hh.size(), cudaMemcpyHostToDevice);
+    cudaMemcpy(s_low->p, sl.data(), banks * 4, cudaMemcpyHostToDevice);
+    cudaMemcpy(s_high->p, sh.data(), banks * 4, cudaMemcpyHostToDevice);
+    view.low = low->p, view.high = high->p, view.scale_low = s_low->p, view.scale_high = s_high->p;
+    bytes = hl.size() + hh.size() + 8 * banks;
+  }
+};
+
+__global__ void fill_bf16(bf16* p, std::size_t n, std::uint32_t seed) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    std::uint32_t h = std::uint32_t(i) * 0x9E3779B1u ^ seed;
+    h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12;
+    p[i] = __float2bfloat16((float(h & 0xFFFF) - 32768.0f) / 32768.0f);
+  }
+}
+
+template <class Op> double timed_loop(benchmark::State& state, Op&& op) {
+  CudaEventTimer timer;
+  for (int i = 0; i < 3; ++i)
+    op();
+  cudaDeviceSynchronize();
+  std::vector<double> times;
+  for (auto _ : state) {
+    l2_flush().flush();
+    timer.start();
+    op();
+    const double t = timer.stop();
+    state.SetIterationTime(t);
+    times.push_back(t);
+  }
+  return bench::median(times);
+}
+
+void set_counters(benchmark::State& state, double t, double bytes) {
+  state.counters["median_us"] = t * 1e6;
+  state.counters["GBps"] = bytes / t * 1e-9;
+  state.counters["floor_us"] = bytes / 3.35e12 * 1e6;
+}
+
+void bm_cublas_bf16(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  Dev<bf16> w(std::size_t(n) * k), x(std::size_t(m) * k), y(std::size_t(m) * n);
+  fill_bf16<<<1024, 256>>>(w.p, std::size_t(n) * k, 1);
+  fill_bf16<<<64, 256>>>(x.p, std::size_t(m) * k, 2);
+  cublasHandle_t h = nullptr;
+  cublasCreate(&h);
+  const float alpha = 1.0f, beta = 0.0f;
+  cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+  const double t = timed_loop(state, [&] {
+    st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, w.p, CUDA_R_16BF, k, x.p,
+                      CUDA_R_16BF, k, &beta, y.p, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
+                      CUBLAS_GEMM_DEFAULT);
+  });
+  cublasDestroy(h);
+  if (st != CUBLAS_STATUS_SUCCESS)
+    state.SkipWithError("cublasGemmEx failed");
+  cublas_medians()[key(m, n, k)] = t;
+  set_counters(state, t, 2.0 * (double(n) * k + double(m) * k + double(m) * n));
+}
+
+template <class C> void bm_wsq_a16(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  using Op = gpu::WsqA16Decode<C, bf16>;
+  SqWeights<C> w(n, k);
+  Dev<bf16> x(std::size_t(m) * k), y(std::size_t(m) * n);
+  fill_bf16<<<64, 256>>>(x.p, std::size_t(m) * k, 3);
+  typename Op::Arguments args{w.view, x.p, y.p, m};
+  if (Op::can_implement(args) != Status::success) {
+    state.SkipWithError("can_implement failed");
+    return;
+  }
+  const std::size_t ws_bytes = Op::workspace_size(args);
+  Dev<unsigned char> ws(ws_bytes);
+  Status st = Status::success;
+  const double t = timed_loop(state, [&] { st = Op::run(args, ws.p, ws_bytes, nullptr); });
+  if (st != Status::success)
+    state.SkipWithError(to_string(st));
+  set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
+  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
+  const auto it = cublas_medians().find(key(m, n, k));
+  if (it != cublas_medians().end())
+    state.counters["x_cublas"] = it->second / t;
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  for (const auto& nk : {std::pair{8192, 8192}, std::pair{28672, 8192}, std::pair{4096, 4096},
+                         std::pair{14336, 4096}})
+    for (int m : {1, 16, 64})
+      b->Args({m, nk.first, nk.second});
+  b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
+}
+
+} // namespace
+
+// Registration order is execution order: the baseline runs first so that x_cublas is known.
+BENCHMARK(bm_cublas_bf16)->Apply(shapes);
+BENCHMARK(bm_wsq_a16<SqConfig<64, 8, 8, 4>>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
+BENCHMARK(bm_wsq_a16<SqConfig<64, 32, 8, 4>>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
+BENCHMARK_MAIN();

@@ -1,0 +1,53 @@
+// sqformat/gpu/wsq/detail/codes.cuh: device-side reading of packed SQ codes and 16-bit floats.
+// Internal to the W(SQ) kernels.
+//
+// Packed codes follow docs/layouts.md: code i of a row occupies stream bits [i*w, (i+1)*w), stream
+// bit j is bit j % 8 of byte j / 8; a 3-bit code may straddle two bytes.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace sqformat::gpu::wsq_detail {
+
+/// Code i of a packed row of `Bits`-wide two's-complement codes, sign-extended. Reads the second
+/// byte only when the code straddles into it, so the last code never reads past the row.
+template <int Bits> __device__ __forceinline__ int read_code(const std::uint8_t* row, int i) {
+  if constexpr (Bits == 8) {
+    return static_cast<std::int8_t>(__ldg(row + i));
+  } else {
+    const unsigned bit = static_cast<unsigned>(i) * Bits;
+    const unsigned shift = bit & 7u;
+    unsigned window = __ldg(row + (bit >> 3));
+    if (shift + Bits > 8)
+      window |= static_cast<unsigned>(__ldg(row + (bit >> 3) + 1)) << 8;
+    const int raw = static_cast<int>((window >> shift) & ((1u << Bits) - 1u));
+    constexpr int sign = 1 << (Bits - 1);
+    return (raw ^ sign) - sign;
+  }
+}
+
+/// The 16-bit activation types the A16 kernels take, with float conversions.
+template <class T> struct Half16;
+template <> struct Half16<__nv_bfloat16> {
+  __device__ static float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+  __device__ static __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
+};
+template <> struct Half16<__half> {
+  __device__ static float to_float(__half v) { return __half2float(v); }
+  __device__ static __half from_float(float v) { return __float2half_rn(v); }
+};
+
+/// Output conversion (float32 results to the output element type).
+template <class T> __device__ __forceinline__ T convert_out(float v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return v;
+  } else {
+    return Half16<T>::from_float(v);
+  }
+}
+
+} // namespace sqformat::gpu::wsq_detail

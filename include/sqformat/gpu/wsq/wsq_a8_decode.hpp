@@ -1,0 +1,67 @@
+// sqformat/gpu/wsq/wsq_a8_decode.hpp: W(SQ)A8, Y = X · Wᵀ with INT8 activations, one float32
+// scale per token:
+//   X  M x K  row-major int8 codes in [-127, 127], x_scale[M]
+//   W  N x K  SQ tensor (WsqWeightsView)
+//   Y  M x N  row-major, OutT = float, __nv_bfloat16 or __half
+//
+// Per (token, row, bank) the low and the high path are exact int32 sums; the float32 epilogue adds
+// (s_x * s_w) * float(sum) bank by bank, low then high, as docs/layouts.md fixes it: with OutT =
+// float the result equals ref::sq_weight_times_uniform bit for bit (16-bit outputs are that value
+// rounded once). Any configuration; any M >= 1 (tokens are processed in tiles of 8, so large M
+// re-reads W: use it for decode). No workspace.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "../../status.hpp"
+#include "detail/a8_kernel.cuh"
+#include "detail/checks.hpp"
+#include "policy.hpp"
+#include "weights_view.hpp"
+
+namespace sqformat::gpu {
+
+template <class C, class OutT, class Policy = WsqDecodePolicy<>> class WsqA8Decode {
+public:
+  struct Arguments {
+    WsqWeightsView<C> w;
+    const std::int8_t* x = nullptr; ///< M x K codes
+    const float* x_scale = nullptr; ///< M per-token scales
+    OutT* y = nullptr;              ///< M x N
+    int m = 0;
+  };
+  /// Token tiles go to gridDim.y (at most 65535 of them).
+  static constexpr int max_m = 65535 * wsq_detail::kGenericTokens;
+
+  static Status can_implement(const Arguments& a) {
+    if (a.m < 1 || a.m > max_m)
+      return Status::invalid_shape;
+    if (const Status s = wsq_detail::check_weights(a.w); s != Status::success)
+      return s;
+    if (a.x == nullptr || a.x_scale == nullptr || a.y == nullptr)
+      return Status::invalid_argument;
+    if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.x_scale) ||
+        !wsq_detail::aligned16(a.y))
+      return Status::misaligned_pointer;
+    return wsq_detail::check_arch(kernel());
+  }
+
+  static std::size_t workspace_size(const Arguments&) { return 0; }
+
+  static Status run(const Arguments& a, void* /*workspace*/, std::size_t /*workspace_bytes*/,
+                    cudaStream_t stream) {
+    if (const Status s = can_implement(a); s != Status::success)
+      return s;
+    const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
+                    (a.m + wsq_detail::kGenericTokens - 1) / wsq_detail::kGenericTokens);
+    kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+
+private:
+  static auto kernel() { return &wsq_detail::wsq_a8_kernel<C, OutT, Policy::warps_per_block>; }
+};
+
+} // namespace sqformat::gpu

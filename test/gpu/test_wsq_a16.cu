@@ -1,0 +1,137 @@
+// W(SQ)A16 decode kernels against the host reference (ref::sq_weight_times_float).
+//
+// Tolerance: the kernels form exact code * x products, add them in float32 per bank and path,
+// scale once per bank and add the banks (and K slices) in float32. With u = 2^-24 and
+// mag = sum_k |x w| (float64), every result lies within (b + K/b + slices + 8) * 2u * mag of the
+// exact value (2u per addition covers the tensor cores' accumulation, which is not round to
+// nearest); the reference is within its own bound; the 16-bit output adds 2^-9 |y| (2^-8 used).
+#include "sq_catch.hpp"
+#include "test_wsq_util.cuh"
+
+#include <sqformat/config.hpp>
+#include <sqformat/gpu/wsq/wsq.hpp>
+
+#include <cstring>
+#include <tuple>
+
+using namespace sqformat;
+using wsq_test::DeviceBuffer;
+using wsq_test::MaskKind;
+
+using WsqConfigs = std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqConfig<32, 8, 8, 4>,
+                              SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
+                              SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>>;
+
+namespace {
+
+using PolicyA = gpu::WsqDecodePolicy<4, 2>;
+using PolicyB = gpu::WsqDecodePolicy<8, 1>;
+
+struct Case {
+  int m, n, k;
+  MaskKind mask;
+};
+
+template <class C, class T, class Policy>
+std::vector<T> run_decode(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>& x, int m) {
+  using Op = gpu::WsqA16Decode<C, T, Policy>;
+  DeviceBuffer<T> y(std::size_t(m) * w.n);
+  typename Op::Arguments args{w, x.ptr, y.ptr, m};
+  REQUIRE(Op::can_implement(args) == Status::success);
+  DeviceBuffer<unsigned char> ws(Op::workspace_size(args));
+  REQUIRE(Op::run(args, ws.ptr, ws.count, nullptr) == Status::success);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  return y.to_host();
+}
+
+template <class C, class T> void check_case(const Case& c, unsigned seed) {
+  CAPTURE(seed, c.m, c.n, c.k, int(c.mask), C::bank, C::high_per_bank, C::low_bits);
+  std::mt19937 rng(seed);
+  const auto w = wsq_test::make_weights<C>(c.n, c.k, rng, c.mask);
+  std::vector<T> x;
+  std::vector<float> xf;
+  wsq_test::make_activations(c.m, c.k, rng, x, xf);
+  const auto ref = ref::sq_weight_times_float_detailed(w, xf.data(), c.m);
+  const auto mag = wsq_test::magnitudes(w, xf, c.m);
+
+  wsq_test::DeviceWeights<C> dw(w);
+  DeviceBuffer<T> dx(x);
+  using OpA = gpu::WsqA16Decode<C, T, PolicyA>;
+  const bool tc = OpA::uses_tensor_cores({dw.view, dx.ptr, nullptr, c.m});
+  const int slices = tc ? OpA::k_slices(c.n, c.k) : 1;
+  CAPTURE(tc, slices);
+  const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
+  const double steps = C::bank + c.k / C::bank + slices + 8;
+  for (int i = 0; i < c.m * c.n; ++i) {
+    const double got = wsq_test::to_float(ya[i]);
+    const double want = ref.y[i];
+    const double tol = steps * std::ldexp(2.0, -24) * mag[i] + ref.bound[i] +
+                       std::ldexp(1.0, -8) * std::fabs(want) + 1e-30;
+    if (std::fabs(got - want) > tol) {
+      CAPTURE(i, got, want, tol, mag[i]);
+      FAIL("W(SQ)A16 result outside the bound");
+    }
+  }
+  // A policy changes speed only: the other policy must produce the same bytes.
+  const std::vector<T> yb = run_decode<C, T, PolicyB>(dw.view, dx, c.m);
+  REQUIRE(std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(T)) == 0);
+}
+
+} // namespace
+
+TEMPLATE_LIST_TEST_CASE("W(SQ)A16 decode matches the reference", "[gpu][wsq][a16]", WsqConfigs) {
+  using C = TestType;
+  const unsigned seed = std::random_device{}();
+  const int b = C::bank;
+  const int big_k = 4096;
+  const Case cases[] = {
+      {1, 32, b, MaskKind::random},        // one bank
+      {1, 64, big_k, MaskKind::random},    // M = 1, large K, K split in many slices
+      {7, 48, 1024, MaskKind::bank_start}, // odd M, high elements first in every bank
+      {16, 64, 2048, MaskKind::bank_end},  // high elements last in every bank
+      {64, 32, big_k, MaskKind::random},   // the largest M
+      {33, 40, 8 * b, MaskKind::random},   // N not a multiple of 16
+  };
+  for (const Case& c : cases)
+    check_case<C, __nv_bfloat16>(c, seed);
+}
+
+TEST_CASE("W(SQ)A16 decode with fp16 activations", "[gpu][wsq][a16]") {
+  const unsigned seed = std::random_device{}();
+  check_case<SqConfig<64, 8, 8, 4>, __half>({5, 64, 2048, MaskKind::random}, seed);
+  check_case<SqConfig<64, 8, 8, 4>, __half>({64, 32, 1024, MaskKind::bank_end}, seed + 1);
+  check_case<SqConfig<16, 4, 8, 4>, __half>({3, 32, 512, MaskKind::random}, seed + 2);
+}
+
+TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
+  using C = SqConfig<64, 8, 8, 4>;
+  using Op = gpu::WsqA16Decode<C, __nv_bfloat16>;
+  std::mt19937 rng(7);
+  const auto w = wsq_test::make_weights<C>(32, 256, rng, MaskKind::random);
+  wsq_test::DeviceWeights<C> dw(w);
+  DeviceBuffer<__nv_bfloat16> x(64 * 256 + 8), y(64 * 32 + 8);
+  const Op::Arguments good{dw.view, x.ptr, y.ptr, 4};
+  CHECK(Op::can_implement(good) == Status::success);
+
+  Op::Arguments a = good;
+  a.m = 0;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  a.m = 65;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  a = good;
+  a.w.k = 250;
+  CHECK(Op::can_implement(a) == Status::k_not_multiple_of_bank);
+  a = good;
+  a.x = x.ptr + 1;
+  CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  a = good;
+  a.w.high = dw.view.high + 4;
+  CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  a = good;
+  a.y = nullptr;
+  CHECK(Op::can_implement(a) == Status::invalid_argument);
+  CHECK(Op::run(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  a = good;
+  REQUIRE(Op::workspace_size(a) > 0); // 2 tiles of 16 rows: K is split
+  CHECK(Op::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+}

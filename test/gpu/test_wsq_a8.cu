@@ -1,0 +1,104 @@
+// W(SQ)A8 against ref::sq_weight_times_uniform: the int32 sums are exact and the float32 epilogue
+// follows the reference's order, so a float32 output must equal the reference bit for bit and a
+// bf16 output must equal the reference rounded once.
+#include "sq_catch.hpp"
+#include "test_wsq_util.cuh"
+
+#include <sqformat/config.hpp>
+#include <sqformat/gpu/wsq/wsq_a8_decode.hpp>
+#include <sqformat/reference/uniform.hpp>
+
+#include <cstring>
+#include <tuple>
+
+using namespace sqformat;
+using wsq_test::DeviceBuffer;
+using wsq_test::MaskKind;
+
+using WsqConfigs = std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqConfig<32, 8, 8, 4>,
+                              SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
+                              SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>>;
+
+namespace {
+
+template <class C, class OutT, class Policy>
+std::vector<OutT> run_a8(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<std::int8_t>& x,
+                         const DeviceBuffer<float>& xs, int m) {
+  using Op = gpu::WsqA8Decode<C, OutT, Policy>;
+  DeviceBuffer<OutT> y(std::size_t(m) * w.n);
+  typename Op::Arguments args{w, x.ptr, xs.ptr, y.ptr, m};
+  REQUIRE(Op::can_implement(args) == Status::success);
+  REQUIRE(Op::run(args, nullptr, 0, nullptr) == Status::success);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  return y.to_host();
+}
+
+} // namespace
+
+TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][a8]", WsqConfigs) {
+  using C = TestType;
+  const unsigned seed = std::random_device{}();
+  struct Case {
+    int m, n, k;
+    MaskKind mask;
+  };
+  const Case cases[] = {{1, 40, C::bank, MaskKind::random},
+                        {9, 64, 2048, MaskKind::bank_end},
+                        {64, 33, 1024, MaskKind::random},
+                        {3, 16, 64 * C::bank, MaskKind::bank_start}};
+  for (const Case& c : cases) {
+    CAPTURE(seed, c.m, c.n, c.k, int(c.mask));
+    std::mt19937 rng(seed);
+    const auto w = wsq_test::make_weights<C>(c.n, c.k, rng, c.mask);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> xf(std::size_t(c.m) * c.k);
+    for (std::size_t i = 0; i < xf.size(); ++i)
+      xf[i] = normal(rng) * (i % 53 == 0 ? 20.f : 1.f);
+    if (c.mask == MaskKind::bank_start) { // extreme codes: every activation at +-127
+      for (std::size_t i = 0; i < xf.size(); ++i)
+        xf[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+    }
+    const ref::UniformTensor xq = ref::quantize_uniform(xf.data(), c.m, c.k, 8, c.k);
+    const auto want = ref::sq_weight_times_uniform(w, xq);
+
+    wsq_test::DeviceWeights<C> dw(w);
+    DeviceBuffer<std::int8_t> dx(xq.codes);
+    DeviceBuffer<float> dxs(xq.scales);
+    const auto y = run_a8<C, float, gpu::WsqDecodePolicy<4, 2>>(dw.view, dx, dxs, c.m);
+    REQUIRE(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+    const auto y2 = run_a8<C, float, gpu::WsqDecodePolicy<8, 1>>(dw.view, dx, dxs, c.m);
+    REQUIRE(std::memcmp(y2.data(), want.data(), y2.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("W(SQ)A8 with bf16 output is the reference rounded once", "[gpu][wsq][a8]") {
+  using C = SqConfig<64, 8, 8, 4>;
+  const unsigned seed = std::random_device{}();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  const int m = 5, n = 48, k = 1024;
+  const auto w = wsq_test::make_weights<C>(n, k, rng, MaskKind::random);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> xf(std::size_t(m) * k);
+  for (float& v : xf)
+    v = normal(rng);
+  const ref::UniformTensor xq = ref::quantize_uniform(xf.data(), m, k, 8, k);
+  const auto want = ref::sq_weight_times_uniform(w, xq);
+  wsq_test::DeviceWeights<C> dw(w);
+  DeviceBuffer<std::int8_t> dx(xq.codes);
+  DeviceBuffer<float> dxs(xq.scales);
+  const auto y = run_a8<C, __nv_bfloat16, gpu::WsqDecodePolicy<>>(dw.view, dx, dxs, m);
+  for (int i = 0; i < m * n; ++i) {
+    CAPTURE(i);
+    REQUIRE(__bfloat16_as_ushort(y[i]) == __bfloat16_as_ushort(__float2bfloat16_rn(want[i])));
+  }
+  using Op = gpu::WsqA8Decode<C, __nv_bfloat16>;
+  Op::Arguments a{dw.view, dx.ptr, dxs.ptr, nullptr, m};
+  CHECK(Op::can_implement(a) == Status::invalid_argument);
+  a.y = reinterpret_cast<__nv_bfloat16*>(dxs.ptr);
+  a.x_scale = dxs.ptr + 1;
+  CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  a.x_scale = dxs.ptr;
+  a.m = 0;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+}

@@ -1,0 +1,50 @@
+// W(SQ)A16 for large M: dequantize to bf16 + cuBLAS, against the host reference.
+//
+// Tolerance: each weight is rounded once to bf16 (relative 2^-9), the GEMM accumulates in float32
+// and the output is rounded to bf16: |y - ref| <= 2^-8 * (mag + |ref|) with mag = sum_k |x w|.
+#include "sq_catch.hpp"
+#include "test_wsq_util.cuh"
+
+#include <sqformat/config.hpp>
+#include <sqformat/gpu/wsq/wsq_a16_large_m.hpp>
+
+using namespace sqformat;
+using wsq_test::DeviceBuffer;
+
+TEMPLATE_TEST_CASE("W(SQ)A16 large M matches the reference", "[gpu][wsq][large_m]",
+                   (SqConfig<64, 8, 8, 4>), (SqConfig<16, 8, 4, 2>), (SqConfig<64, 32, 8, 3>)) {
+  using C = TestType;
+  using T = __nv_bfloat16;
+  using Op = gpu::WsqA16LargeM<C, T>;
+  const unsigned seed = std::random_device{}();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  const int m = 100, n = 96, k = 1024;
+  const auto w = wsq_test::make_weights<C>(n, k, rng, wsq_test::MaskKind::random);
+  std::vector<T> x;
+  std::vector<float> xf;
+  wsq_test::make_activations(m, k, rng, x, xf);
+  const auto ref = ref::sq_weight_times_float(w, xf.data(), m);
+  const auto mag = wsq_test::magnitudes(w, xf, m);
+
+  wsq_test::DeviceWeights<C> dw(w);
+  DeviceBuffer<T> dx(x), dy(std::size_t(m) * n);
+  cublasHandle_t handle = nullptr;
+  REQUIRE(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS);
+  typename Op::Arguments args{dw.view, dx.ptr, dy.ptr, m, handle};
+  REQUIRE(Op::can_implement(args) == Status::success);
+  DeviceBuffer<unsigned char> ws(Op::workspace_size(args));
+  CHECK(Op::run(args, ws.ptr, ws.count - 1, nullptr) == Status::insufficient_workspace);
+  REQUIRE(Op::run(args, ws.ptr, ws.count, nullptr) == Status::success);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  cublasDestroy(handle);
+  const std::vector<T> y = dy.to_host();
+  for (int i = 0; i < m * n; ++i) {
+    const double got = wsq_test::to_float(y[i]), want = ref[i];
+    const double tol = std::ldexp(1.0, -8) * (mag[i] + std::fabs(want)) + 1e-30;
+    if (std::fabs(got - want) > tol) {
+      CAPTURE(i, got, want, tol);
+      FAIL("large-M result outside the bound");
+    }
+  }
+}

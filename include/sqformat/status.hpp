@@ -16,6 +16,7 @@ enum class Status {
   insufficient_workspace,   ///< the workspace is smaller than the queried size
   non_finite_input,         ///< NaN or Inf found in an input that is quantized
   invalid_argument,         ///< another parameter outside its range
+  numerical_failure,        ///< a factorization failed (e.g. a Hessian not positive definite)
   cuda_error,               ///< a CUDA runtime or library call failed
 };
 
@@ -30,6 +31,8 @@ inline const char* to_string(Status s) {
   case Status::insufficient_workspace: return "workspace smaller than the queried size";
   case Status::non_finite_input: return "non-finite (NaN or Inf) input";
   case Status::invalid_argument: return "invalid argument";
+  case Status::numerical_failure:
+    return "numerical failure: a factorization failed even with the largest dampening";
   case Status::cuda_error: return "a CUDA call failed";
   }
   return "unknown status";

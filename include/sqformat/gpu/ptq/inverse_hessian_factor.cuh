@@ -142,8 +142,8 @@ inline Status inverse_factor_workspace_bytes(cusolverDnHandle_t solver, std::siz
 
 /// Factors h (k x k float64, device, symmetric) into u (k x k float32, row-major upper,
 /// H_damped^{-1} = U^T U) and denom (k float64: U_kk^2 if cholesky_saliency, else
-/// ([H^{-1}]_kk)^2). Returns invalid_argument when every dampening attempt fails (the host
-/// path's numerical_failure); report (optional) says which dampening worked.
+/// ([H^{-1}]_kk)^2). Returns numerical_failure when every dampening attempt fails (as the
+/// host path throws numerical_failure); report (optional) says which dampening worked.
 inline Status factor_inverse_hessian(cusolverDnHandle_t solver, const double* h, std::size_t k,
                                      const sqformat::ptq::DampingOptions& opt,
                                      bool cholesky_saliency, void* workspace,
@@ -238,7 +238,7 @@ inline Status factor_inverse_hessian(cusolverDnHandle_t solver, const double* h,
     }
     percent = percent > 0.0 ? percent * opt.growth : 1e-4;
   }
-  return Status::invalid_argument;
+  return Status::numerical_failure;
 }
 
 } // namespace sqformat::gpu::ptq

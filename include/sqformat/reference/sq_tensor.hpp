@@ -200,7 +200,8 @@ template <class C> std::vector<double> dequantize_double(const SqTensor<C>& t) {
 }
 
 /// Checks the structural invariants of an SqTensor (sizes, exactly H sentinels per bank, no
-/// sentinel among high codes, codes within [-qmax, qmax], finite non-negative scales). Throws
+/// sentinel among high codes, codes within [-qmax, qmax], zero padding bits, finite non-negative
+/// scales). Throws
 /// Error (shape_mismatch, bad_mask or invalid_argument) naming the first violation.
 template <class C> void validate(const SqTensor<C>& t) {
   detail::check_nonempty(t.rows, t.cols, "validate(SqTensor)");
@@ -229,6 +230,14 @@ template <class C> void validate(const SqTensor<C>& t) {
                     "validate(SqTensor): scale of row " + std::to_string(r) + ", bank " +
                         std::to_string(bank) + " is negative or not finite");
       }
+    }
+    // Unused trailing bits of a packed row are zero (kernels may read whole bytes or words).
+    const std::size_t low_used = t.cols * C::low_bits % 8;
+    const std::size_t high_used = t.high_cols() * C::high_bits % 8;
+    if ((low_used && (t.low[(r + 1) * t.low_row_bytes - 1] >> low_used) != 0) ||
+        (high_used && (t.high[(r + 1) * t.high_row_bytes - 1] >> high_used) != 0)) {
+      throw Error(ErrorCode::invalid_argument,
+                  "validate(SqTensor): row " + std::to_string(r) + " has non-zero padding bits");
     }
     for (std::size_t j = 0; j < t.high_cols(); ++j) {
       const int c = t.high_code(r, j);

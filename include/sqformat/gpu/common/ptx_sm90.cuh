@@ -16,6 +16,14 @@ __device__ __forceinline__ std::uint32_t shared_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
 
+/// 32-bit shared-memory load at a shared-state-space address (no generic-address conversion,
+/// 32-bit address arithmetic).
+__device__ __forceinline__ std::uint32_t ld_shared_u32(std::uint32_t address) {
+  std::uint32_t v;
+  asm volatile("ld.shared.u32 %0, [%1];\n" : "=r"(v) : "r"(address));
+  return v;
+}
+
 /// 16-byte global -> shared copy; when `valid` is false the destination is filled with zeros and
 /// nothing is read (the source address must still be a legal pointer).
 __device__ __forceinline__ void cp_async_16(std::uint32_t dst, const void* src, bool valid) {

@@ -204,6 +204,15 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   __syncthreads();
 
   const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
+  const std::uint32_t w_smem0 = ptx::shared_address(w_tile(0));
+  // Loop-invariant byte offsets of this lane's A words inside a W tile: row (row0 + 8h), chunk
+  // (s ^ row_swizzle) of the 64-byte swizzle, word c/2.
+  std::uint32_t a_offset[4][2];
+#pragma unroll
+  for (int s = 0; s < 4; ++s)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      a_offset[s][h] = (row0 + 8 * h) * 64 + ((s ^ row_swizzle) << 4) + 4 * (c >> 1);
   bool segment_start = true;
 
   // ---- main loop: one K tile of 128 per iteration ---------------------------------------------
@@ -221,7 +230,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       }
     }
 
-    const std::uint8_t* w_smem = w_tile(stage);
+    const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
     const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
     // Row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words c/2 and
     // 2 + c/2. All 16 shared loads first, then the widening (independent chains), then one
@@ -230,15 +239,12 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     // swizzle atom (address unit 16 B).
     std::uint32_t words[4][2][2];
 #pragma unroll
-    for (int s = 0; s < 4; ++s) {
-      const int chunk = (s ^ row_swizzle) << 4;
+    for (int s = 0; s < 4; ++s)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const std::uint8_t* row = w_smem + (row0 + 8 * h) * 64 + chunk + 4 * (c >> 1);
-        words[s][h][0] = *reinterpret_cast<const std::uint32_t*>(row);
-        words[s][h][1] = *reinterpret_cast<const std::uint32_t*>(row + 8);
+        words[s][h][0] = ptx::ld_shared_u32(w_smem + a_offset[s][h]);
+        words[s][h][1] = ptx::ld_shared_u32(w_smem + a_offset[s][h] + 8);
       }
-    }
     std::uint32_t a[4][4];
 #pragma unroll
     for (int s = 0; s < 4; ++s)

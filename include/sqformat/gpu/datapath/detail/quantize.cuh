@@ -1,0 +1,37 @@
+// sqformat/gpu/datapath/detail/quantize.cuh: the symmetric quantizer of docs/layouts.md on the
+// device, bit for bit the host reference's: float32 IEEE division (round to nearest) for the
+// scale and for x/scale, rint with ties to even, clamp to [-qmax, qmax]; a zero scale (all-zero
+// group, or amax so small that amax/qmax rounds to 0) gives code 0.
+//
+// The explicit __fdiv_rn keeps the division IEEE even if a consumer builds with -use_fast_math.
+#pragma once
+
+#include <cstdint>
+
+namespace sqformat::gpu::datapath::detail {
+
+__device__ __forceinline__ float symmetric_scale(float amax, int qmax) {
+  return __fdiv_rn(amax, static_cast<float>(qmax));
+}
+
+__device__ __forceinline__ int quantize_code(float x, float scale, int qmax) {
+  if (scale == 0.0f)
+    return 0;
+  const float q = rintf(__fdiv_rn(x, scale));
+  const float limit = static_cast<float>(qmax);
+  return static_cast<int>(fminf(fmaxf(q, -limit), limit));
+}
+
+/// Bits of the device status word in the workspace. Kernels only ever set bits (atomicOr);
+/// the launcher clears the word before each launch.
+enum StatusFlag : unsigned {
+  flag_non_finite = 1u,      ///< NaN or Inf in the input
+  flag_bad_permutation = 2u, ///< a permutation entry >= K
+  flag_bad_mask = 4u,        ///< a high mask without exactly H high elements in a bank
+};
+
+__device__ __forceinline__ void raise_flag(unsigned* status_word, unsigned flag) {
+  atomicOr(status_word, flag);
+}
+
+} // namespace sqformat::gpu::datapath::detail

@@ -1,0 +1,103 @@
+// sqformat/gpu/datapath/dynamic_quantize.cuh: dynamic SQ activations (docs/layouts.md,
+// "Dynamic SQ activations"): per token and per bank the H elements of largest |x| are high,
+// chosen at run time, and the tokens are written as an SQ tensor (dense low part with
+// sentinels, compact high part, per-(token, bank) scales).
+//
+// Tie-break, exactly the reference's: larger |x| first; equal |x| -> lower index in the bank;
+// -0 == +0. Each element gets the distinct key
+//
+//     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
+//
+// so "larger key" is "beats", and the top-H keys of a bank are found by select_top_h (warp
+// shuffles within the bank group, no sort). One block per (token, tile of banks).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include "sqformat/config.hpp"
+#include "sqformat/gpu/datapath/detail/bank_group.cuh"
+#include "sqformat/gpu/datapath/detail/element.cuh"
+#include "sqformat/gpu/datapath/detail/sq_launch.cuh"
+#include "sqformat/gpu/datapath/detail/sq_tile.cuh"
+#include "sqformat/gpu/datapath/layout.hpp"
+#include "sqformat/gpu/datapath/policy.hpp"
+#include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
+#include "sqformat/gpu/datapath/status_word.cuh"
+#include "sqformat/status.hpp"
+
+namespace sqformat::gpu::datapath {
+
+/// Arguments of dynamic_quantize. All pointers are device pointers, 16-byte aligned.
+template <class T> struct DynamicQuantizeArgs {
+  const T* x = nullptr;  ///< M×K row-major, bf16 or fp16
+  std::int64_t rows = 0; ///< M
+  std::int64_t cols = 0; ///< K, a multiple of the bank size
+  SqTensorRef out;       ///< the SQ tensor (see sq_tensor_ref.hpp for its shapes)
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+};
+
+namespace detail {
+
+template <class C, class P, class T>
+__global__ void __launch_bounds__(P::threads) dynamic_quantize_kernel(DynamicQuantizeArgs<T> args) {
+  static_assert(C::bank <= 1024, "dynamic_quantize: the selection key holds a 10-bit index");
+  using S = SqBankShape<C, P>;
+  constexpr int G = S::lanes_per_bank, E = S::elements_per_lane;
+  const std::int64_t row = blockIdx.x;
+  const T* x_row = args.x + row * args.cols;
+
+  auto load_bank = [&](std::int64_t bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
+    T raw[E];
+    load_elements<E>(x_row + bank * C::bank + lane * E, raw);
+    std::uint32_t key[E];
+    unsigned flags = 0;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      v[e] = Element<T>::to_float(raw[e]);
+      if (active && is_non_finite(v[e]))
+        flags = flag_non_finite;
+      key[e] =
+          Element<T>::magnitude(raw[e]) << 10 | static_cast<std::uint32_t>(1023 - (lane * E + e));
+    }
+    select_top_h<G, E, C::high_per_bank>(key, high);
+    return flags;
+  };
+  const unsigned flags = quantize_sq_tile<C, P, false>(row, args.cols, args.out, load_bank);
+  if (flags != 0)
+    raise_flag(static_cast<unsigned*>(args.workspace), flags);
+}
+
+} // namespace detail
+
+/// Quantizes X (M×K, bf16 or fp16) into a dynamic SQ tensor.
+///
+/// Returns at once on misuse: invalid_shape (M or K <= 0 or >= 2^31), k_not_multiple_of_bank,
+/// invalid_argument (null pointer), misaligned_pointer (not 16-byte aligned),
+/// insufficient_workspace, unsupported_architecture. With InputCheck::synchronous it then waits
+/// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified).
+template <class Config, class Policy = SqBankPolicy<>, class T>
+Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
+                        InputCheck check = InputCheck::synchronous) {
+  static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
+                                "(__half)");
+  dim3 grid;
+  Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
+  if (s != Status::success)
+    return s;
+  if ((s = detail::check_pointers(args.x, args.out.low, args.out.high, args.out.scale_low,
+                                  args.out.scale_high)) != Status::success)
+    return s;
+  auto* kernel = &detail::dynamic_quantize_kernel<Config, Policy, T>;
+  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
+      Status::success)
+    return s;
+  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+    return s;
+  kernel<<<grid, Policy::threads, 0, stream>>>(args);
+  return detail::finish_launch(args.workspace, stream, check);
+}
+
+} // namespace sqformat::gpu::datapath

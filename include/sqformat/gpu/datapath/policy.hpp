@@ -1,0 +1,87 @@
+// sqformat/gpu/datapath/policy.hpp: tuning policies of the data-path kernels.
+//
+// A policy only changes speed, never bytes: every kernel writes identical output under every
+// valid policy (the GPU tests check this). The SqConfig fixes what the data is; the policy fixes
+// how many threads work on it and how much each one holds.
+//
+// Plain C++17, no CUDA headers.
+#pragma once
+
+namespace sqformat::gpu::datapath {
+
+namespace detail {
+constexpr int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
+constexpr int lcm(int a, int b) { return a / gcd(a, b) * b; }
+constexpr int min_int(int a, int b) { return a < b ? a : b; }
+constexpr int max_int(int a, int b) { return a > b ? a : b; }
+constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
+} // namespace detail
+
+/// Policy of the static quantize-and-split kernel (one thread block per `RowsPerBlock` tokens).
+///
+/// \tparam Threads      threads per block, a multiple of 32 in [32, 1024].
+/// \tparam RowsPerBlock tokens a block quantizes together. The permutation is read once per
+///                      block, so more rows per block means less permutation traffic, but the
+///                      block keeps RowsPerBlock·K input elements in shared memory.
+template <int Threads = 256, int RowsPerBlock = 2> struct StaticSplitPolicy {
+  static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
+                "StaticSplitPolicy: Threads must be a multiple of 32 in [32, 1024]");
+  static_assert(RowsPerBlock >= 1 && RowsPerBlock <= 8,
+                "StaticSplitPolicy: RowsPerBlock must lie in [1, 8] (shared memory holds "
+                "RowsPerBlock rows of X)");
+  static constexpr int threads = Threads;
+  static constexpr int rows_per_block = RowsPerBlock;
+};
+
+/// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation
+/// quantizer, weight packer, dequantizer).
+///
+/// A bank of b elements is handled by b / ElementsPerLane consecutive lanes of one warp (a
+/// "bank group"); each lane holds ElementsPerLane consecutive elements in registers. A block
+/// covers one row and a tile of about TileElements elements of it.
+///
+/// \tparam Threads          threads per block, a multiple of 32 in [32, 1024].
+/// \tparam ElementsPerLane  elements per lane; 0 picks a default for the config.
+/// \tparam TileElements     elements of a row per block (rounded so that every tile starts on a
+///                          32-bit word of both packed outputs).
+template <int Threads = 256, int ElementsPerLane = 0, int TileElements = 4096> struct SqBankPolicy {
+  static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
+                "SqBankPolicy: Threads must be a multiple of 32 in [32, 1024]");
+  static_assert(ElementsPerLane >= 0 && TileElements > 0,
+                "SqBankPolicy: ElementsPerLane must be >= 0 (0 = default) and TileElements > 0");
+  static constexpr int threads = Threads;
+  static constexpr int requested_elements_per_lane = ElementsPerLane;
+  static constexpr int tile_elements = TileElements;
+};
+
+/// What a policy means for one config: the derived shape of a bank group and of a tile.
+template <class Config, class Policy> struct SqBankShape {
+  static constexpr int bank = Config::bank;
+  /// Default: 8 elements per lane, but never more than 32 lanes per bank.
+  static constexpr int elements_per_lane =
+      Policy::requested_elements_per_lane != 0
+          ? Policy::requested_elements_per_lane
+          : detail::max_int(detail::min_int(bank, 8), bank / 32);
+  static_assert(bank % elements_per_lane == 0,
+                "SqBankPolicy: ElementsPerLane must divide the bank size");
+  static constexpr int lanes_per_bank = bank / elements_per_lane;
+  static_assert(lanes_per_bank <= 32, "SqBankPolicy: a bank must fit in one warp: choose "
+                                      "ElementsPerLane >= bank / 32");
+  static_assert(Policy::threads % lanes_per_bank == 0, "SqBankPolicy: bad thread count");
+  static constexpr int groups_per_block = Policy::threads / lanes_per_bank;
+
+  /// Fewest banks after which both packed outputs (dense low, compact high) end on a 32-bit
+  /// word, so that tiles never share a word and each block writes whole words.
+  static constexpr int word_banks =
+      detail::lcm(32 / detail::gcd(bank * Config::low_bits, 32),
+                  32 / detail::gcd(Config::high_per_bank * Config::high_bits, 32));
+  static constexpr int tile_banks =
+      detail::round_up(detail::max_int(Policy::tile_elements / bank, 1), word_banks);
+  static constexpr int tile_low_codes = tile_banks * bank;
+  static constexpr int tile_high_codes = tile_banks * Config::high_per_bank;
+  /// Shared-memory bytes of the code buffers (padded for 16-byte vector reads).
+  static constexpr int tile_low_bytes = detail::round_up(tile_low_codes, 16);
+  static constexpr int tile_high_bytes = detail::round_up(tile_high_codes, 16);
+};
+
+} // namespace sqformat::gpu::datapath

@@ -1,0 +1,100 @@
+// sqformat/gpu/datapath/weight_pack.cuh: packs weights (fp32 or bf16, N×K) and a high mask into
+// an SQ tensor (docs/layouts.md, "SQ tensor"): W_low with sentinels, compact W_high, per-(row,
+// bank) scales, exactly as the host reference's pack_sq.
+//
+// The mask has one byte per weight, 1 = high, 0 = low, exactly H high per bank (another value,
+// or a bank with another count, sets the status word: Status::invalid_argument). One block per
+// (row, tile of banks).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include "sqformat/config.hpp"
+#include "sqformat/gpu/datapath/detail/element.cuh"
+#include "sqformat/gpu/datapath/detail/sq_launch.cuh"
+#include "sqformat/gpu/datapath/detail/sq_tile.cuh"
+#include "sqformat/gpu/datapath/layout.hpp"
+#include "sqformat/gpu/datapath/policy.hpp"
+#include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
+#include "sqformat/gpu/datapath/status_word.cuh"
+#include "sqformat/status.hpp"
+
+namespace sqformat::gpu::datapath {
+
+/// Arguments of pack_weights. All pointers are device pointers, 16-byte aligned.
+template <class T> struct WeightPackArgs {
+  const T* w = nullptr;                    ///< N×K row-major, float or bf16
+  const std::uint8_t* high_mask = nullptr; ///< N×K bytes, 1 = high, 0 = low
+  std::int64_t rows = 0;                   ///< N
+  std::int64_t cols = 0;                   ///< K, a multiple of the bank size
+  SqTensorRef out;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+};
+
+namespace detail {
+
+template <class C, class P, class T>
+__global__ void __launch_bounds__(P::threads) pack_weights_kernel(WeightPackArgs<T> args) {
+  using S = SqBankShape<C, P>;
+  constexpr int E = S::elements_per_lane;
+  const std::int64_t row = blockIdx.x;
+  const T* w_row = args.w + row * args.cols;
+  const std::uint8_t* mask_row = args.high_mask + row * args.cols;
+
+  auto load_bank = [&](std::int64_t bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
+    T raw[E];
+    std::uint8_t mask[E];
+    const std::int64_t first = bank * C::bank + lane * E;
+    load_elements<E>(w_row + first, raw);
+    load_elements<E>(mask_row + first, mask);
+    unsigned flags = 0;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      v[e] = Element<T>::to_float(raw[e]);
+      high[e] = mask[e] != 0;
+      if (active && is_non_finite(v[e]))
+        flags |= flag_non_finite;
+      if (active && mask[e] > 1)
+        flags |= flag_bad_mask; // the reference rejects it too
+    }
+    return flags;
+  };
+  const unsigned flags = quantize_sq_tile<C, P, true>(row, args.cols, args.out, load_bank);
+  if (flags != 0)
+    raise_flag(static_cast<unsigned*>(args.workspace), flags);
+}
+
+} // namespace detail
+
+/// Packs W (N×K, float or bf16) with its high mask into an SQ tensor.
+///
+/// Returns at once on misuse: invalid_shape, k_not_multiple_of_bank, invalid_argument (null
+/// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
+/// InputCheck::synchronous it then waits and returns non_finite_input (NaN/Inf in W) or
+/// invalid_argument (a bank of the mask without exactly H high elements).
+template <class Config, class Policy = SqBankPolicy<>, class T>
+Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
+                    InputCheck check = InputCheck::synchronous) {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 2,
+                "pack_weights: W must be float or bf16 (__nv_bfloat16)");
+  dim3 grid;
+  Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
+  if (s != Status::success)
+    return s;
+  if ((s = detail::check_pointers(args.w, args.high_mask, args.out.low, args.out.high,
+                                  args.out.scale_low, args.out.scale_high)) != Status::success)
+    return s;
+  auto* kernel = &detail::pack_weights_kernel<Config, Policy, T>;
+  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
+      Status::success)
+    return s;
+  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+    return s;
+  kernel<<<grid, Policy::threads, 0, stream>>>(args);
+  return detail::finish_launch(args.workspace, stream, check);
+}
+
+} // namespace sqformat::gpu::datapath

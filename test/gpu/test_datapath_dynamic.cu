@@ -1,0 +1,146 @@
+// GPU tests of the dynamic activation quantizer (per-bank top-H by |x|) against
+// sqformat::ref::quantize_dynamic: low and high bytes and scales bit for bit, over the data-path
+// configs, two policies, odd and single-token M, one-bank and large K, adversarial data (ties at
+// the threshold, -0/+0, all-zero banks, outliers, exact .5 points); then misuse and bad data.
+#include <cmath>
+#include <limits>
+
+#include "sqformat/gpu/datapath/dynamic_quantize.cuh"
+#include "sqformat/reference/selection.hpp"
+#include "test_datapath_support.cuh"
+
+namespace dp = sqformat::gpu::datapath;
+namespace ref = sqformat::ref;
+using namespace datapath_test;
+using sqformat::Status;
+
+namespace {
+
+struct SqBytes {
+  Status status;
+  std::vector<std::uint8_t> low, high;
+  std::vector<float> scale_low, scale_high;
+};
+
+template <class C, class Policy, class T>
+SqBytes run_dynamic(const std::vector<T>& x, std::size_t m, std::size_t k) {
+  DeviceBuffer<T> d_x(x);
+  DeviceBuffer<std::uint8_t> d_low(m * dp::sq_low_row_bytes<C>(k));
+  DeviceBuffer<std::uint8_t> d_high(m * dp::sq_high_row_bytes<C>(k));
+  DeviceBuffer<float> d_sl(m * (k / C::bank)), d_sh(m * (k / C::bank));
+  DeviceBuffer<std::uint8_t> d_ws(dp::workspace_size());
+  dp::DynamicQuantizeArgs<T> args;
+  args.x = d_x.get();
+  args.rows = static_cast<std::int64_t>(m);
+  args.cols = static_cast<std::int64_t>(k);
+  args.out = {d_low.get(), d_high.get(), d_sl.get(), d_sh.get()};
+  args.workspace = d_ws.get();
+  args.workspace_bytes = dp::workspace_size();
+  SqBytes r;
+  r.status = dp::dynamic_quantize<C, Policy>(args, nullptr);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  r.low = d_low.to_host();
+  r.high = d_high.to_host();
+  r.scale_low = d_sl.to_host();
+  r.scale_high = d_sh.to_host();
+  return r;
+}
+
+template <class C, class Policy, class T>
+SqBytes check_against_reference(const std::vector<float>& xf, std::size_t m, std::size_t k) {
+  const auto expected = ref::quantize_dynamic<C>(xf.data(), m, k);
+  SqBytes got = run_dynamic<C, Policy>(convert<T>(xf), m, k);
+  REQUIRE(got.status == Status::success);
+  CHECK(first_difference(got.scale_low, expected.scale_low) == -1);
+  CHECK(first_difference(got.scale_high, expected.scale_high) == -1);
+  CHECK(first_difference(got.low, expected.low) == -1);
+  CHECK(first_difference(got.high, expected.high) == -1);
+  return got;
+}
+
+using bf16 = __nv_bfloat16;
+/// Fewest lanes per bank (8 elements each) vs most lanes per bank, other block and tile sizes.
+template <class C>
+using OtherPolicy = dp::SqBankPolicy<64, (C::bank / 32 > 1 ? C::bank / 32 : 1), 256>;
+
+} // namespace
+
+TEMPLATE_LIST_TEST_CASE("dynamic quantization matches the reference bit for bit",
+                        "[gpu][datapath][dynamic]", Configs) {
+  using C = TestType;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits);
+  std::mt19937_64 rng(seed);
+  const std::size_t shapes[][2] = {{1, C::bank},      {7, C::bank}, {1, 4096},
+                                   {5, C::bank * 37}, {33, 4096},   {2, 28672}};
+  for (const auto& shape : shapes) {
+    const std::size_t m = shape[0], k = shape[1];
+    for (Data kind : all_data) {
+      CAPTURE(m, k, name(kind));
+      const auto mask = random_mask(m, k, C::bank, C::high_per_bank, rng);
+      const auto xf = to_float(convert<bf16>(
+          make_data(kind, m, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng)));
+      const SqBytes a = check_against_reference<C, dp::SqBankPolicy<>, bf16>(xf, m, k);
+      const SqBytes b = check_against_reference<C, OtherPolicy<C>, bf16>(xf, m, k);
+      CHECK(a.low == b.low); // two policies, identical bytes
+      CHECK(a.high == b.high);
+    }
+  }
+}
+
+TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][datapath][dynamic]") {
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  for (Data kind : all_data) {
+    CAPTURE(name(kind));
+    const std::size_t m = 9, k = 8192;
+    const auto mask = random_mask(m, k, C::bank, C::high_per_bank, rng);
+    const auto xf =
+        to_float(convert<__half>(make_data(kind, m, k, C::bank, mask, 127, 7, true, rng)));
+    check_against_reference<C, dp::SqBankPolicy<>, __half>(xf, m, k);
+  }
+}
+
+TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][dynamic]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::size_t m = 3, k = 64;
+  DeviceBuffer<bf16> d_x(convert<bf16>(std::vector<float>(m * k, 0.25f)));
+  DeviceBuffer<std::uint8_t> d_low(m * k), d_high(m * k), d_ws(64);
+  DeviceBuffer<float> d_sl(m * k), d_sh(m * k);
+  dp::DynamicQuantizeArgs<bf16> args;
+  args.x = d_x.get();
+  args.rows = m;
+  args.cols = k;
+  args.out = {d_low.get(), d_high.get(), d_sl.get(), d_sh.get()};
+  args.workspace = d_ws.get();
+  args.workspace_bytes = dp::workspace_size();
+  REQUIRE(dp::dynamic_quantize<C>(args, nullptr) == Status::success);
+  auto with = [&](auto change) {
+    auto a = args;
+    change(a);
+    return dp::dynamic_quantize<C>(a, nullptr);
+  };
+  CHECK(with([](auto& a) { a.cols = 72; }) == Status::k_not_multiple_of_bank);
+  CHECK(with([](auto& a) { a.rows = 0; }) == Status::invalid_shape);
+  CHECK(with([](auto& a) { a.cols = -16; }) == Status::invalid_shape);
+  CHECK(with([](auto& a) { a.x = a.x + 3; }) == Status::misaligned_pointer);
+  CHECK(with([](auto& a) { a.out.scale_high = a.out.scale_high + 1; }) ==
+        Status::misaligned_pointer);
+  CHECK(with([](auto& a) { a.out.high = nullptr; }) == Status::invalid_argument);
+  CHECK(with([](auto& a) { a.workspace = nullptr; }) == Status::insufficient_workspace);
+
+  std::mt19937_64 rng(fresh_seed());
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> xf(m * k, 0.5f);
+    xf[rng() % xf.size()] = bad;
+    DeviceBuffer<bf16> d_bad(convert<bf16>(xf));
+    auto a = args;
+    a.x = d_bad.get();
+    CHECK(dp::dynamic_quantize<C>(a, nullptr) == Status::non_finite_input);
+    CHECK(dp::dynamic_quantize<C>(a, nullptr, dp::InputCheck::deferred) == Status::success);
+    CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+  }
+}

@@ -1,0 +1,200 @@
+// GPU tests of the static quantize-and-split kernel against sqformat::ref::split_static:
+// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, two
+// policies, both scale granularities, odd and single-token M, one-bank and large K, and
+// adversarial data; then the status it returns on misuse and on bad data.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "sqformat/gpu/datapath/static_quantize_split.cuh"
+#include "sqformat/reference/static_split.hpp"
+#include "test_datapath_support.cuh"
+
+namespace dp = sqformat::gpu::datapath;
+namespace ref = sqformat::ref;
+using namespace datapath_test;
+using sqformat::Status;
+
+namespace {
+
+struct SplitResult {
+  Status status;
+  std::vector<std::uint8_t> x_high, x_low;
+  std::vector<float> scale_high, scale_low;
+};
+
+template <class C, class Policy, class T>
+SplitResult run_split(const std::vector<T>& x, std::size_t m, std::size_t k,
+                      const std::vector<std::uint32_t>& perm, dp::ActivationScales scales) {
+  const std::size_t scale_count = scales == dp::ActivationScales::per_token ? m : m * (k / C::bank);
+  DeviceBuffer<T> d_x(x);
+  DeviceBuffer<std::uint32_t> d_perm(perm);
+  DeviceBuffer<std::uint8_t> d_high(m * dp::static_high_row_bytes<C>(k));
+  DeviceBuffer<std::uint8_t> d_low(m * dp::static_low_row_bytes<C>(k));
+  DeviceBuffer<float> d_sh(scale_count), d_sl(scale_count);
+  DeviceBuffer<std::uint8_t> d_ws(dp::workspace_size());
+  dp::StaticSplitArgs<T> args;
+  args.x = d_x.get();
+  args.rows = static_cast<std::int64_t>(m);
+  args.cols = static_cast<std::int64_t>(k);
+  args.perm = d_perm.get();
+  args.x_high = d_high.get();
+  args.x_low = d_low.get();
+  args.scale_high = d_sh.get();
+  args.scale_low = d_sl.get();
+  args.scales = scales;
+  args.workspace = d_ws.get();
+  args.workspace_bytes = dp::workspace_size();
+  SplitResult r;
+  r.status = dp::static_quantize_split<C, Policy>(args, nullptr);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  r.x_high = d_high.to_host();
+  r.x_low = d_low.to_host();
+  r.scale_high = d_sh.to_host();
+  r.scale_low = d_sl.to_host();
+  return r;
+}
+
+template <class C> std::vector<std::uint8_t> channel_mask(std::size_t k, std::mt19937_64& rng) {
+  return random_mask(1, k, C::bank, C::high_per_bank, rng);
+}
+
+template <class C, class Policy, class T>
+void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::ActivationScales scales,
+                             std::mt19937_64& rng) {
+  const std::vector<std::uint8_t> cmask = channel_mask<C>(k, rng);
+  const std::vector<std::uint32_t> perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
+  std::vector<std::uint8_t> high(m * k);
+  for (std::size_t r = 0; r < m; ++r)
+    std::copy(cmask.begin(), cmask.end(), high.begin() + r * k);
+  const std::vector<float> xf = to_float(convert<T>(make_data(
+      kind, m, k, C::bank, high, C::high_qmax, C::low_qmax, std::is_same_v<T, __half>, rng)));
+  const auto expected = ref::split_static<C>(xf.data(), m, k, perm,
+                                             scales == dp::ActivationScales::per_token
+                                                 ? ref::ActScale::per_token
+                                                 : ref::ActScale::per_token_bank);
+  const SplitResult got = run_split<C, Policy>(convert<T>(xf), m, k, perm, scales);
+  REQUIRE(got.status == Status::success);
+  CHECK(first_difference(got.scale_high, expected.scale_high) == -1);
+  CHECK(first_difference(got.scale_low, expected.scale_low) == -1);
+  CHECK(first_difference(got.x_high, expected.x_high) == -1);
+  CHECK(first_difference(got.x_low, expected.x_low) == -1);
+}
+
+using bf16 = __nv_bfloat16;
+using FastPolicy = dp::StaticSplitPolicy<>;        // 256 threads, 2 tokens a block
+using OtherPolicy = dp::StaticSplitPolicy<128, 3>; // another shape: must give the same bytes
+
+} // namespace
+
+TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for bit",
+                        "[gpu][datapath][static]", Configs) {
+  using C = TestType;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits);
+  std::mt19937_64 rng(seed);
+  const std::size_t shapes[][2] = {{1, C::bank},      {7, C::bank}, {1, 4096},
+                                   {5, C::bank * 37}, {33, 4096},   {2, 28672}};
+  for (const auto& shape : shapes) {
+    for (Data kind : all_data) {
+      for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
+        CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
+        check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, OtherPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+      }
+    }
+  }
+}
+
+TEST_CASE("static quantize-and-split: fp16 input, and two policies give identical bytes",
+          "[gpu][datapath][static]") {
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  for (Data kind : all_data) {
+    CAPTURE(name(kind));
+    check_against_reference<C, FastPolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
+                                                   rng);
+  }
+  const std::size_t m = 11, k = 8192;
+  const auto cmask = channel_mask<C>(k, rng);
+  const auto perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
+  const auto x = convert<bf16>(
+      make_data(Data::random, m, k, C::bank, std::vector<std::uint8_t>(m * k), 127, 7, false, rng));
+  const auto a = run_split<C, FastPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto b = run_split<C, OtherPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  REQUIRE(a.status == Status::success);
+  REQUIRE(b.status == Status::success);
+  CHECK(a.x_high == b.x_high);
+  CHECK(a.x_low == b.x_low);
+  CHECK(first_difference(a.scale_high, b.scale_high) == -1);
+  CHECK(first_difference(a.scale_low, b.scale_low) == -1);
+}
+
+TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapath][static]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::size_t m = 3, k = 64;
+  std::mt19937_64 rng(fresh_seed());
+  const auto cmask = channel_mask<C>(k, rng);
+  const auto perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
+  std::vector<bf16> x = convert<bf16>(std::vector<float>(m * k, 1.0f));
+  DeviceBuffer<bf16> d_x(x);
+  DeviceBuffer<std::uint32_t> d_perm(perm);
+  DeviceBuffer<std::uint8_t> d_high(m * k), d_low(m * k), d_ws(64);
+  DeviceBuffer<float> d_sh(m * k), d_sl(m * k);
+  dp::StaticSplitArgs<bf16> args;
+  args.x = d_x.get();
+  args.rows = m;
+  args.cols = k;
+  args.perm = d_perm.get();
+  args.x_high = d_high.get();
+  args.x_low = d_low.get();
+  args.scale_high = d_sh.get();
+  args.scale_low = d_sl.get();
+  args.workspace = d_ws.get();
+  args.workspace_bytes = dp::workspace_size();
+  REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
+
+  auto with = [&](auto change) {
+    auto a = args;
+    change(a);
+    return dp::static_quantize_split<C>(a, nullptr);
+  };
+  CHECK(with([](auto& a) { a.cols = 60; }) == Status::k_not_multiple_of_bank);
+  CHECK(with([](auto& a) { a.rows = 0; }) == Status::invalid_shape);
+  CHECK(with([](auto& a) { a.rows = -4; }) == Status::invalid_shape);
+  CHECK(with([](auto& a) { a.x = a.x + 1; }) == Status::misaligned_pointer);
+  CHECK(with([](auto& a) { a.x_low = a.x_low + 2; }) == Status::misaligned_pointer);
+  CHECK(with([](auto& a) { a.perm = nullptr; }) == Status::invalid_argument);
+  CHECK(with([](auto& a) { a.workspace = nullptr; }) == Status::insufficient_workspace);
+  CHECK(with([](auto& a) { a.workspace_bytes = 4; }) == Status::insufficient_workspace);
+  CHECK(with([](auto& a) { a.cols = std::int64_t{1} << 40; }) == Status::invalid_shape);
+  // K so large that two rows of X cannot sit in shared memory.
+  CHECK(with([](auto& a) { a.cols = 16 << 20; }) == Status::invalid_shape);
+
+  // Non-finite input: reported synchronously, or deferred to read_status.
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
+      std::vector<bf16> xb = x;
+      xb[rng() % xb.size()] = __float2bfloat16_rn(bad);
+      DeviceBuffer<bf16> d_bad(xb);
+      auto a = args;
+      a.x = d_bad.get();
+      a.scales = scales;
+      CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::non_finite_input);
+      CHECK(dp::static_quantize_split<C>(a, nullptr, dp::InputCheck::deferred) == Status::success);
+      CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+    }
+  }
+  // The status word is cleared by the next launch.
+  REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
+  CHECK(dp::read_status(args.workspace, nullptr) == Status::success);
+
+  // A permutation entry out of range.
+  std::vector<std::uint32_t> bad_perm = perm;
+  bad_perm[k / 2] = static_cast<std::uint32_t>(k + 5);
+  DeviceBuffer<std::uint32_t> d_bad_perm(bad_perm);
+  CHECK(with([&](auto& a) { a.perm = d_bad_perm.get(); }) == Status::invalid_argument);
+}

@@ -63,10 +63,16 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
   constexpr int kTableStride = H + 1; // entries per row; entry H is only read under a zero mask
   constexpr int S = ChunksInFlight;
 
-  __shared__ HighExpansion expansion[16];
+  // The expansion table is split into two 8-byte halves (slots 0-1, slots 2-3): 16 entries of
+  // 8 bytes fill the 32 banks exactly, so a half-warp's 64-bit lookups never conflict (one table of
+  // 16-byte entries puts entries f and f+8 on the same banks).
+  __shared__ uint2 expansion_lo[16], expansion_hi[16];
   __shared__ uint2 table[WarpsPerBlock][16][kTableStride];
-  if (threadIdx.x < 16)
-    expansion[threadIdx.x] = make_high_expansion(threadIdx.x);
+  if (threadIdx.x < 16) {
+    const HighExpansion e = make_high_expansion(threadIdx.x);
+    expansion_lo[threadIdx.x] = make_uint2(e.sel_lo, e.mask_lo);
+    expansion_hi[threadIdx.x] = make_uint2(e.sel_hi, e.mask_hi);
+  }
   __syncthreads();
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -231,11 +237,12 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
         const unsigned fb = (j & 1) ? group_flags<1>(sent_b[wi]) : group_flags<0>(sent_b[wi]);
         const uint2 va = table[warp][g][min(base_a + before_a, H)];
         const uint2 vb = table[warp][g + 8][min(base_b + before_b, H)];
-        const HighExpansion ea = expansion[fa], eb = expansion[fb];
-        const std::uint32_t h0 = __byte_perm(va.x, va.y, ea.sel_lo) & ea.mask_lo;
-        const std::uint32_t h2 = __byte_perm(va.x, va.y, ea.sel_hi) & ea.mask_hi;
-        const std::uint32_t h1 = __byte_perm(vb.x, vb.y, eb.sel_lo) & eb.mask_lo;
-        const std::uint32_t h3 = __byte_perm(vb.x, vb.y, eb.sel_hi) & eb.mask_hi;
+        const uint2 ea_lo = expansion_lo[fa], ea_hi = expansion_hi[fa];
+        const uint2 eb_lo = expansion_lo[fb], eb_hi = expansion_hi[fb];
+        const std::uint32_t h0 = __byte_perm(va.x, va.y, ea_lo.x) & ea_lo.y;
+        const std::uint32_t h2 = __byte_perm(va.x, va.y, ea_hi.x) & ea_hi.y;
+        const std::uint32_t h1 = __byte_perm(vb.x, vb.y, eb_lo.x) & eb_lo.y;
+        const std::uint32_t h3 = __byte_perm(vb.x, vb.y, eb_hi.x) & eb_hi.y;
 #pragma unroll
         for (int nt = 0; nt < NTiles; ++nt) {
           const uint4 xv = xs[nt][j >> 1]; // slots 4j .. 4j+3: b0 = (4j, 4j+1), b1 = (4j+2, 4j+3)

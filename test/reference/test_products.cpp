@@ -194,3 +194,24 @@ TEST_CASE("the epilogue order is the documented one", "[products]") {
   REQUIRE(r.y[0] == acc);
   REQUIRE(r.y[0] == 4064.0f); // 127 * (1 + 1 + 7 + 7) * 2 banks, exact here
 }
+
+TEST_CASE("W(SQ) . A float rejects non-finite activations", "[products][errors]") {
+  using C = SqConfig<16, 4>;
+  std::mt19937 rng(std::random_device{}());
+  const std::size_t N = 3, K = 32, M = 2;
+  const auto w = sqtest::random_matrix(N, K, rng);
+  const auto mask = select_top_h_abs<C>(w.data(), N, K);
+  const auto t = pack_sq<C>(w.data(), N, K, mask.data());
+  auto x = sqtest::random_matrix(M, K, rng);
+  REQUIRE_NOTHROW(sq_weight_times_float(t, x.data(), M));
+  for (const float bad : {std::nanf(""), HUGE_VALF, -HUGE_VALF}) {
+    x[K + 5] = bad;
+    CAPTURE(bad);
+    try {
+      (void)sq_weight_times_float(t, x.data(), M);
+      FAIL("a non-finite activation was accepted");
+    } catch (const Error& e) {
+      REQUIRE(e.code() == ErrorCode::non_finite_input);
+    }
+  }
+}

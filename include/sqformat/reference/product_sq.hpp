@@ -115,11 +115,13 @@ PathSums uniform_weight_sq_int_sums(const UniformTensor& w, const SqTensor<C>& x
 
 /// W(SQ) . A_float with its bound: X row-major M x K float32 (not quantized). Per (m, n) and
 /// bank: term = s_low * sum_low(x * q) + s_high * sum_high(x * q) evaluated in float64 and rounded
-/// once to float32; acc (float32) += term, banks in increasing K.
+/// once to float32; acc (float32) += term, banks in increasing K. A non-finite x throws
+/// Error(non_finite_input): the product would be NaN or Inf, never a meaningful result.
 template <class C>
 ProductResult sq_weight_times_float_detailed(const SqTensor<C>& w, const float* x, std::size_t M) {
   detail::check_pointer(x, "sq_weight_times_float", "x");
   detail::check_nonempty(M, w.cols, "sq_weight_times_float");
+  check_finite(x, M * w.cols);
   const std::size_t K = w.cols, N = w.rows, banks = w.banks();
   const detail::SqPlanes<C> planes(w);
   ProductResult r;

@@ -66,14 +66,14 @@ template <int BankSize, int HighPerBank, int HighBits = 8, int LowBits = 4> stru
   using high_format = IntFormat<HighBits>;
   using low_format = IntFormat<LowBits>;
 
-  static constexpr int bank = BankSize;                  ///< b
-  static constexpr int high_per_bank = HighPerBank;      ///< H
+  static constexpr int bank = BankSize;                       ///< b
+  static constexpr int high_per_bank = HighPerBank;           ///< H
   static constexpr int low_per_bank = BankSize - HighPerBank; ///< b - H
   static constexpr int high_bits = HighBits;
   static constexpr int low_bits = LowBits;
 
-  static constexpr int high_qmax = high_format::qmax;   ///< 127 or 7
-  static constexpr int low_qmax = low_format::qmax;     ///< 7, 3 or 1
+  static constexpr int high_qmax = high_format::qmax;       ///< 127 or 7
+  static constexpr int low_qmax = low_format::qmax;         ///< 7, 3 or 1
   static constexpr int low_sentinel = low_format::sentinel; ///< -8, -4 or -2
 
   /// s: fraction of every bank in low precision.

@@ -40,7 +40,8 @@ inline const char* to_string(ErrorCode c) {
 class Error : public std::runtime_error {
 public:
   Error(ErrorCode code, const std::string& what)
-      : std::runtime_error(std::string("sqformat: ") + to_string(code) + ": " + what), code_(code) {}
+      : std::runtime_error(std::string("sqformat: ") + to_string(code) + ": " + what), code_(code) {
+  }
   ErrorCode code() const noexcept { return code_; }
 
 private:

@@ -25,7 +25,8 @@ inline const char* to_string(Status s) {
   case Status::success: return "success";
   case Status::invalid_shape: return "invalid shape: a dimension is zero, negative or too large";
   case Status::k_not_multiple_of_bank: return "K is not a multiple of the bank size";
-  case Status::n_not_supported: return "N is not supported by this kernel (see its documented requirement)";
+  case Status::n_not_supported:
+    return "N is not supported by this kernel (see its documented requirement)";
   case Status::misaligned_pointer: return "a pointer is not 16-byte aligned";
   case Status::unsupported_architecture: return "no kernel for this GPU architecture in this build";
   case Status::insufficient_workspace: return "workspace smaller than the queried size";

@@ -6,7 +6,8 @@
 namespace {
 __global__ void write_index(int* out, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = 3 * i + 1;
+  if (i < n)
+    out[i] = 3 * i + 1;
 }
 } // namespace
 
@@ -20,5 +21,6 @@ TEST_CASE("a kernel runs on the device", "[gpu][smoke]") {
   int h[n];
   REQUIRE(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost) == cudaSuccess);
   cudaFree(d);
-  for (int i = 0; i < n; ++i) REQUIRE(h[i] == 3 * i + 1);
+  for (int i = 0; i < n; ++i)
+    REQUIRE(h[i] == 3 * i + 1);
 }

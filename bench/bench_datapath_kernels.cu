@@ -208,13 +208,16 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 } // namespace
 
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 2>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<128, 4>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1, 16>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 1, 16>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<1024, 1, 16>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 2, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 4>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<512, 0, 8192>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<512, 0, 8192>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, float)->Apply(shapes);
 
 BENCHMARK_MAIN();

@@ -9,7 +9,8 @@
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
 // so "larger key" is "beats", and the top-H keys of a bank are found by select_top_h (warp
-// shuffles within the bank group, no sort). One block per (token, tile of banks).
+// shuffles within the bank group, no sort). One block per (token, tile of banks); the tile is
+// staged in shared memory with cp.async before any selection starts.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/bank_group.cuh"
 #include "sqformat/gpu/datapath/detail/element.cuh"
+#include "sqformat/gpu/datapath/detail/shared_copy.cuh"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/detail/sq_tile.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
@@ -47,17 +49,21 @@ __global__ void __launch_bounds__(P::threads) dynamic_quantize_kernel(DynamicQua
   using S = SqBankShape<C, P>;
   constexpr int G = S::lanes_per_bank, E = S::elements_per_lane;
   const std::int64_t row = blockIdx.x;
-  const T* x_row = args.x + row * args.cols;
+  __shared__ __align__(16) T tile_x[S::tile_low_codes];
+  const TileExtent tile = tile_extent<C, P>(args.cols);
+  copy_to_shared(tile_x, args.x + row * args.cols + tile.first * C::bank,
+                 static_cast<std::int64_t>(tile.count) * C::bank);
+  __syncthreads();
 
-  auto load_bank = [&](std::int64_t bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
+  auto load_bank = [&](int bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
     T raw[E];
-    load_elements<E>(x_row + bank * C::bank + lane * E, raw);
+    load_elements<E>(tile_x + bank * C::bank + lane * E, raw);
     std::uint32_t key[E];
     unsigned flags = 0;
 #pragma unroll
     for (int e = 0; e < E; ++e) {
       v[e] = Element<T>::to_float(raw[e]);
-      if (active && is_non_finite(v[e]))
+      if (active && Element<T>::magnitude(raw[e]) >= Element<T>::non_finite_magnitude)
         flags = flag_non_finite;
       key[e] =
           Element<T>::magnitude(raw[e]) << 10 | static_cast<std::uint32_t>(1023 - (lane * E + e));

@@ -19,18 +19,24 @@ constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
 
 /// Policy of the static quantize-and-split kernel (one thread block per `RowsPerBlock` tokens).
 ///
-/// \tparam Threads      threads per block, a multiple of 32 in [32, 1024].
-/// \tparam RowsPerBlock tokens a block quantizes together. The permutation is read once per
-///                      block, so more rows per block means less permutation traffic, but the
-///                      block keeps RowsPerBlock·K input elements in shared memory.
-template <int Threads = 256, int RowsPerBlock = 2> struct StaticSplitPolicy {
+/// \tparam Threads        threads per block, a multiple of 32 in [32, 1024].
+/// \tparam RowsPerBlock   tokens a block quantizes together (the permutation is read once per
+///                        block; the block keeps RowsPerBlock·K inputs in shared memory).
+/// \tparam ItemsPerThread columns per thread and row held in registers between the max pass and
+///                        the quantize pass; columns beyond Threads·ItemsPerThread are gathered
+///                        from shared memory a second time.
+template <int Threads = 512, int RowsPerBlock = 1, int ItemsPerThread = 16>
+struct StaticSplitPolicy {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "StaticSplitPolicy: Threads must be a multiple of 32 in [32, 1024]");
-  static_assert(RowsPerBlock >= 1 && RowsPerBlock <= 8,
-                "StaticSplitPolicy: RowsPerBlock must lie in [1, 8] (shared memory holds "
+  static_assert(RowsPerBlock >= 1 && RowsPerBlock <= 4,
+                "StaticSplitPolicy: RowsPerBlock must lie in [1, 4] (shared memory holds "
                 "RowsPerBlock rows of X)");
+  static_assert(ItemsPerThread >= 1 && ItemsPerThread <= 32,
+                "StaticSplitPolicy: ItemsPerThread must lie in [1, 32]");
   static constexpr int threads = Threads;
   static constexpr int rows_per_block = RowsPerBlock;
+  static constexpr int items_per_thread = ItemsPerThread;
 };
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation

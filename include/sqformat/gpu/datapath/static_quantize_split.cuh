@@ -4,12 +4,14 @@
 // One pass over X. A block owns RowsPerBlock tokens:
 //
 //   1. copy the rows of X into shared memory (cp.async, 16 B at a time);
-//   2. per-token scales: gather every channel through perm, max |x| of the high block and of
-//      the low block (cub::BlockReduce), scale = amax / qmax;
-//      per-(token, bank) scales instead: one thread per (token, bank) scans that bank;
-//   3. each thread takes a unit of U consecutive output columns of the high or the low block,
-//      reads U permutation entries once for all rows of the block, quantizes, packs into
-//      32-bit words and stores them.
+//   2. gather: thread t takes output columns t, t + T, t + 2T, ... (consecutive lanes read
+//      consecutive perm entries and nearby channels), keeps the values in registers and the
+//      largest |x| of the high and of the low block as integer bits (one max per element also
+//      catches NaN/Inf, whose bits are the largest); cub::BlockReduce -> per-token scales.
+//      Per-(token, bank) scales instead: one thread per (token, bank) scans that bank first;
+//   3. quantize the registers into int8 codes in shared memory (high block, then low block);
+//   4. pack the codes into 32-bit words and store them, consecutive threads on consecutive
+//      words (coalesced); a row that does not start on a word is stored byte by byte.
 //
 //      X row (K, input order)      perm             x_high row (Kh)      x_low row (Kl)
 //      [x0 x1 x2 ... x_{K-1}]  --> k' < Kh: high --> [q q q q | q q ...]  [q q q q q q | ...]
@@ -25,6 +27,7 @@
 #include "sqformat/gpu/datapath/detail/bit_pack.cuh"
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
+#include "sqformat/gpu/datapath/detail/shared_copy.cuh"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/policy.hpp"
@@ -54,178 +57,177 @@ template <class T> struct StaticSplitArgs {
 
 namespace detail {
 
-/// Output columns a thread quantizes at once: enough to fill whole 32-bit words.
-template <int Bits> constexpr int split_unit_codes = Bits == 3 ? 32 : 16;
-
-template <int R> struct RowAmax {
-  float high[R];
-  float low[R];
-};
-template <int R> struct RowAmaxMax {
-  __device__ __forceinline__ RowAmax<R> operator()(const RowAmax<R>& a, const RowAmax<R>& b) const {
-    RowAmax<R> out;
+template <int N> struct MaxBits { std::uint32_t v[N]; };
+template <int N> struct MaxBitsOp {
+  __device__ __forceinline__ MaxBits<N> operator()(const MaxBits<N>& a, const MaxBits<N>& b) const {
+    MaxBits<N> out;
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      out.high[r] = fmaxf(a.high[r], b.high[r]);
-      out.low[r] = fmaxf(a.low[r], b.low[r]);
-    }
+    for (int i = 0; i < N; ++i)
+      out.v[i] = max(a.v[i], b.v[i]);
     return out;
   }
 };
 
-template <class T> __device__ __forceinline__ bool is_aligned_16(const T* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
-}
-
-/// Copies `count` elements from global to shared memory: 16-byte cp.async when both sides
-/// allow it, plain loads otherwise (tiny or oddly sized rows).
-template <class T>
-__device__ __forceinline__ void copy_rows_to_shared(T* dst, const T* src, std::int64_t count) {
-  const std::int64_t bytes = count * static_cast<std::int64_t>(sizeof(T));
-  if (bytes % 16 == 0 && is_aligned_16(src)) {
-    const auto* s = reinterpret_cast<const uint4*>(src);
-    for (std::int64_t i = threadIdx.x; i < bytes / 16; i += blockDim.x) {
-      const auto smem = static_cast<unsigned>(__cvta_generic_to_shared(dst) + 16 * i);
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(smem), "l"(s + i));
-    }
-    asm volatile("cp.async.commit_group;\ncp.async.wait_all;\n" ::: "memory");
-  } else {
-    for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x)
-      dst[i] = src[i];
-  }
-}
-
-/// Quantizes unit `unit` (U consecutive columns) of one block (high or low) of every row of
-/// the tile and stores it. `perm_block` points at the block's first permutation entry.
-template <int Bits, int Qmax, int ColsPerBank, int R, class T>
-__device__ __forceinline__ void
-split_unit(const T* xs, int k, int rows, std::int64_t first_row, const std::uint32_t* perm_block,
-           int block_cols, int unit, std::uint8_t* out, std::size_t row_bytes,
-           const float* token_scale, const float* bank_scale, std::int64_t banks) {
-  constexpr int U = split_unit_codes<Bits>;
-  const int c0 = unit * U;
-  std::uint32_t source[U];
-#pragma unroll
-  for (int j = 0; j < U; ++j)
-    source[j] =
-        c0 + j < block_cols ? min(perm_block[c0 + j], static_cast<std::uint32_t>(k - 1)) : 0u;
-  const std::size_t byte_offset = static_cast<std::size_t>(c0) * Bits / 8;
-  const int valid_bytes =
-      static_cast<int>(min(row_bytes - byte_offset, static_cast<std::size_t>(U * Bits / 8)));
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    if (r >= rows)
-      break;
-    const std::int64_t row = first_row + r;
-    int codes[U];
-#pragma unroll
-    for (int j = 0; j < U; ++j) {
-      const float v = Element<T>::to_float(xs[static_cast<std::int64_t>(r) * k + source[j]]);
-      const bool inside = c0 + j < block_cols; // the last unit of a row may stick out
-      const float scale = bank_scale == nullptr ? token_scale[r]
-                          : inside              ? bank_scale[row * banks + (c0 + j) / ColsPerBank]
-                                                : 0.0f;
-      codes[j] = inside ? quantize_code(v, scale, Qmax) : 0;
-    }
-    const PackedCodes<Bits, U> packed = pack_codes<Bits, U>(codes);
-    store_words(out + static_cast<std::size_t>(row) * row_bytes + byte_offset, packed.word,
-                valid_bytes);
-  }
+/// Bytes of one row of codes in shared memory: the high block, then the low block, each
+/// padded to 16 bytes so that the packers may read whole vectors.
+__host__ __device__ constexpr std::int64_t static_code_row_bytes(std::int64_t kh, std::int64_t kl) {
+  return (kh + 15) / 16 * 16 + (kl + 15) / 16 * 16;
 }
 
 template <class C, class P, class T>
 __global__ void __launch_bounds__(P::threads)
     static_quantize_split_kernel(StaticSplitArgs<T> args) {
-  constexpr int R = P::rows_per_block;
+  constexpr int R = P::rows_per_block, N = P::items_per_thread, Threads = P::threads;
   constexpr int H = C::high_per_bank, L = C::low_per_bank;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
-  T* xs = reinterpret_cast<T*>(shared_bytes);
-  __shared__ float token_scale_high[R], token_scale_low[R];
-  __shared__ typename cub::BlockReduce<RowAmax<R>, P::threads>::TempStorage reduce_storage;
+  __shared__ float token_scale[2 * R]; // high of rows 0..R-1, then low
+  __shared__ typename cub::BlockReduce<MaxBits<2 * R>, Threads>::TempStorage reduce_storage;
 
   const int k = static_cast<int>(args.cols);
   const std::int64_t banks = args.cols / C::bank;
   const int kh = static_cast<int>(banks) * H, kl = k - kh;
+  const int khp = (kh + 15) / 16 * 16; // low codes start here in a code row
+  const int code_row = static_cast<int>(static_code_row_bytes(kh, kl));
+  T* xs = reinterpret_cast<T*>(shared_bytes);
+  auto* codes = reinterpret_cast<std::int8_t*>(shared_bytes +
+                                               (std::int64_t{R} * k * sizeof(T) + 15) / 16 * 16);
   const std::int64_t first_row = static_cast<std::int64_t>(blockIdx.x) * R;
   const int rows = static_cast<int>(min(static_cast<std::int64_t>(R), args.rows - first_row));
-  auto* status_word = static_cast<unsigned*>(args.workspace);
+  const bool per_bank = args.scales == ActivationScales::per_token_bank;
+  const auto last = static_cast<std::uint32_t>(k - 1);
+  unsigned flags = 0;
 
-  copy_rows_to_shared(xs, args.x + first_row * args.cols, static_cast<std::int64_t>(rows) * k);
+  copy_to_shared(xs, args.x + first_row * args.cols, static_cast<std::int64_t>(rows) * k);
   __syncthreads();
 
-  const bool per_bank = args.scales == ActivationScales::per_token_bank;
-  bool non_finite = false, bad_perm = false;
-  if (!per_bank) {
-    RowAmax<R> amax;
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-      amax.high[r] = amax.low[r] = 0.0f;
-    for (int c = threadIdx.x; c < k; c += P::threads) {
-      std::uint32_t source = args.perm[c];
-      bad_perm |= source >= static_cast<std::uint32_t>(k);
-      source = min(source, static_cast<std::uint32_t>(k - 1));
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        if (r >= rows)
-          break;
-        const float v = Element<T>::to_float(xs[r * k + source]);
-        non_finite |= is_non_finite(v);
-        if (c < kh)
-          amax.high[r] = fmaxf(amax.high[r], fabsf(v));
-        else
-          amax.low[r] = fmaxf(amax.low[r], fabsf(v));
-      }
-    }
-    const RowAmax<R> total =
-        cub::BlockReduce<RowAmax<R>, P::threads>(reduce_storage).Reduce(amax, RowAmaxMax<R>{});
-    if (threadIdx.x == 0) {
-      for (int r = 0; r < rows; ++r) {
-        token_scale_high[r] = symmetric_scale(total.high[r], C::high_qmax);
-        token_scale_low[r] = symmetric_scale(total.low[r], C::low_qmax);
-        args.scale_high[first_row + r] = token_scale_high[r];
-        args.scale_low[first_row + r] = token_scale_low[r];
-      }
-    }
-  } else {
-    for (std::int64_t i = threadIdx.x; i < rows * banks; i += P::threads) {
+  if (per_bank) { // one thread per (row, bank): scales to global memory
+    for (std::int64_t i = threadIdx.x; i < rows * banks; i += Threads) {
       const int r = static_cast<int>(i / banks);
       const std::int64_t bank = i % banks;
-      float amax_high = 0.0f, amax_low = 0.0f;
+      std::uint32_t amax_high = 0, amax_low = 0;
       for (int j = 0; j < H + L; ++j) {
-        const std::int64_t c = j < H ? bank * H + j : kh + bank * L + (j - H);
-        std::uint32_t source = args.perm[c];
-        bad_perm |= source >= static_cast<std::uint32_t>(k);
-        source = min(source, static_cast<std::uint32_t>(k - 1));
-        const float v = Element<T>::to_float(xs[r * k + source]);
-        non_finite |= is_non_finite(v);
+        const std::uint32_t source = args.perm[j < H ? bank * H + j : kh + bank * L + (j - H)];
+        if (source > last)
+          flags |= flag_bad_permutation;
+        const std::uint32_t m = Element<T>::magnitude(xs[r * k + min(source, last)]);
         if (j < H)
-          amax_high = fmaxf(amax_high, fabsf(v));
+          amax_high = max(amax_high, m);
         else
-          amax_low = fmaxf(amax_low, fabsf(v));
+          amax_low = max(amax_low, m);
       }
-      args.scale_high[(first_row + r) * banks + bank] = symmetric_scale(amax_high, C::high_qmax);
-      args.scale_low[(first_row + r) * banks + bank] = symmetric_scale(amax_low, C::low_qmax);
+      if (max(amax_high, amax_low) >= Element<T>::non_finite_magnitude)
+        flags |= flag_non_finite;
+      args.scale_high[(first_row + r) * banks + bank] =
+          symmetric_scale(Element<T>::from_magnitude(amax_high), C::high_qmax);
+      args.scale_low[(first_row + r) * banks + bank] =
+          symmetric_scale(Element<T>::from_magnitude(amax_low), C::low_qmax);
+    }
+    __syncthreads();
+  }
+
+  // Gather into registers; per-token max of |x| as magnitude bits (NaN/Inf bits are largest).
+  float v[R][N];
+  MaxBits<2 * R> amax;
+#pragma unroll
+  for (int i = 0; i < 2 * R; ++i)
+    amax.v[i] = 0;
+  auto gather = [&](int c, auto&& keep) {
+    const std::uint32_t source = args.perm[c];
+    if (source > last)
+      flags |= flag_bad_permutation;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r < rows) {
+        const T raw = xs[r * k + min(source, last)];
+        const int slot = c < kh ? r : R + r;
+        amax.v[slot] = max(amax.v[slot], Element<T>::magnitude(raw));
+        keep(r, Element<T>::to_float(raw));
+      }
+    }
+  };
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const int c = threadIdx.x + i * Threads;
+    if (c < k)
+      gather(c, [&](int r, float x) { v[r][i] = x; });
+  }
+  for (int c = threadIdx.x + N * Threads; c < k; c += Threads)
+    gather(c, [](int, float) {});
+
+  if (!per_bank) {
+    const MaxBits<2 * R> total =
+        cub::BlockReduce<MaxBits<2 * R>, Threads>(reduce_storage).Reduce(amax, MaxBitsOp<2 * R>{});
+    if (threadIdx.x == 0) {
+      for (int r = 0; r < rows; ++r) {
+        if (max(total.v[r], total.v[R + r]) >= Element<T>::non_finite_magnitude)
+          flags |= flag_non_finite;
+        const float sh = symmetric_scale(Element<T>::from_magnitude(total.v[r]), C::high_qmax);
+        const float sl = symmetric_scale(Element<T>::from_magnitude(total.v[R + r]), C::low_qmax);
+        token_scale[r] = sh;
+        token_scale[R + r] = sl;
+        args.scale_high[first_row + r] = sh;
+        args.scale_low[first_row + r] = sl;
+      }
+    }
+    __syncthreads();
+  }
+  if (flags != 0)
+    raise_flag(static_cast<unsigned*>(args.workspace), flags);
+
+  // Quantize into codes (high block at [0, kh) of a code row, low block at [khp, khp + kl)).
+  GroupQuantizer quantize_high[R], quantize_low[R];
+  if (!per_bank) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      quantize_high[r] = GroupQuantizer(token_scale[r], C::high_qmax);
+      quantize_low[r] = GroupQuantizer(token_scale[R + r], C::low_qmax);
     }
   }
-  if (non_finite)
-    raise_flag(status_word, flag_non_finite);
-  if (bad_perm)
-    raise_flag(status_word, flag_bad_permutation);
-  __syncthreads(); // scales (shared or global) visible to the whole block
+  auto code_of = [&](int r, int c, float x) {
+    if (!per_bank)
+      return c < kh ? quantize_high[r](x) : quantize_low[r](x);
+    const std::int64_t row = first_row + r;
+    return c < kh ? quantize_code(x, args.scale_high[row * banks + c / H], C::high_qmax)
+                  : quantize_code(x, args.scale_low[row * banks + (c - kh) / L], C::low_qmax);
+  };
+  auto put = [&](int r, int c, float x) {
+    codes[r * code_row + (c < kh ? c : khp + c - kh)] = static_cast<std::int8_t>(code_of(r, c, x));
+  };
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const int c = threadIdx.x + i * Threads;
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      if (c < k && r < rows)
+        put(r, c, v[r][i]);
+  }
+  for (int c = threadIdx.x + N * Threads; c < k; c += Threads) {
+    const std::uint32_t source = min(args.perm[c], last);
+    for (int r = 0; r < rows; ++r)
+      put(r, c, Element<T>::to_float(xs[r * k + source]));
+  }
+  __syncthreads();
 
-  constexpr int UH = split_unit_codes<C::high_bits>, UL = split_unit_codes<C::low_bits>;
-  const int high_units = (kh + UH - 1) / UH, low_units = (kl + UL - 1) / UL;
+  // Pack: word w of a row's high block, then of its low block; rows one after another.
   const std::size_t high_row_bytes = static_high_row_bytes<C>(args.cols);
   const std::size_t low_row_bytes = static_low_row_bytes<C>(args.cols);
-  for (int u = threadIdx.x; u < high_units + low_units; u += P::threads) {
-    if (u < high_units)
-      split_unit<C::high_bits, C::high_qmax, H, R>(xs, k, rows, first_row, args.perm, kh, u,
-                                                   args.x_high, high_row_bytes, token_scale_high,
-                                                   per_bank ? args.scale_high : nullptr, banks);
-    else
-      split_unit<C::low_bits, C::low_qmax, L, R>(
-          xs, k, rows, first_row, args.perm + kh, kl, u - high_units, args.x_low, low_row_bytes,
-          token_scale_low, per_bank ? args.scale_low : nullptr, banks);
+  const int high_words = (kh * C::high_bits + 31) / 32, low_words = (kl * C::low_bits + 31) / 32;
+  for (int i = threadIdx.x; i < rows * (high_words + low_words); i += Threads) {
+    const int r = i / (high_words + low_words), w = i % (high_words + low_words);
+    const std::int64_t row = first_row + r;
+    std::uint32_t word[1];
+    if (w < high_words) {
+      word[0] = pack_word_from_codes<C::high_bits>(codes + r * code_row, kh, w);
+      const std::int64_t left = static_cast<std::int64_t>(high_row_bytes) - 4 * w;
+      store_words<1>(args.x_high + row * high_row_bytes + 4 * w, word,
+                     static_cast<int>(left < 4 ? left : 4));
+    } else {
+      const int lw = w - high_words;
+      word[0] = pack_word_from_codes<C::low_bits>(codes + r * code_row + khp, kl, lw);
+      const std::int64_t left = static_cast<std::int64_t>(low_row_bytes) - 4 * lw;
+      store_words<1>(args.x_low + row * low_row_bytes + 4 * lw, word,
+                     static_cast<int>(left < 4 ? left : 4));
+    }
   }
 }
 
@@ -236,10 +238,11 @@ __global__ void __launch_bounds__(P::threads)
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
 /// \tparam Policy  StaticSplitPolicy; any valid policy gives identical bytes.
 /// Returns at once on misuse: invalid_shape (M or K <= 0, K >= 2^31, or RowsPerBlock·K inputs
-/// exceed the device's shared memory per block), k_not_multiple_of_bank, misaligned_pointer
-/// (any pointer not 16-byte aligned), insufficient_workspace, unsupported_architecture,
-/// invalid_argument (null pointer). With InputCheck::synchronous it then waits and returns
-/// non_finite_input (NaN/Inf in X) or invalid_argument (perm entry >= K) if the kernel found one.
+/// and their codes (3 bytes per element) exceed the device's shared memory per block),
+/// k_not_multiple_of_bank, misaligned_pointer (any pointer not 16-byte aligned),
+/// insufficient_workspace, unsupported_architecture, invalid_argument (null pointer). With
+/// InputCheck::synchronous it then waits and returns non_finite_input (NaN/Inf in X) or
+/// invalid_argument (perm entry >= K) if the kernel found one.
 template <class Config, class Policy = StaticSplitPolicy<>, class T>
 Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream,
                              InputCheck check = InputCheck::synchronous) {
@@ -257,8 +260,10 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
   if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
       Status::success)
     return s;
+  const std::int64_t kh = static_high_cols<Config>(args.cols), kl = args.cols - kh;
   const std::size_t shared_bytes =
-      static_cast<std::size_t>(Policy::rows_per_block) * args.cols * sizeof(T);
+      static_cast<std::size_t>((Policy::rows_per_block * args.cols * sizeof(T) + 15) / 16 * 16 +
+                               Policy::rows_per_block * detail::static_code_row_bytes(kh, kl));
   if ((s = detail::opt_in_shared_memory(kernel, shared_bytes)) != Status::success)
     return s;
   if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)

@@ -13,6 +13,7 @@
 
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/element.cuh"
+#include "sqformat/gpu/datapath/detail/shared_copy.cuh"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/detail/sq_tile.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
@@ -41,15 +42,20 @@ __global__ void __launch_bounds__(P::threads) pack_weights_kernel(WeightPackArgs
   using S = SqBankShape<C, P>;
   constexpr int E = S::elements_per_lane;
   const std::int64_t row = blockIdx.x;
-  const T* w_row = args.w + row * args.cols;
-  const std::uint8_t* mask_row = args.high_mask + row * args.cols;
+  __shared__ __align__(16) T tile_w[S::tile_low_codes];
+  __shared__ __align__(16) std::uint8_t tile_mask[S::tile_low_bytes];
+  const TileExtent tile = tile_extent<C, P>(args.cols);
+  const std::int64_t first = row * args.cols + tile.first * C::bank;
+  const std::int64_t count = static_cast<std::int64_t>(tile.count) * C::bank;
+  copy_to_shared(tile_w, args.w + first, count);
+  copy_to_shared(tile_mask, args.high_mask + first, count);
+  __syncthreads();
 
-  auto load_bank = [&](std::int64_t bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
+  auto load_bank = [&](int bank, int lane, bool active, float(&v)[E], bool(&high)[E]) {
     T raw[E];
     std::uint8_t mask[E];
-    const std::int64_t first = bank * C::bank + lane * E;
-    load_elements<E>(w_row + first, raw);
-    load_elements<E>(mask_row + first, mask);
+    load_elements<E>(tile_w + bank * C::bank + lane * E, raw);
+    load_elements<E>(tile_mask + bank * C::bank + lane * E, mask);
     unsigned flags = 0;
 #pragma unroll
     for (int e = 0; e < E; ++e) {

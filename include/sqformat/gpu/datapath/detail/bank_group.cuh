@@ -108,16 +108,17 @@ __device__ __forceinline__ bool quantize_bank(const float (&v)[E], const bool (&
   const float s_low = symmetric_scale(amax_low, C::low_qmax);
   if (!active)
     return true;
+  const GroupQuantizer quantize_high(s_high, C::high_qmax), quantize_low(s_low, C::low_qmax);
   int position = inclusive - high_count;
 #pragma unroll
   for (int e = 0; e < E; ++e) {
     if (high[e]) {
       low_codes[lane * E + e] = static_cast<std::int8_t>(C::low_sentinel);
       if (position < C::high_per_bank)
-        high_codes[position] = static_cast<std::int8_t>(quantize_code(v[e], s_high, C::high_qmax));
+        high_codes[position] = static_cast<std::int8_t>(quantize_high(v[e]));
       ++position;
     } else {
-      low_codes[lane * E + e] = static_cast<std::int8_t>(quantize_code(v[e], s_low, C::low_qmax));
+      low_codes[lane * E + e] = static_cast<std::int8_t>(quantize_low(v[e]));
     }
   }
   if (lane == 0) {

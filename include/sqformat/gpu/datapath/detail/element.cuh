@@ -22,6 +22,11 @@ template <> struct Element<__nv_bfloat16> {
   static __device__ __forceinline__ __nv_bfloat16 from_float(float v) {
     return __float2bfloat16_rn(v);
   }
+  /// Magnitude bits at and above which a value is ±Inf or NaN.
+  static constexpr std::uint32_t non_finite_magnitude = 0x7f80u;
+  static __device__ __forceinline__ float from_magnitude(std::uint32_t m) {
+    return __uint_as_float(m << 16);
+  }
 };
 
 template <> struct Element<__half> {
@@ -32,6 +37,10 @@ template <> struct Element<__half> {
     return __half_as_ushort(v) & 0x7fffu;
   }
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
+  static constexpr std::uint32_t non_finite_magnitude = 0x7c00u;
+  static __device__ __forceinline__ float from_magnitude(std::uint32_t m) {
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(m)));
+  }
 };
 
 template <> struct Element<float> {

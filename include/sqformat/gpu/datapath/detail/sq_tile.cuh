@@ -31,21 +31,33 @@ __device__ __forceinline__ void store_packed_codes(const std::int8_t* codes, int
   }
 }
 
-/// `load_bank(bank, lane, active, v, high, ok)`: fills the lane's E values and high flags of
-/// bank `bank` of the row (all lanes of the warp call it), clears `ok` on bad input.
-/// Returns the status flags this thread found.
+/// Banks of this block's tile: [first, first + count).
+struct TileExtent {
+  std::int64_t first;
+  int count;
+};
+template <class C, class P> __device__ __forceinline__ TileExtent tile_extent(std::int64_t k) {
+  constexpr int TB = SqBankShape<C, P>::tile_banks;
+  const std::int64_t banks = k / C::bank, first = static_cast<std::int64_t>(blockIdx.y) * TB;
+  return {first, static_cast<int>(min(static_cast<std::int64_t>(TB), banks - first))};
+}
+
+/// `load_bank(local_bank, lane, active, v, high)`: fills the lane's E values and high flags of
+/// bank `local_bank` of the tile (all lanes of the warp call it) and returns the status flags
+/// it found (bad input).
 template <class C, class P, bool CheckHighCount, class LoadBank>
 __device__ __forceinline__ unsigned quantize_sq_tile(std::int64_t row, std::int64_t k,
                                                      const SqTensorRef& out, LoadBank load_bank) {
   using S = SqBankShape<C, P>;
-  constexpr int G = S::lanes_per_bank, E = S::elements_per_lane, TB = S::tile_banks;
+  constexpr int G = S::lanes_per_bank, E = S::elements_per_lane;
   constexpr int B = C::bank, H = C::high_per_bank;
   __shared__ __align__(16) std::int8_t low_codes[S::tile_low_bytes];
   __shared__ __align__(16) std::int8_t high_codes[S::tile_high_bytes];
 
   const std::int64_t banks = k / B;
-  const std::int64_t first_bank = static_cast<std::int64_t>(blockIdx.y) * TB;
-  const int tile_banks = static_cast<int>(min(static_cast<std::int64_t>(TB), banks - first_bank));
+  const TileExtent tile = tile_extent<C, P>(k);
+  const std::int64_t first_bank = tile.first;
+  const int tile_banks = tile.count;
   const int group = threadIdx.x / G, lane = threadIdx.x % G;
   unsigned flags = 0;
 
@@ -55,7 +67,7 @@ __device__ __forceinline__ unsigned quantize_sq_tile(std::int64_t row, std::int6
     const std::int64_t bank = first_bank + (active ? local_bank : 0);
     float v[E];
     bool high[E];
-    flags |= load_bank(bank, lane, active, v, high);
+    flags |= load_bank(active ? local_bank : 0, lane, active, v, high);
     const bool count_ok = quantize_bank<C, G, E>(
         v, high, lane, active, low_codes + local_bank * B, high_codes + local_bank * H,
         out.scale_low + row * banks + bank, out.scale_high + row * banks + bank);

@@ -28,6 +28,11 @@ using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
 /// A decode variant with one warpgroup per CTA (64 channels): twice the CTAs for small N.
 using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<
     Sq5, sqformat::gpu::W4ASqTilePolicy<64, 16, 8, sqformat::gpu::LowStaging::in_loop>>;
+/// The prefill kernel forced at small M (to place the auto policy's threshold).
+using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPolicy>;
+/// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
+using GemmPrefillWs =
+    sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillWarpSpecializedPolicy>;
 
 std::map<std::string, double>& medians() {
   static std::map<std::string, double> m;
@@ -149,6 +154,10 @@ void register_all() {
       setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
       if (m <= 16)
         setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
+      if (m == 64)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_prefill", bm_w4a_sq5<GemmPrefill>));
+      if (m >= 64)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_ws_prefill", bm_w4a_sq5<GemmPrefillWs>));
     }
   }
 }

@@ -220,13 +220,15 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) int sums and bf16 output match the reference (i
   }
 }
 
-TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policy (prepass widening) matches the reference",
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the reference",
                         "[gpu][gemm]", Configs) {
   using C = TestType;
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
   Problem<C> pr(131, 264, 2048, 2048, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true), true);
+  check_against_reference(
+      pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, true, true), true);
 }
 
 TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", "[gpu][gemm]") {
@@ -243,6 +245,8 @@ TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu
   check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true), true);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, false, false), false);
   check_against_reference(
+      pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, false, false), false);
+  check_against_reference(
       pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true, gpu::OutputType::fp16), true,
       gpu::OutputType::fp16);
 }
@@ -256,13 +260,16 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto b = run_device<C, gpu::W4ASqPrefillPolicy>(pr, false, true);
   const auto c = run_device<C, gpu::W4ASqMediumPolicy>(pr, false, true);
   const auto d = run_device<C, SmallPolicy>(pr, false, true);
+  const auto e = run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, false, true);
   REQUIRE(a.status == Status::success);
   REQUIRE(b.status == Status::success);
   REQUIRE(c.status == Status::success);
   REQUIRE(d.status == Status::success);
+  REQUIRE(e.status == Status::success);
   CHECK(a.y == b.y);
   CHECK(a.y == c.y);
   CHECK(a.y == d.y);
+  CHECK(a.y == e.y);
 }
 
 TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]") {
@@ -279,6 +286,11 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
   }
   Problem<C> pr(2, 1024, 8192, 8192, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, false), false);
+  // Several token tiles and a long K (64 tiles: every pipeline stage wraps several times).
+  Problem<C> many(300, 512, 8192, 8192, seed + 1);
+  check_against_reference(many, run_device<C, gpu::W4ASqPrefillPolicy>(many, true, true), true);
+  check_against_reference(
+      many, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(many, true, true), true);
 }
 
 TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]") {

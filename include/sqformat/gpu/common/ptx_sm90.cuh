@@ -1,5 +1,5 @@
 // sqformat/gpu/common/ptx_sm90.cuh: thin wrappers over the PTX instructions the Hopper kernels
-// use (cp.async, wgmma fences, shared-memory matrix descriptors).
+// use (cp.async, wgmma fences, setmaxnreg, named barriers, shared-memory matrix descriptors).
 //
 // Every wrapper is a __device__ function whose body exists only where the instruction exists
 // (`__CUDA_ARCH__ >= 800` for cp.async, `>= 900` for wgmma); elsewhere the body is empty. Kernels
@@ -84,6 +84,28 @@ __device__ __forceinline__ void wgmma_commit() {
 template <int Pending> __device__ __forceinline__ void wgmma_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(Pending) : "memory");
+#endif
+}
+
+/// Hands registers back to (dec) or takes them from (inc) the CTA's pool for every thread of
+/// the executing warpgroup (warp-specialized kernels: a producer that needs few registers gives
+/// them to the consumers). `Count` is a multiple of 8 in [24, 256]. sm_90a only.
+template <int Count> __device__ __forceinline__ void setmaxnreg_dec() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(Count));
+#endif
+}
+template <int Count> __device__ __forceinline__ void setmaxnreg_inc() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(Count));
+#endif
+}
+
+/// Barrier over the first `threads` threads' warps only (hardware barrier `id`, 1..15): lets a
+/// subset of the CTA meet while other warps have exited or run elsewhere.
+__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 #endif
 }
 

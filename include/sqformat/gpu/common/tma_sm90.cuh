@@ -37,6 +37,13 @@ __device__ __forceinline__ void mbarrier_arrive_expect_tx(std::uint32_t bar, std
 #endif
 }
 
+/// One plain arrival (no transaction bytes): a consumer releasing a buffer.
+__device__ __forceinline__ void mbarrier_arrive(std::uint32_t bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+#endif
+}
+
 /// Blocks until the barrier's phase with parity `parity` has completed.
 __device__ __forceinline__ void mbarrier_wait(std::uint32_t bar, std::uint32_t parity) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

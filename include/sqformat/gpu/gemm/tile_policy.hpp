@@ -18,29 +18,54 @@ enum class LowStaging {
   prepass,
 };
 
+/// Who issues the loads and how the warpgroups meet.
+enum class Schedule {
+  /// Every warpgroup computes; thread 0 also issues the TMA copies, and the CTA meets at a
+  /// block barrier every K tile before a buffer is refilled. Works with both LowStaging kinds
+  /// and split-K.
+  cooperative,
+  /// One producer warpgroup (a single thread issues TMA, the rest exit after giving their
+  /// registers away with setmaxnreg) and BlockW/64 consumer warpgroups that only widen W and
+  /// issue wgmma. Full/empty mbarrier pairs per stage, no block barrier in the main loop.
+  /// Prepass staging only (the consumers never write operand tiles by hand).
+  warp_specialized,
+};
+
 /// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64).
 /// \tparam BlockTokens tokens per CTA: 8, 16, 32, 64 or 128 (the n extent of each wgmma).
 /// \tparam Stages      shared-memory pipeline depth (>= 2).
 /// \tparam Staging     how X_low becomes INT8 (see LowStaging).
-template <int BlockW, int BlockTokens, int Stages, LowStaging Staging> struct W4ASqTilePolicy {
+/// \tparam Sched       who loads and how warpgroups synchronize (see Schedule).
+template <int BlockW, int BlockTokens, int Stages, LowStaging Staging,
+          Schedule Sched = Schedule::cooperative>
+struct W4ASqTilePolicy {
   static_assert(BlockW == 64 || BlockW == 128,
                 "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output channels)");
   static_assert(BlockTokens == 8 || BlockTokens == 16 || BlockTokens == 32 || BlockTokens == 64 ||
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
+  static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
+                "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr int block_w = BlockW;
   static constexpr int block_tokens = BlockTokens;
   static constexpr int stages = Stages;
   static constexpr LowStaging low_staging = Staging;
-  static constexpr int threads = 128 * (BlockW / 64);
+  static constexpr Schedule schedule = Sched;
+  static constexpr int consumer_threads = 128 * (BlockW / 64);
+  static constexpr int threads =
+      consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
 };
 
 /// Decode (M <= 16): 16 tokens, deep pipeline to keep enough weight bytes in flight.
 using W4ASqDecodePolicy = W4ASqTilePolicy<128, 16, 8, LowStaging::in_loop>;
 /// Medium M (17..256).
 using W4ASqMediumPolicy = W4ASqTilePolicy<128, 64, 5, LowStaging::in_loop>;
-/// Prefill (large M): 128 x 128 output tiles, X_low widened by a prepass.
+/// Prefill (large M): 128 x 128 output tiles, X_low widened by a prepass, all warpgroups compute.
 using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;
+/// Prefill, warp-specialized: one TMA producer warpgroup and two consumer warpgroups over an
+/// 8-stage full/empty mbarrier pipeline (same tiles and results as W4ASqPrefillPolicy).
+using W4ASqPrefillWarpSpecializedPolicy =
+    W4ASqTilePolicy<128, 128, 8, LowStaging::prepass, Schedule::warp_specialized>;
 
 } // namespace sqformat::gpu

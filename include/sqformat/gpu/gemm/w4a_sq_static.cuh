@@ -34,6 +34,7 @@
 #include "../common/tma_sm90.cuh"
 #include "detail/w4a_sq_static_finalize.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
+#include "detail/w4a_sq_static_ws_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
 #include "tile_policy.hpp"
 
@@ -188,13 +189,21 @@ private:
                       : 0;
   }
 
+  /// The kernel of this policy's schedule (only that one is instantiated).
+  static auto sm90_kernel() {
+    if constexpr (Policy::schedule == Schedule::warp_specialized)
+      return detail::w4a_sq_static_ws_sm90_kernel<low_bits, Policy>;
+    else
+      return detail::w4a_sq_static_sm90_kernel<low_bits, Policy>;
+  }
+
   static bool aligned(const void* p, std::size_t bytes) {
     return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
   }
 
   static Status run_sm90(const Arguments& args, void* workspace, cudaStream_t stream) {
     using Shape = detail::W4ASqStaticSm90<low_bits, Policy>;
-    const auto kernel = detail::w4a_sq_static_sm90_kernel<low_bits, Policy>;
+    const auto kernel = sm90_kernel();
     if (!kernel_built_for(kernel, 90))
       return Status::unsupported_architecture;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,

@@ -60,10 +60,11 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   static constexpr int epilogue_stride = block_w + 8; ///< halves per staged output row (padding)
   static constexpr int epilogue_bytes = block_tokens * epilogue_stride * 2;
   static constexpr int pipeline_bytes = stages * stage_bytes;
-  /// The stage barriers sit after the pipeline buffers (or the epilogue staging, if larger).
+  /// The stage barriers (full, then empty for the warp-specialized kernel) sit after the
+  /// pipeline buffers (or the epilogue staging, if larger).
   static constexpr int barrier_offset =
       pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes;
-  static constexpr int smem_bytes = barrier_offset + stages * 8 + 1024; // + 1024: alignment
+  static constexpr int smem_bytes = barrier_offset + 2 * stages * 8 + 1024; // + 1024: alignment
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)

@@ -1,0 +1,255 @@
+// sqformat/gpu/gemm/detail/w4a_sq_static_ws_sm90.cuh: the warp-specialized W4A(SQ) static GEMM
+// for Hopper (sm_90a), used by prefill policies (Schedule::warp_specialized, X_low widened by the
+// prepass so that both activation blocks arrive as INT8 through TMA).
+//
+// Same mathematics, fragments and epilogue as w4a_sq_static_sm90.cuh (Yᵀ = W · Xᵀ, INT4 weights
+// widened in registers onto INT8 RS wgmma, exact int32 sums per K range folded into float32 in
+// the reference order), different schedule:
+//
+//   warpgroup 0 (producer)   one thread issues the TMA copies of K tile i into stage i % Stages
+//                            once the consumers released that stage (empty barrier); the other
+//                            threads give their registers away (setmaxnreg.dec) and exit.
+//   warpgroups 1.. (consumers) each owns 64 output channels x BlockTokens tokens: wait for the
+//                            stage (full barrier), widen its A fragments, issue 4 wgmma, wait
+//                            for them and release the stage (one arrival per warp). No
+//                            block-wide barrier in the main loop, so one warpgroup's widening
+//                            overlaps the other's MMAs and the TMA of later stages.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "../../common/ptx_sm90.cuh"
+#include "../../common/tma_sm90.cuh"
+#include "../tile_policy.hpp"
+#include "w4a_sq_static_params.hpp"
+#include "w4a_sq_static_sm90.cuh"
+#include "wgmma_s8_rs.cuh"
+#include "widen_low_bits.cuh"
+
+namespace sqformat::gpu::detail {
+
+/// Register split of the warp-specialized kernel: launched at 168 per thread (65536 / 384,
+/// rounded down to 8), the producer warpgroup keeps 40 and each consumer takes 232:
+/// 128·40 + 256·232 = 64512 <= 384·168.
+struct W4ASqWsRegisters {
+  static constexpr int producer = 40;
+  static constexpr int consumer = 232;
+};
+
+template <int LowBits, class Policy>
+__global__ void __launch_bounds__(Policy::threads, 1)
+    w4a_sq_static_ws_sm90_kernel(const __grid_constant__ W4ASqStaticParams p) {
+#if defined(SQFORMAT_SM90A_DEVICE_PASS)
+  using K = W4ASqStaticSm90<LowBits, Policy>;
+  using Mma = WgmmaS8RS<K::block_tokens>;
+  static_assert(Policy::low_staging == LowStaging::prepass,
+                "the warp-specialized kernel reads X_low as INT8 (prepass staging)");
+  static_assert(Policy::threads == 384,
+                "the register split below assumes one producer and two consumer warpgroups");
+  constexpr int consumer_threads = Policy::consumer_threads;
+  extern __shared__ std::uint8_t smem_raw[];
+  std::uint8_t* smem = reinterpret_cast<std::uint8_t*>(
+      (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
+
+  auto* full_bar = reinterpret_cast<std::uint64_t*>(smem + K::barrier_offset);
+  auto* empty_bar = full_bar + K::stages;
+  const int tid = threadIdx.x;
+  const int wg = tid / 128;
+  const int n0 = blockIdx.x * K::block_w;
+  const int m0 = blockIdx.y * K::block_tokens;
+  const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
+  const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
+  const int tiles = tiles_high + tiles_low;
+
+  auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
+  auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
+
+  if (tid == 0) {
+    for (int s = 0; s < K::stages; ++s) {
+      ptx::mbarrier_init(ptx::shared_address(&full_bar[s]), 1);
+      // One arrival per consumer warp releases a stage.
+      ptx::mbarrier_init(ptx::shared_address(&empty_bar[s]), consumer_threads / 32);
+    }
+    ptx::fence_mbarrier_init();
+  }
+  __syncthreads(); // the only CTA-wide barrier: barriers initialized before anyone waits
+
+  // ---- producer warpgroup ---------------------------------------------------------------------
+  if (wg == 0) {
+    ptx::setmaxnreg_dec<W4ASqWsRegisters::producer>();
+    if (tid != 0)
+      return;
+    for (int i = 0; i < tiles; ++i) {
+      const int stage = i % K::stages;
+      if (i >= K::stages) // wait until every consumer warp released the stage's previous tile
+        ptx::mbarrier_wait(ptx::shared_address(&empty_bar[stage]), ((i / K::stages) - 1) & 1);
+      // Boxes past the end of a range, past M or past N arrive as zeros; W columns past Kh in
+      // a high tile meet zero activations.
+      const bool high = i < tiles_high;
+      const int k_begin = (high ? i : i - tiles_high) * K::block_k; // inside the range
+      const int w_col0 = high ? k_begin : p.k_high + k_begin;
+      const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
+      ptx::mbarrier_arrive_expect_tx(bar, K::tx_bytes_int8);
+      ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+      ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), high ? &p.tmap_x_high : &p.tmap_x_low,
+                       bar, k_begin, m0);
+    }
+    return;
+  }
+
+  // ---- consumer warpgroups --------------------------------------------------------------------
+  ptx::setmaxnreg_inc<W4ASqWsRegisters::consumer>();
+  const int ctid = tid - 128; // thread index among the consumers
+  const int cwg = ctid / 128; // consumer warpgroup: output channels 64·cwg .. 64·cwg + 63
+  const int warp = (ctid % 128) / 32;
+  const int lane = tid % 32;
+  const int g = lane / 4, c = lane % 4;
+  const int row0 = cwg * 64 + warp * 16 + g; // A rows row0 and row0 + 8 of the CTA tile
+  // Byte selector that keeps this lane's two nibble pairs (k 4c..4c+3 and 16+4c..16+4c+3).
+  const std::uint32_t pair_select = (c & 1) ? 0x7632u : 0x5410u;
+  const int row_swizzle = (row0 >> 1) & 3; // same for row0 + 8
+
+  std::int32_t acc[K::accumulators];
+  float out[K::accumulators];
+#pragma unroll
+  for (int i = 0; i < K::accumulators; ++i) {
+    acc[i] = 0;
+    out[i] = 0.0f;
+  }
+
+  // Fold the finished segment's exact sums into the float accumulators (reference order).
+  auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
+                          std::int32_t* sums_plane) {
+#pragma unroll
+    for (int j = 0; j < K::block_tokens / 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int m = m0 + 8 * j + 2 * c + e;
+        const float sx = m < p.m ? scale_x[m] : 0.0f;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int idx = 4 * j + 2 * h + e;
+          const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
+          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(acc[idx])));
+          const int n = n0 + row0 + 8 * h;
+          if (sums_plane != nullptr && m < p.m && n < p.n)
+            sums_plane[static_cast<std::size_t>(m) * p.n + n] = acc[idx];
+        }
+      }
+    }
+  };
+
+  const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
+  const std::uint32_t w_smem0 = ptx::shared_address(w_tile(0));
+  // Loop-invariant byte offsets of this lane's A words inside a W tile: row (row0 + 8h), chunk
+  // (s ^ row_swizzle) of the 64-byte swizzle, word c/2.
+  std::uint32_t a_offset[4][2];
+#pragma unroll
+  for (int s = 0; s < 4; ++s)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+      a_offset[s][h] = (row0 + 8 * h) * 64 + ((s ^ row_swizzle) << 4) + 4 * (c >> 1);
+  bool segment_start = true;
+
+#pragma unroll 1
+  for (int i = 0; i < tiles; ++i) {
+    const int stage = i % K::stages;
+    const bool high = i < tiles_high;
+    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (i / K::stages) & 1);
+
+    const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
+    const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
+    std::uint32_t words[4][2][2];
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        words[s][h][0] = ptx::ld_shared_u32(w_smem + a_offset[s][h]);
+        words[s][h][1] = ptx::ld_shared_u32(w_smem + a_offset[s][h] + 8);
+      }
+    std::uint32_t a[4][4];
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        widen_int4x8(__byte_perm(words[s][h][0], words[s][h][1], pair_select), a[s][h],
+                     a[s][2 + h]);
+    ptx::wgmma_fence();
+#pragma unroll
+    for (int s = 0; s < 4; ++s)
+      Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
+    ptx::wgmma_commit();
+    segment_start = false;
+
+    // This tile's MMAs are done: its stage goes back to the producer (one arrival per warp) and
+    // its A registers may be rewritten. Waiting here rather than one tile later: with the
+    // later wait (MMAs of tile i still reading their register operands while tile i + 1 is
+    // widened) the sums came out wrong on the device, so the overlap comes from the other
+    // consumer warpgroup instead (one widens while the other's MMAs run).
+    ptx::wgmma_wait<0>();
+    if (lane == 0)
+      ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));
+
+    const bool grouped = p.w_groups > 1;
+    const bool range_ends = (i == tiles_high - 1) || (i == tiles - 1);
+    if (grouped || range_ends) {
+      const int group =
+          grouped ? (high ? i * K::block_k : p.k_high + (i - tiles_high) * K::block_k) / K::block_k
+                  : 0;
+      const int na = n0 + row0, nb = na + 8;
+      const float swa =
+          na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
+      const float swb =
+          nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
+      std::int32_t* plane = nullptr;
+      if (p.int_sums != nullptr && !grouped)
+        plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
+      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+      segment_start = true;
+    }
+  }
+
+  // ---- epilogue: bias, round to bf16/fp16, stage in smem as [token][channel], 16 B stores ----
+  ptx::wgmma_wait<0>();
+  // Every stage was consumed (each consumer waited on every full barrier), so no TMA copy is
+  // still writing; the consumers meet (the producer warps have exited) before reusing the
+  // pipeline buffers as the output staging area.
+  ptx::named_barrier_sync(1, consumer_threads);
+  auto* staged = reinterpret_cast<std::uint16_t*>(smem);
+#pragma unroll
+  for (int j = 0; j < K::block_tokens / 8; ++j) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int n = n0 + row0 + 8 * h;
+      const float b = (p.bias != nullptr && n < p.n) ? p.bias[n] : 0.0f;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float v = out[4 * j + 2 * h + e];
+        if (p.bias != nullptr)
+          v = __fadd_rn(v, b);
+        const std::uint16_t bits = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(v))
+                                               : __bfloat16_as_ushort(__float2bfloat16_rn(v));
+        staged[(8 * j + 2 * c + e) * K::epilogue_stride + row0 + 8 * h] = bits;
+      }
+    }
+  }
+  ptx::named_barrier_sync(1, consumer_threads);
+  constexpr int vectors_per_row = K::block_w / 8;
+  for (int v_i = ctid; v_i < K::block_tokens * vectors_per_row; v_i += consumer_threads) {
+    const int r = v_i / vectors_per_row, v = v_i % vectors_per_row;
+    const int m = m0 + r, n = n0 + 8 * v;
+    if (m < p.m && n < p.n) {
+      const uint4 value = *reinterpret_cast<const uint4*>(staged + r * K::epilogue_stride + 8 * v);
+      *reinterpret_cast<uint4*>(static_cast<std::uint16_t*>(p.y) +
+                                static_cast<std::size_t>(m) * p.n + n) = value;
+    }
+  }
+#else
+  (void)p; // compiled for an architecture without wgmma: never launched (run() checks first)
+#endif
+}
+
+} // namespace sqformat::gpu::detail

@@ -227,8 +227,8 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the r
   CAPTURE(seed);
   Problem<C> pr(131, 264, 2048, 2048, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true), true);
-  check_against_reference(
-      pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, true, true), true);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, true, true),
+                          true);
 }
 
 TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", "[gpu][gemm]") {

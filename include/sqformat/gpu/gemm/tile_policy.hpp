@@ -53,8 +53,7 @@ struct W4ASqTilePolicy {
   static constexpr LowStaging low_staging = Staging;
   static constexpr Schedule schedule = Sched;
   static constexpr int consumer_threads = 128 * (BlockW / 64);
-  static constexpr int threads =
-      consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
+  static constexpr int threads = consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
 };
 
 /// Decode (M <= 16): 16 tokens, deep pipeline to keep enough weight bytes in flight.

@@ -129,6 +129,7 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
       low(m * dp::static_low_row_bytes<C>(k));
   Dev<float> sh(m), sl(m);
   Dev<std::uint8_t> ws(dp::workspace_size());
+  dp::reset_workspace(ws.p, nullptr);
   fill_random<<<1024, 256>>>(x.p, m * k, 1u);
   { // a static permutation: per bank the first H channels high (the layout, not the choice,
     // sets the cost)
@@ -164,6 +165,7 @@ template <class C, class Policy> void bench_dynamic(benchmark::State& state) {
   Dev<std::uint8_t> low(m * dp::sq_low_row_bytes<C>(k)), high(m * dp::sq_high_row_bytes<C>(k));
   Dev<float> sl(m * (k / C::bank)), sh(m * (k / C::bank));
   Dev<std::uint8_t> ws(dp::workspace_size());
+  dp::reset_workspace(ws.p, nullptr);
   fill_random<<<1024, 256>>>(x.p, m * k, 2u);
   dp::DynamicQuantizeArgs<bf16> a;
   a.x = x.p, a.rows = m, a.cols = k, a.out = {low.p, high.p, sl.p, sh.p};
@@ -183,6 +185,7 @@ template <class C, class Policy, class T> void bench_pack(benchmark::State& stat
   Dev<std::uint8_t> low(n * dp::sq_low_row_bytes<C>(k)), high(n * dp::sq_high_row_bytes<C>(k));
   Dev<float> sl(n * (k / C::bank)), sh(n * (k / C::bank));
   Dev<std::uint8_t> ws(dp::workspace_size());
+  dp::reset_workspace(ws.p, nullptr);
   fill_random<<<1024, 256>>>(w.p, n * k, 3u);
   fill_mask<<<1024, 256>>>(mask.p, n * k, C::bank, C::high_per_bank);
   dp::WeightPackArgs<T> a;
@@ -211,13 +214,12 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1, 16>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 1, 16>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<1024, 1, 16>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 2, 8>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1, 16, 3>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 4>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<512, 0, 8192>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<512, 0, 8192>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, float)->Apply(shapes);
 
 BENCHMARK_MAIN();

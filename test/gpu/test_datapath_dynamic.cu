@@ -28,7 +28,7 @@ SqBytes run_dynamic(const std::vector<T>& x, std::size_t m, std::size_t k) {
   DeviceBuffer<std::uint8_t> d_low(m * dp::sq_low_row_bytes<C>(k));
   DeviceBuffer<std::uint8_t> d_high(m * dp::sq_high_row_bytes<C>(k));
   DeviceBuffer<float> d_sl(m * (k / C::bank)), d_sh(m * (k / C::bank));
-  DeviceBuffer<std::uint8_t> d_ws(dp::workspace_size());
+  Workspace d_ws;
   dp::DynamicQuantizeArgs<T> args;
   args.x = d_x.get();
   args.rows = static_cast<std::int64_t>(m);
@@ -107,7 +107,8 @@ TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][d
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t m = 3, k = 64;
   DeviceBuffer<bf16> d_x(convert<bf16>(std::vector<float>(m * k, 0.25f)));
-  DeviceBuffer<std::uint8_t> d_low(m * k), d_high(m * k), d_ws(64);
+  DeviceBuffer<std::uint8_t> d_low(m * k), d_high(m * k);
+  Workspace d_ws;
   DeviceBuffer<float> d_sl(m * k), d_sh(m * k);
   dp::DynamicQuantizeArgs<bf16> args;
   args.x = d_x.get();

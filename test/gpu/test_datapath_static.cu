@@ -32,7 +32,7 @@ SplitResult run_split(const std::vector<T>& x, std::size_t m, std::size_t k,
   DeviceBuffer<std::uint8_t> d_high(m * dp::static_high_row_bytes<C>(k));
   DeviceBuffer<std::uint8_t> d_low(m * dp::static_low_row_bytes<C>(k));
   DeviceBuffer<float> d_sh(scale_count), d_sl(scale_count);
-  DeviceBuffer<std::uint8_t> d_ws(dp::workspace_size());
+  Workspace d_ws;
   dp::StaticSplitArgs<T> args;
   args.x = d_x.get();
   args.rows = static_cast<std::int64_t>(m);
@@ -82,8 +82,10 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-using FastPolicy = dp::StaticSplitPolicy<>;        // 256 threads, 2 tokens a block
-using OtherPolicy = dp::StaticSplitPolicy<128, 3>; // another shape: must give the same bytes
+using FastPolicy = dp::StaticSplitPolicy<>; // 512 threads, 1 token a block, 16 items in registers
+/// Another shape that must give the same bytes: 2 tokens a block, and only 128·4 columns held in
+/// registers, so large K also runs the path that gathers from shared memory a second time.
+using OtherPolicy = dp::StaticSplitPolicy<128, 2, 4>;
 
 } // namespace
 
@@ -141,7 +143,8 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
   std::vector<bf16> x = convert<bf16>(std::vector<float>(m * k, 1.0f));
   DeviceBuffer<bf16> d_x(x);
   DeviceBuffer<std::uint32_t> d_perm(perm);
-  DeviceBuffer<std::uint8_t> d_high(m * k), d_low(m * k), d_ws(64);
+  DeviceBuffer<std::uint8_t> d_high(m * k), d_low(m * k);
+  Workspace d_ws;
   DeviceBuffer<float> d_sh(m * k), d_sl(m * k);
   dp::StaticSplitArgs<bf16> args;
   args.x = d_x.get();
@@ -188,7 +191,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
     }
   }
-  // The status word is cleared by the next launch.
+  // read_status cleared the word: a good launch reports success again.
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
   CHECK(dp::read_status(args.workspace, nullptr) == Status::success);
 

@@ -13,6 +13,7 @@
 #include "sq_catch.hpp"
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/layout.hpp"
+#include "sqformat/gpu/datapath/status_word.cuh"
 
 namespace datapath_test {
 
@@ -47,6 +48,19 @@ public:
 private:
   T* data_ = nullptr;
   std::size_t count_ = 0;
+};
+
+/// A data-path workspace, zeroed once as the API asks.
+class Workspace {
+public:
+  Workspace() {
+    REQUIRE(sqformat::gpu::datapath::reset_workspace(buffer_.get(), nullptr) ==
+            sqformat::Status::success);
+  }
+  void* get() const { return buffer_.get(); }
+
+private:
+  DeviceBuffer<std::uint8_t> buffer_{sqformat::gpu::datapath::workspace_size()};
 };
 
 inline std::uint64_t fresh_seed() {

@@ -44,7 +44,8 @@ template <class T> struct DynamicQuantizeArgs {
 namespace detail {
 
 template <class C, class P, class T>
-__global__ void __launch_bounds__(P::threads) dynamic_quantize_kernel(DynamicQuantizeArgs<T> args) {
+__global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
+    dynamic_quantize_kernel(DynamicQuantizeArgs<T> args) {
   static_assert(C::bank <= 1024, "dynamic_quantize: the selection key holds a 10-bit index");
   using S = SqBankShape<C, P>;
   constexpr int G = S::lanes_per_bank, E = S::elements_per_lane;
@@ -97,10 +98,11 @@ Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                                   args.out.scale_high)) != Status::success)
     return s;
   auto* kernel = &detail::dynamic_quantize_kernel<Config, Policy, T>;
-  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
-      Status::success)
+  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+  static detail::KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
     return s;
   kernel<<<grid, Policy::threads, 0, stream>>>(args);
   return detail::finish_launch(args.workspace, stream, check);

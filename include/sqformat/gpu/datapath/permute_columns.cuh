@@ -61,10 +61,11 @@ Status permute_columns(const PermuteColumnsArgs<T>& args, cudaStream_t stream,
   if (s != Status::success)
     return s;
   auto* kernel = &detail::permute_columns_kernel<Threads, T>;
-  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
-      Status::success)
+  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+  static detail::KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
     return s;
   kernel<<<static_cast<unsigned>(args.rows), Threads, 0, stream>>>(args);
   return detail::finish_launch(args.workspace, stream, check);

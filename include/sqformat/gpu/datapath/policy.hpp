@@ -25,7 +25,8 @@ constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
 /// \tparam ItemsPerThread columns per thread and row held in registers between the max pass and
 ///                        the quantize pass; columns beyond Threads·ItemsPerThread are gathered
 ///                        from shared memory a second time.
-template <int Threads = 512, int RowsPerBlock = 1, int ItemsPerThread = 16>
+/// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread).
+template <int Threads = 512, int RowsPerBlock = 1, int ItemsPerThread = 16, int MinBlocksPerSm = 1>
 struct StaticSplitPolicy {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "StaticSplitPolicy: Threads must be a multiple of 32 in [32, 1024]");
@@ -37,6 +38,7 @@ struct StaticSplitPolicy {
   static constexpr int threads = Threads;
   static constexpr int rows_per_block = RowsPerBlock;
   static constexpr int items_per_thread = ItemsPerThread;
+  static constexpr int min_blocks_per_sm = MinBlocksPerSm;
 };
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation
@@ -50,7 +52,10 @@ struct StaticSplitPolicy {
 /// \tparam ElementsPerLane  elements per lane; 0 picks a default for the config.
 /// \tparam TileElements     elements of a row per block (rounded so that every tile starts on a
 ///                          32-bit word of both packed outputs).
-template <int Threads = 256, int ElementsPerLane = 0, int TileElements = 4096> struct SqBankPolicy {
+/// \tparam MinBlocksPerSm   blocks the compiler must fit on one SM (caps registers per thread).
+template <int Threads = 256, int ElementsPerLane = 0, int TileElements = 4096,
+          int MinBlocksPerSm = 1>
+struct SqBankPolicy {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "SqBankPolicy: Threads must be a multiple of 32 in [32, 1024]");
   static_assert(ElementsPerLane >= 0 && TileElements > 0,
@@ -58,6 +63,7 @@ template <int Threads = 256, int ElementsPerLane = 0, int TileElements = 4096> s
   static constexpr int threads = Threads;
   static constexpr int requested_elements_per_lane = ElementsPerLane;
   static constexpr int tile_elements = TileElements;
+  static constexpr int min_blocks_per_sm = MinBlocksPerSm;
 };
 
 /// What a policy means for one config: the derived shape of a bank group and of a tile.

@@ -50,7 +50,8 @@ __device__ __forceinline__ int read_code(const std::uint8_t* row, std::int64_t i
 }
 
 template <class C, class P, class T>
-__global__ void __launch_bounds__(P::threads) dequantize_sq_kernel(SqDequantizeArgs<T> args) {
+__global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
+    dequantize_sq_kernel(SqDequantizeArgs<T> args) {
   using S = SqBankShape<C, P>;
   constexpr int G = S::lanes_per_bank, E = S::elements_per_lane, TB = S::tile_banks;
   constexpr int B = C::bank, H = C::high_per_bank;
@@ -123,10 +124,11 @@ Status dequantize_sq(const SqDequantizeArgs<T>& args, cudaStream_t stream,
                                   args.out)) != Status::success)
     return s;
   auto* kernel = &detail::dequantize_sq_kernel<Config, Policy, T>;
-  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
-      Status::success)
+  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+  static detail::KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
     return s;
   kernel<<<grid, Policy::threads, 0, stream>>>(args);
   return detail::finish_launch(args.workspace, stream, check);

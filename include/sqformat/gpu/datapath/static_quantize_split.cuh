@@ -75,7 +75,7 @@ __host__ __device__ constexpr std::int64_t static_code_row_bytes(std::int64_t kh
 }
 
 template <class C, class P, class T>
-__global__ void __launch_bounds__(P::threads)
+__global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     static_quantize_split_kernel(StaticSplitArgs<T> args) {
   constexpr int R = P::rows_per_block, N = P::items_per_thread, Threads = P::threads;
   constexpr int H = C::high_per_bank, L = C::low_per_bank;
@@ -131,8 +131,7 @@ __global__ void __launch_bounds__(P::threads)
 #pragma unroll
   for (int i = 0; i < 2 * R; ++i)
     amax.v[i] = 0;
-  auto gather = [&](int c, auto&& keep) {
-    const std::uint32_t source = args.perm[c];
+  auto gather = [&](int c, std::uint32_t source, auto&& keep) {
     if (source > last)
       flags |= flag_bad_permutation;
 #pragma unroll
@@ -145,14 +144,20 @@ __global__ void __launch_bounds__(P::threads)
       }
     }
   };
+  std::uint32_t source[N]; // all permutation loads in flight before the first gather
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    const int c = threadIdx.x + i * Threads;
+    source[i] = c < k ? args.perm[c] : 0u;
+  }
 #pragma unroll
   for (int i = 0; i < N; ++i) {
     const int c = threadIdx.x + i * Threads;
     if (c < k)
-      gather(c, [&](int r, float x) { v[r][i] = x; });
+      gather(c, source[i], [&](int r, float x) { v[r][i] = x; });
   }
   for (int c = threadIdx.x + N * Threads; c < k; c += Threads)
-    gather(c, [](int, float) {});
+    gather(c, args.perm[c], [](int, float) {});
 
   if (!per_bank) {
     const MaxBits<2 * R> total =
@@ -257,17 +262,18 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
   if (s != Status::success)
     return s;
   auto* kernel = &detail::static_quantize_split_kernel<Config, Policy, T>;
-  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
-      Status::success)
+  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
+    return s;
+  static detail::KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
     return s;
   const std::int64_t kh = static_high_cols<Config>(args.cols), kl = args.cols - kh;
   const std::size_t shared_bytes =
       static_cast<std::size_t>((Policy::rows_per_block * args.cols * sizeof(T) + 15) / 16 * 16 +
                                Policy::rows_per_block * detail::static_code_row_bytes(kh, kl));
-  if ((s = detail::opt_in_shared_memory(kernel, shared_bytes)) != Status::success)
-    return s;
-  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
-    return s;
+  if (shared_bytes > static_cast<std::size_t>(shared_limit))
+    return Status::invalid_shape;
   const std::int64_t blocks = (args.rows + Policy::rows_per_block - 1) / Policy::rows_per_block;
   if (blocks >= (std::int64_t{1} << 31))
     return Status::invalid_shape;

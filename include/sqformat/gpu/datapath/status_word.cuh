@@ -7,13 +7,17 @@
 // are unspecified. The caller chooses when to look:
 //
 //   InputCheck::deferred     the launch returns without waiting; read_status(workspace, stream)
-//                            later (it synchronizes the stream) says what the kernel found.
+//                            later (it synchronizes the stream) says what the kernels found.
 //   InputCheck::synchronous  the launch waits for the stream and returns the kernel's verdict
 //                            (Status::non_finite_input, Status::invalid_argument) itself.
 //
 // The default is synchronous: bad data never passes silently unless the caller opts out.
+// Flags are sticky: they collect over launches until read_status (or a synchronous launch)
+// reads and clears them, so no launch spends a memset on the word. A new workspace must be
+// zeroed once with reset_workspace before its first use.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cuda_runtime.h>
@@ -36,14 +40,27 @@ inline Status status_of_flags(unsigned flags) {
 }
 } // namespace detail
 
-/// Waits for `stream` and returns what the last data-path kernel that used `workspace` found.
-inline Status read_status(const void* workspace, cudaStream_t stream) {
+/// Zeroes the status word of a new workspace (once, before its first use).
+inline Status reset_workspace(void* workspace, cudaStream_t stream) {
+  if (workspace == nullptr)
+    return Status::insufficient_workspace;
+  return cudaMemsetAsync(workspace, 0, workspace_size(), stream) == cudaSuccess
+             ? Status::success
+             : Status::cuda_error;
+}
+
+/// Waits for `stream`, returns what the data-path kernels that used `workspace` found since the
+/// last read, and clears the word.
+inline Status read_status(void* workspace, cudaStream_t stream) {
   if (workspace == nullptr)
     return Status::insufficient_workspace;
   unsigned flags = 0;
   if (cudaMemcpyAsync(&flags, workspace, sizeof(flags), cudaMemcpyDeviceToHost, stream) !=
           cudaSuccess ||
       cudaStreamSynchronize(stream) != cudaSuccess)
+    return Status::cuda_error;
+  if (flags != 0 && (cudaMemsetAsync(workspace, 0, sizeof(flags), stream) != cudaSuccess ||
+                     cudaStreamSynchronize(stream) != cudaSuccess))
     return Status::cuda_error;
   return detail::status_of_flags(flags);
 }
@@ -54,52 +71,57 @@ inline bool is_aligned(const void* p, std::size_t alignment) {
   return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
 }
 
-/// Checks the workspace, the device's architecture and that this build holds `kernel` for it.
-template <class Kernel>
-Status check_launch_prerequisites(Kernel* kernel, const void* workspace,
-                                  std::size_t workspace_bytes) {
+inline Status check_workspace(const void* workspace, std::size_t workspace_bytes) {
   if (workspace == nullptr || workspace_bytes < workspace_size())
     return Status::insufficient_workspace;
-  if (!is_aligned(workspace, 16))
-    return Status::misaligned_pointer;
-  int device = 0, major = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+  return is_aligned(workspace, 16) ? Status::success : Status::misaligned_pointer;
+}
+
+/// What one kernel may use on one device, found once per (kernel, device) and cached by the
+/// launcher, so that a launch costs no attribute queries.
+struct KernelLaunchCache {
+  std::atomic<int> device{-1};
+  std::atomic<long long> dynamic_shared_limit{0};
+};
+
+/// Checks the device's architecture and that this build holds `kernel` for it; the first time
+/// on a device also opts the kernel in to the device's largest dynamic shared memory.
+/// `dynamic_shared_limit` receives the bytes of dynamic shared memory a block may use.
+template <class Kernel>
+Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
+                              long long& dynamic_shared_limit) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess)
+    return Status::cuda_error;
+  if (cache.device.load(std::memory_order_acquire) == device) {
+    dynamic_shared_limit = cache.dynamic_shared_limit.load(std::memory_order_relaxed);
+    return Status::success;
+  }
+  int major = 0, optin = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+          cudaSuccess)
     return Status::cuda_error;
   if (major < 8)
     return Status::unsupported_architecture; // cp.async and bf16 need sm_80
   cudaFuncAttributes attributes{};
   if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
-    (void)cudaGetLastError(); // clear the sticky-free "no kernel image" error
+    (void)cudaGetLastError(); // "no kernel image for this device" is not sticky: clear it
     return Status::unsupported_architecture;
   }
-  return Status::success;
-}
-
-/// Largest dynamic shared memory a block of `kernel` may use on the current device, after
-/// opting in to it.
-template <class Kernel> Status opt_in_shared_memory(Kernel* kernel, std::size_t bytes) {
-  int device = 0, limit = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-          cudaSuccess)
+  const long long limit =
+      static_cast<long long>(optin) - static_cast<long long>(attributes.sharedSizeBytes);
+  if (limit > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                static_cast<int>(limit)) != cudaSuccess)
     return Status::cuda_error;
-  if (bytes > static_cast<std::size_t>(limit))
-    return Status::invalid_shape;
-  if (bytes > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                static_cast<int>(bytes)) != cudaSuccess)
-    return Status::cuda_error;
+  dynamic_shared_limit = limit > 48 * 1024 ? limit : 48 * 1024;
+  cache.dynamic_shared_limit.store(dynamic_shared_limit, std::memory_order_relaxed);
+  cache.device.store(device, std::memory_order_release);
   return Status::success;
-}
-
-inline Status clear_status_word(void* workspace, cudaStream_t stream) {
-  return cudaMemsetAsync(workspace, 0, sizeof(unsigned), stream) == cudaSuccess
-             ? Status::success
-             : Status::cuda_error;
 }
 
 /// After a launch: a launch error, or (synchronous check) what the kernel found.
-inline Status finish_launch(const void* workspace, cudaStream_t stream, InputCheck check) {
+inline Status finish_launch(void* workspace, cudaStream_t stream, InputCheck check) {
   if (cudaGetLastError() != cudaSuccess)
     return Status::cuda_error;
   if (check == InputCheck::deferred)

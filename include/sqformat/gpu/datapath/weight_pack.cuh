@@ -38,7 +38,8 @@ template <class T> struct WeightPackArgs {
 namespace detail {
 
 template <class C, class P, class T>
-__global__ void __launch_bounds__(P::threads) pack_weights_kernel(WeightPackArgs<T> args) {
+__global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
+    pack_weights_kernel(WeightPackArgs<T> args) {
   using S = SqBankShape<C, P>;
   constexpr int E = S::elements_per_lane;
   const std::int64_t row = blockIdx.x;
@@ -94,10 +95,11 @@ Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
                                   args.out.scale_low, args.out.scale_high)) != Status::success)
     return s;
   auto* kernel = &detail::pack_weights_kernel<Config, Policy, T>;
-  if ((s = detail::check_launch_prerequisites(kernel, args.workspace, args.workspace_bytes)) !=
-      Status::success)
+  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if ((s = detail::clear_status_word(args.workspace, stream)) != Status::success)
+  static detail::KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
     return s;
   kernel<<<grid, Policy::threads, 0, stream>>>(args);
   return detail::finish_launch(args.workspace, stream, check);

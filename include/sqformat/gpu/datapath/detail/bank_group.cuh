@@ -93,12 +93,10 @@ __device__ __forceinline__ bool quantize_bank(const float (&v)[E], const bool (&
   int high_count = 0;
 #pragma unroll
   for (int e = 0; e < E; ++e) {
-    if (high[e]) {
-      amax_high = fmaxf(amax_high, fabsf(v[e]));
-      ++high_count;
-    } else {
-      amax_low = fmaxf(amax_low, fabsf(v[e]));
-    }
+    const float a = fabsf(v[e]);
+    amax_high = fmaxf(amax_high, high[e] ? a : 0.0f);
+    amax_low = fmaxf(amax_low, high[e] ? 0.0f : a);
+    high_count += high[e] ? 1 : 0;
   }
   amax_high = group_max<G>(amax_high);
   amax_low = group_max<G>(amax_low);
@@ -108,18 +106,19 @@ __device__ __forceinline__ bool quantize_bank(const float (&v)[E], const bool (&
   const float s_low = symmetric_scale(amax_low, C::low_qmax);
   if (!active)
     return true;
-  const GroupQuantizer quantize_high(s_high, C::high_qmax), quantize_low(s_low, C::low_qmax);
+  // One branch-free path for both sets (the lanes of a warp disagree about which elements are
+  // high): select the element's scale, reciprocal and range, quantize once.
+  const float inv_high = inverse_scale(s_high), inv_low = inverse_scale(s_low);
   int position = inclusive - high_count;
 #pragma unroll
   for (int e = 0; e < E; ++e) {
-    if (high[e]) {
-      low_codes[lane * E + e] = static_cast<std::int8_t>(C::low_sentinel);
-      if (position < C::high_per_bank)
-        high_codes[position] = static_cast<std::int8_t>(quantize_high(v[e]));
-      ++position;
-    } else {
-      low_codes[lane * E + e] = static_cast<std::int8_t>(quantize_low(v[e]));
-    }
+    const bool h = high[e];
+    const int code = quantize_code_by_inverse(v[e], h ? s_high : s_low, h ? inv_high : inv_low,
+                                              h ? C::high_qmax : C::low_qmax);
+    low_codes[lane * E + e] = static_cast<std::int8_t>(h ? C::low_sentinel : code);
+    if (h && position < C::high_per_bank)
+      high_codes[position] = static_cast<std::int8_t>(code);
+    position += h ? 1 : 0;
   }
   if (lane == 0) {
     *scale_low = s_low;

@@ -28,24 +28,33 @@ __device__ __forceinline__ int quantize_code(float x, float scale, int qmax) {
 /// half-integer both round to the same integer. Otherwise (and when 1/scale overflows, which
 /// makes y non-finite) it falls back to the exact division. Results are identical to
 /// quantize_code for every input.
+__device__ __forceinline__ int quantize_code_by_inverse(float x, float scale, float inverse,
+                                                        int qmax) {
+  // scale == 0 comes with inverse == 0: y = 0 -> code 0, as quantize_code (x is finite here;
+  // non-finite inputs are flagged and their outputs unspecified).
+  const float y = x * inverse;
+  float q = rintf(y);
+  if (!(fabsf(y - q) <= 0.5f - 0x1p-13f))
+    q = rintf(__fdiv_rn(x, scale)); // near .5, or y inf/NaN
+  const float limit = static_cast<float>(qmax);
+  return static_cast<int>(fminf(fmaxf(q, -limit), limit));
+}
+
+/// 1/scale correctly rounded, and 0 for a zero scale.
+__device__ __forceinline__ float inverse_scale(float scale) {
+  return scale == 0.0f ? 0.0f : __fdiv_rn(1.0f, scale);
+}
+
 struct GroupQuantizer {
   float scale;
   float inverse;
   int qmax;
   __device__ __forceinline__ GroupQuantizer() : scale(0.0f), inverse(0.0f), qmax(1) {}
   __device__ __forceinline__ GroupQuantizer(float s, int q) : scale(s), inverse(0.0f), qmax(q) {
-    if (s != 0.0f)
-      inverse = __fdiv_rn(1.0f, s);
+    inverse = inverse_scale(s);
   }
   __device__ __forceinline__ int operator()(float x) const {
-    if (scale == 0.0f)
-      return 0;
-    const float y = x * inverse;
-    float q = rintf(y);
-    if (!(fabsf(y - q) <= 0.5f - 0x1p-13f))
-      q = rintf(__fdiv_rn(x, scale)); // near .5, or y inf/NaN
-    const float limit = static_cast<float>(qmax);
-    return static_cast<int>(fminf(fmaxf(q, -limit), limit));
+    return quantize_code_by_inverse(x, scale, inverse, qmax);
   }
 };
 

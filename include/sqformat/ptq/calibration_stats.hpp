@@ -9,9 +9,18 @@
 //
 // Why float64: with n ~ 10^5 tokens a float32 running sum loses about log2(n) bits of the early
 // batches; float64 keeps the Hessian accurate to ~1e-12 relative, far below any quantization error.
+//
+// With SQFORMAT_PTQ_USE_CBLAS defined (and a CBLAS linked), each block of tokens is added with one
+// cblas_dsyrk (float64) instead of plain loops: tens of times faster on a real model. The plain
+// path adds token by token, so its result does not depend on how tokens are split into batches;
+// the CBLAS path sums within a block first, so a different batching may change the last bits.
 #pragma once
 
 #include <sqformat/error.hpp>
+
+#if defined(SQFORMAT_PTQ_USE_CBLAS)
+#include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -53,7 +62,11 @@ public:
     }
     // Tokens in blocks, converted to float64 once; the Gram update then runs over contiguous
     // rows of the upper triangle (i <= j), mirrored when the Hessian is read.
+#if defined(SQFORMAT_PTQ_USE_CBLAS)
+    constexpr std::size_t block = 256;
+#else
     constexpr std::size_t block = 32;
+#endif
     std::vector<double> xb(block * k_);
     for (std::size_t t0 = 0; t0 < tokens; t0 += block) {
       const std::size_t nt = std::min(block, tokens - t0);
@@ -65,6 +78,12 @@ public:
           max_abs_[j] = std::max(max_abs_[j], std::fabs(v));
         }
       }
+#if defined(SQFORMAT_PTQ_USE_CBLAS)
+      // Upper triangle of the row-major K x K Gram += Xb^T Xb (Xb: nt x K, row-major).
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(k_),
+                  static_cast<int>(nt), 1.0, xb.data(), static_cast<int>(k_), 1.0, gram_.data(),
+                  static_cast<int>(k_));
+#else
       for (std::size_t t = 0; t < nt; ++t) {
         const double* r = xb.data() + t * k_;
         for (std::size_t i = 0; i < k_; ++i) {
@@ -78,6 +97,7 @@ public:
           }
         }
       }
+#endif
     }
     tokens_ += tokens;
   }

@@ -6,8 +6,12 @@
 // call, 3 warm-up calls, random data. Counters use the MEDIAN call time: TOPS = 2MNK/t, GB/s =
 // bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
 // t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
+// `_pp` variants also pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which
+// the prefill (prepass) policies use instead of the canonical one: `w4a_sq5_pp` is the auto header
+// (warp-specialized prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
 #include <benchmark/benchmark.h>
 
+#include <sqformat/gpu/gemm/w4_prepack.cuh>
 #include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
 
 #include <cstdint>
@@ -92,7 +96,7 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
   medians()[key(name, m, n, k)] = t;
 }
 
-template <class Op> void bm_w4a_sq5(benchmark::State& state) {
+template <class Op, bool Prepacked = false> void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
   const int kh = Gemm::Decode::high_columns(k), kl = k - kh;
@@ -116,6 +120,15 @@ template <class Op> void bm_w4a_sq5(benchmark::State& state) {
   a.scale_x_low = sl.get<float>();
   a.scale_w = sw.get<float>();
   a.y = y.get();
+  DeviceBuffer wp(Prepacked ? sqformat::gpu::W4PrepackedLayout{n, k, kh}.bytes() : 0);
+  if (Prepacked) {
+    if (sqformat::gpu::prepack_w4_sm90(w.get<std::uint8_t>(), n, k, kh, wp.get<std::uint8_t>(),
+                                       nullptr) != sqformat::Status::success) {
+      state.SkipWithError("weight prepacking failed");
+      return;
+    }
+    a.w_prepacked = wp.get<std::uint8_t>();
+  }
   DeviceBuffer ws(Op::workspace_size(a));
   if (Op::run(a, ws.get(), ws.bytes(), nullptr) != sqformat::Status::success ||
       cudaDeviceSynchronize() != cudaSuccess) {
@@ -152,12 +165,16 @@ void register_all() {
       setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
                                          "bf16"));
       setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
+      if (m > 128)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_pp", bm_w4a_sq5<Gemm, true>));
       if (m <= 16)
         setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
       if (m == 64)
         setup(benchmark::RegisterBenchmark("w4a_sq5_prefill", bm_w4a_sq5<GemmPrefill>));
       if (m >= 64)
         setup(benchmark::RegisterBenchmark("w4a_sq5_ws_prefill", bm_w4a_sq5<GemmPrefillWs>));
+      if (m > 128)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_coop_pp", bm_w4a_sq5<GemmPrefill, true>));
     }
   }
 }

@@ -1,8 +1,11 @@
 // W4A(SQ) static GEMM on the device against the host reference (sqformat::ref):
 // exact int32 sums per path, bit-exact bf16/fp16 output (same float32 epilogue order), several
-// SQ configurations and tile policies, odd M, M = 1, Llama projection shapes, misuse statuses.
+// SQ configurations and tile policies, odd M, M = 1, Llama projection shapes, misuse statuses;
+// the prepacked weight layout (host/device transforms, round trip) and the prepacked GEMM path
+// (offset-binary u8 weights with the exact activation-sum correction) against the same reference.
 #include "sq_catch.hpp"
 
+#include <sqformat/gpu/gemm/w4_prepack.cuh>
 #include <sqformat/gpu/gemm/w4a_sq_static.cuh>
 #include <sqformat/reference/products.hpp>
 #include <sqformat/reference/static_split.hpp>
@@ -112,13 +115,24 @@ struct RunResult {
   std::vector<std::int32_t> sums; // empty unless requested
 };
 
+/// Which weight copies the device run receives.
+enum class WeightInput {
+  canonical, ///< `w` only
+  prepacked, ///< `w_prepacked` only (host reference transform); `w` is null
+};
+
 template <class C, class Policy>
 RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
-                     gpu::OutputType type = gpu::OutputType::bf16) {
+                     gpu::OutputType type = gpu::OutputType::bf16,
+                     WeightInput input = WeightInput::canonical) {
   using Gemm = gpu::GemmW4ASqStatic<C, Policy>;
   const int M = static_cast<int>(pr.x.rows), K = static_cast<int>(pr.x.cols);
   const int N = static_cast<int>(pr.w.rows);
   DeviceVector<std::uint8_t> xh(pr.x.x_high), xl(pr.x.x_low), w(pr.w_packed);
+  const bool prepacked = input == WeightInput::prepacked;
+  DeviceVector<std::uint8_t> wp(
+      prepacked ? gpu::prepack_w4_sm90(pr.w_packed.data(), N, K, Gemm::high_columns(K))
+                : std::vector<std::uint8_t>{});
   DeviceVector<float> sh(pr.x.scale_high), sl(pr.x.scale_low), sw(pr.w.scales), b(pr.bias);
   DeviceVector<std::uint16_t> y(static_cast<std::size_t>(M) * N);
   DeviceVector<std::int32_t> sums(want_sums ? 2 * static_cast<std::size_t>(M) * N : 0);
@@ -128,7 +142,8 @@ RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
   a.k = K;
   a.x_high = reinterpret_cast<const std::int8_t*>(xh.ptr);
   a.x_low = xl.ptr;
-  a.w = w.ptr;
+  a.w = prepacked ? nullptr : w.ptr;
+  a.w_prepacked = prepacked ? wp.ptr : nullptr;
   a.scale_x_high = sh.ptr;
   a.scale_x_low = sl.ptr;
   a.scale_w = sw.ptr;
@@ -231,6 +246,84 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the r
                           true);
 }
 
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) prepacked weights (u8 wgmma, activation-sum correction) match "
+                        "the reference and the canonical path",
+                        "[gpu][gemm][prepack]", Configs) {
+  using C = TestType;
+  using Ws = gpu::W4ASqPrefillWarpSpecializedPolicy;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // N = 264: the last CTA holds one 64-row block; K = 1024 gives partial high/low K tiles for
+  // some configurations (SQ4.25: Kh = 64), K = 2048 several full tiles per range.
+  for (const int K : {1024, 2048}) {
+    CAPTURE(K);
+    Problem<C> pr(131, 264, K, K, seed + K);
+    const auto canonical = run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true);
+    const auto coop = run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true, gpu::OutputType::bf16,
+                                                             WeightInput::prepacked);
+    const auto ws =
+        run_device<C, Ws>(pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked);
+    check_against_reference(pr, coop, true);
+    check_against_reference(pr, ws, true);
+    CHECK(coop.y == canonical.y);
+    CHECK(coop.sums == canonical.sums);
+    CHECK(ws.y == canonical.y);
+  }
+}
+
+TEST_CASE("Prepacked W layout: host round trip, device transform equals the host one",
+          "[gpu][gemm][prepack]") {
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  // (N, K, Kh): ranges not multiples of 128, N not a multiple of 64, Kh = 0 and Kh = K.
+  const int shapes[][3] = {{200, 1024, 256}, {8, 352, 96},   {136, 2048, 512},
+                           {64, 256, 0},     {72, 384, 384}, {1000, 1536, 416}};
+  for (const auto& sh : shapes) {
+    const int N = sh[0], K = sh[1], KH = sh[2];
+    CAPTURE(N, K, KH);
+    std::vector<std::uint8_t> w(static_cast<std::size_t>(N) * K / 2);
+    for (auto& b : w)
+      b = static_cast<std::uint8_t>(rng()); // every nibble value: the round trip is on bits
+    const auto pre = gpu::prepack_w4_sm90(w.data(), N, K, KH);
+    REQUIRE(pre.size() == gpu::W4PrepackedLayout{N, K, KH}.bytes());
+    CHECK(gpu::unprepack_w4_sm90(pre.data(), N, K, KH) == w);
+    DeviceVector<std::uint8_t> dw(w), dout(pre.size());
+    REQUIRE(gpu::prepack_w4_sm90(dw.ptr, N, K, KH, dout.ptr, nullptr) == Status::success);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    CHECK(dout.to_host() == pre);
+  }
+  // One element placed by hand: row 9 (warp 0, g 1, high nibble), column 37 (k32 step 1: chunk
+  // half q = 1, c = 1, byte 1) -> lane 5, byte 5*16 + 8 + 1 = 89, u = 5 ^ 8 = 13. Every other
+  // code is 0 (u = 8).
+  std::vector<std::uint8_t> w(64 * 128 / 2, 0);
+  w[9 * 64 + 37 / 2] = 0x50; // column 37 is the high nibble of byte 18
+  const auto pre = gpu::prepack_w4_sm90(w.data(), 64, 128, 0);
+  REQUIRE(pre.size() == 4096);
+  for (std::size_t i = 0; i < pre.size(); ++i) {
+    CAPTURE(i);
+    CHECK(pre[i] == (i == 89 ? 0xD8 : 0x88));
+  }
+  CHECK_THROWS_AS(gpu::prepack_w4_sm90(w.data(), 8, 3, 0), sqformat::Error);
+  CHECK_THROWS_AS(gpu::prepack_w4_sm90(w.data(), 8, 128, 130), sqformat::Error);
+}
+
+TEST_CASE("W4A(SQ) prepacked weights at +-qmax with outlier activations stay exact",
+          "[gpu][gemm][prepack]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  Problem<C> pr(5, 192, 4096, 4096, seed, true);
+  // Rows alternate +7 (u = 15) and -7 (u = 1): the largest offset-binary sums.
+  for (std::size_t i = 0; i < pr.w.codes.size(); ++i)
+    pr.w.codes[i] = static_cast<std::int8_t>((i / pr.w.cols) % 2 ? 7 : -7);
+  pr.w_packed = ref::pack_rows(pr.w);
+  check_against_reference(pr,
+                          run_device<C, gpu::W4ASqPrefillPolicy>(
+                              pr, true, false, gpu::OutputType::bf16, WeightInput::prepacked),
+                          false);
+}
+
 TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", "[gpu][gemm]") {
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   Problem<C> pr(5, 128, 4096, 4096, fresh_seed(), true);
@@ -249,6 +342,15 @@ TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu
   check_against_reference(
       pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true, gpu::OutputType::fp16), true,
       gpu::OutputType::fp16);
+  // Prepacked weights: the correction is applied per group of 128 columns.
+  check_against_reference(pr,
+                          run_device<C, gpu::W4ASqPrefillPolicy>(
+                              pr, false, true, gpu::OutputType::fp16, WeightInput::prepacked),
+                          true, gpu::OutputType::fp16);
+  check_against_reference(pr,
+                          run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
+                              pr, false, false, gpu::OutputType::bf16, WeightInput::prepacked),
+                          false);
 }
 
 TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
@@ -261,6 +363,14 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto c = run_device<C, gpu::W4ASqMediumPolicy>(pr, false, true);
   const auto d = run_device<C, SmallPolicy>(pr, false, true);
   const auto e = run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, false, true);
+  const auto f = run_device<C, gpu::W4ASqPrefillPolicy>(pr, false, true, gpu::OutputType::bf16,
+                                                        WeightInput::prepacked);
+  const auto g = run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
+      pr, false, true, gpu::OutputType::bf16, WeightInput::prepacked);
+  REQUIRE(f.status == Status::success);
+  REQUIRE(g.status == Status::success);
+  CHECK(a.y == f.y);
+  CHECK(a.y == g.y);
   REQUIRE(a.status == Status::success);
   REQUIRE(b.status == Status::success);
   REQUIRE(c.status == Status::success);
@@ -291,6 +401,14 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
   check_against_reference(many, run_device<C, gpu::W4ASqPrefillPolicy>(many, true, true), true);
   check_against_reference(
       many, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(many, true, true), true);
+  check_against_reference(many,
+                          run_device<C, gpu::W4ASqPrefillPolicy>(
+                              many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
+                          true);
+  check_against_reference(many,
+                          run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
+                              many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
+                          true);
 }
 
 TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]") {
@@ -339,4 +457,18 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   CHECK(Gemm::run(a, base + 262144, 100, nullptr) == Status::insufficient_workspace);
   CHECK(Gemm::run(a, base + 262144, 4 * 192, nullptr) == Status::success);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+
+  // Prepacked weights: a prepass policy needs no canonical W, plus 4 x 2 int32 sums (256 B).
+  Gemm::Arguments pa = a;
+  pa.w = nullptr;
+  pa.w_prepacked = base + 8192;
+  REQUIRE(Gemm::can_implement(pa, &why) == Status::success);
+  REQUIRE(Gemm::workspace_size(pa) == static_cast<std::size_t>(4 * 192 + 256));
+  CHECK(Gemm::run(pa, base + 262144, 4 * 192, nullptr) == Status::insufficient_workspace);
+  pa.w_prepacked = base + 8200;
+  CHECK(Gemm::can_implement(pa, &why) == Status::misaligned_pointer);
+  // In-loop policies read the canonical W only.
+  using Decode = gpu::GemmW4ASqStatic<C, gpu::W4ASqDecodePolicy>;
+  pa.w_prepacked = base + 8192;
+  CHECK(Decode::can_implement(pa, &why) == Status::invalid_argument);
 }

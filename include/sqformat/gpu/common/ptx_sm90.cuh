@@ -24,6 +24,15 @@ __device__ __forceinline__ std::uint32_t ld_shared_u32(std::uint32_t address) {
   return v;
 }
 
+/// 16-byte shared-memory load (address 16-byte aligned) into four 32-bit registers.
+__device__ __forceinline__ uint4 ld_shared_v4(std::uint32_t address) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(address));
+  return v;
+}
+
 /// 16-byte global -> shared copy; when `valid` is false the destination is filled with zeros and
 /// nothing is read (the source address must still be a legal pointer).
 __device__ __forceinline__ void cp_async_16(std::uint32_t dst, const void* src, bool valid) {

@@ -71,6 +71,18 @@ __device__ __forceinline__ void tma_load_2d(std::uint32_t dst, const CUtensorMap
 #endif
 }
 
+/// Bulk copy of `bytes` contiguous bytes (multiple of 16, both addresses 16-byte aligned) from
+/// global to shared memory, no tensor map; completion is counted on `bar` like a TMA load.
+__device__ __forceinline__ void bulk_load(std::uint32_t dst, const void* src, std::uint32_t bytes,
+                                          std::uint32_t bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"
+               " [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+#endif
+}
+
 } // namespace ptx
 
 /// Row-major 2-D byte matrix `rows x row_bytes` (row stride `stride_bytes`) described for TMA

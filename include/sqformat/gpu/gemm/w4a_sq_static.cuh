@@ -19,6 +19,8 @@
 //     K < 2^21 (int32 sums stay exact); N a multiple of 8 (16-byte output rows).
 //   - per-group weight scales (weight_scale_group = 128): K and Kh multiples of 128.
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
+//   - prepacked weights (`w_prepacked`, w4_prepack.hpp): used by prepass policies, which then need
+//     no canonical `w`; K < 2^20 (the offset-binary sums stay exact). In-loop policies read `w`.
 //   - compute capability 9.0 and a build that contains sm_90a code; otherwise
 //     Status::unsupported_architecture (an sm_80/sm_89 path slots into run()'s dispatch).
 #pragma once
@@ -36,7 +38,9 @@
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/w4a_sq_static_ws_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
+#include "detail/widen_low_sum_kernel.cuh"
 #include "tile_policy.hpp"
+#include "w4_prepack.hpp"
 
 namespace sqformat::gpu {
 
@@ -50,6 +54,10 @@ struct W4ASqStaticArguments {
   const std::int8_t* x_high = nullptr; ///< M x Kh INT8, row-major
   const std::uint8_t* x_low = nullptr; ///< M x Kl packed low bits, row stride Kl·low_bits/8 bytes
   const std::uint8_t* w = nullptr;     ///< N x K INT4 packed (layouts.md), row stride K/2 bytes
+  /// Optional: the same W in the prepacked layout (w4_prepack.hpp, built for this K and Kh).
+  /// Prepass policies use it instead of `w` (fewer widening instructions, same results);
+  /// in-loop policies ignore it and need `w`.
+  const std::uint8_t* w_prepacked = nullptr;
   const float* scale_x_high = nullptr; ///< M: per-token scale of the high block
   const float* scale_x_low = nullptr;  ///< M: per-token scale of the low block
   const float* scale_w = nullptr;      ///< N (per channel) or N x K/128 (per group of 128)
@@ -103,13 +111,18 @@ public:
                   "per-group-128 weight scales need K and Kh to be multiples of 128");
     if (args.weight_scale_group == 128 && args.int_sums != nullptr)
       return fail(Status::invalid_argument, "int_sums is only written with per-channel scales");
-    if (args.x_high == nullptr || args.x_low == nullptr || args.w == nullptr ||
+    const bool prepacked = uses_prepacked(args);
+    if (prepacked && args.k >= (1 << 20))
+      return fail(Status::invalid_shape,
+                  "prepacked weights need K below 2^20 (offset-binary int32 sums stay exact)");
+    if (args.x_high == nullptr || args.x_low == nullptr || (args.w == nullptr && !prepacked) ||
         args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
         args.y == nullptr)
       return fail(Status::invalid_argument, "a required pointer is null");
     if (!aligned(args.x_high, 16) || !aligned(args.x_low, 16) || !aligned(args.w, 16) ||
-        !aligned(args.y, 16) || !aligned(args.scale_x_high, 4) || !aligned(args.scale_x_low, 4) ||
-        !aligned(args.scale_w, 4) || !aligned(args.bias, 4) || !aligned(args.int_sums, 4))
+        !aligned(args.y, 16) || !aligned(args.w_prepacked, 16) || !aligned(args.scale_x_high, 4) ||
+        !aligned(args.scale_x_low, 4) || !aligned(args.scale_w, 4) || !aligned(args.bias, 4) ||
+        !aligned(args.int_sums, 4))
       return fail(Status::misaligned_pointer,
                   "x_high, x_low, w and y must be 16-byte aligned, scales 4-byte aligned");
     const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
@@ -123,7 +136,12 @@ public:
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
-    return prepass_bytes(args) + partial_bytes(args, split_count(args));
+    return prepass_bytes(args) + sums_bytes(args) + partial_bytes(args, split_count(args));
+  }
+
+  /// Whether `run` takes the prepacked-weight path: a prepass policy and `w_prepacked` given.
+  static bool uses_prepacked(const Arguments& args) {
+    return Policy::low_staging == LowStaging::prepass && args.w_prepacked != nullptr;
   }
 
   /// Split-K factor `run` will use: 1, unless the output tiles are fewer than the SMs (small M,
@@ -183,18 +201,28 @@ private:
         static_cast<std::size_t>(args.m) * static_cast<std::size_t>(args.k - high_columns(args.k));
     return (bytes + 255) / 256 * 256;
   }
+  /// Per-token activation sums of each segment (prepacked path): M x segments int32.
+  static int sum_segments(const Arguments& args) {
+    return args.weight_scale_group == 128 ? args.k / 128 : 2;
+  }
+  static std::size_t sums_bytes(const Arguments& args) {
+    if (!uses_prepacked(args))
+      return 0;
+    const std::size_t bytes = static_cast<std::size_t>(args.m) * sum_segments(args) * 4;
+    return (bytes + 255) / 256 * 256;
+  }
   static std::size_t partial_bytes(const Arguments& args, int splits) {
     return splits > 1 ? static_cast<std::size_t>(splits) * 2 * static_cast<std::size_t>(args.m) *
                             static_cast<std::size_t>(args.n) * sizeof(std::int32_t)
                       : 0;
   }
 
-  /// The kernel of this policy's schedule (only that one is instantiated).
-  static auto sm90_kernel() {
+  /// The kernel of this policy's schedule and weight layout (prepacked: prepass policies only).
+  template <bool PrepackedW> static auto sm90_kernel() {
     if constexpr (Policy::schedule == Schedule::warp_specialized)
-      return detail::w4a_sq_static_ws_sm90_kernel<low_bits, Policy>;
+      return detail::w4a_sq_static_ws_sm90_kernel<low_bits, Policy, PrepackedW>;
     else
-      return detail::w4a_sq_static_sm90_kernel<low_bits, Policy>;
+      return detail::w4a_sq_static_sm90_kernel<low_bits, Policy, PrepackedW>;
   }
 
   static bool aligned(const void* p, std::size_t bytes) {
@@ -202,8 +230,17 @@ private:
   }
 
   static Status run_sm90(const Arguments& args, void* workspace, cudaStream_t stream) {
+    if constexpr (Policy::low_staging == LowStaging::prepass) {
+      if (uses_prepacked(args))
+        return run_sm90_layout<true>(args, workspace, stream);
+    }
+    return run_sm90_layout<false>(args, workspace, stream);
+  }
+
+  template <bool PrepackedW>
+  static Status run_sm90_layout(const Arguments& args, void* workspace, cudaStream_t stream) {
     using Shape = detail::W4ASqStaticSm90<low_bits, Policy>;
-    const auto kernel = sm90_kernel();
+    const auto kernel = sm90_kernel<PrepackedW>();
     if (!kernel_built_for(kernel, 90))
       return Status::unsupported_architecture;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -237,8 +274,10 @@ private:
     const auto k_half = static_cast<std::uint64_t>(args.k) / 2;
     const auto kh = static_cast<std::uint64_t>(p.k_high), kl = static_cast<std::uint64_t>(p.k_low);
     const auto rows_m = static_cast<std::uint64_t>(args.m);
-    bool maps_ok = encode_tensor_map_2d(&p.tmap_w, args.w, k_half, args.n, k_half, 64,
-                                        Policy::block_w, CU_TENSOR_MAP_SWIZZLE_64B);
+    bool maps_ok = true;
+    if constexpr (!PrepackedW)
+      maps_ok = encode_tensor_map_2d(&p.tmap_w, args.w, k_half, args.n, k_half, 64, Policy::block_w,
+                                     CU_TENSOR_MAP_SWIZZLE_64B);
     maps_ok = maps_ok && encode_tensor_map_2d(&p.tmap_x_high, args.x_high, kh, rows_m, kh, 128,
                                               Policy::block_tokens, CU_TENSOR_MAP_SWIZZLE_128B);
     if constexpr (Policy::low_staging == LowStaging::in_loop) {
@@ -255,12 +294,26 @@ private:
 
     if constexpr (Policy::low_staging == LowStaging::prepass) {
       auto* wide = static_cast<std::int8_t*>(workspace);
-      const long long groups = static_cast<long long>(args.m) * (p.k_low / 32);
       const int block = 256;
-      const long long blocks = (groups + block - 1) / block;
-      detail::widen_low_bits_kernel<low_bits>
-          <<<static_cast<unsigned>(blocks < 65535 * 16 ? blocks : 65535 * 16), block, 0, stream>>>(
-              args.x_low, wide, args.m, p.k_low);
+      if constexpr (PrepackedW) {
+        // Widening plus the exact per-token segment sums, one block per token row.
+        auto* sums = reinterpret_cast<std::int32_t*>(static_cast<std::uint8_t*>(workspace) +
+                                                     prepass_bytes(args));
+        detail::widen_low_and_sum_kernel<low_bits>
+            <<<static_cast<unsigned>(args.m < (1 << 20) ? args.m : (1 << 20)), block, 0, stream>>>(
+                args.x_low, wide, args.x_high, sums, args.m, p.k_high, p.k_low,
+                args.weight_scale_group == 128 ? 1 : 0);
+        p.x_sums = sums;
+        p.x_sum_segments = sum_segments(args);
+        p.w_prepacked = args.w_prepacked;
+        p.w_row_blocks = (args.n + 63) / 64;
+      } else {
+        const long long groups = static_cast<long long>(args.m) * (p.k_low / 32);
+        const long long blocks = (groups + block - 1) / block;
+        detail::widen_low_bits_kernel<low_bits>
+            <<<static_cast<unsigned>(blocks < 65535 * 16 ? blocks : 65535 * 16), block, 0,
+               stream>>>(args.x_low, wide, args.m, p.k_low);
+      }
       p.x_low = wide;
     }
     const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w,

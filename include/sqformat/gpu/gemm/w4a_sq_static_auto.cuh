@@ -4,7 +4,9 @@
 //   M <= 16        decode policy   (16-token tiles, X_low widened in the loop, no workspace)
 //   16 < M <= 128  medium policy   (64-token tiles, X_low widened in the loop, no workspace)
 //   M > 128        prefill policy  (128 x 128 tiles, X_low widened once by a prepass; at M = 256
-//                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md)
+//                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md);
+//                  with prepacked weights (args.w_prepacked) the warp-specialized prefill policy,
+//                  the faster of the two with that layout on an H200 (docs/performance.md)
 #pragma once
 
 #include "w4a_sq_static.cuh"
@@ -16,6 +18,7 @@ public:
   using Decode = GemmW4ASqStatic<Config, W4ASqDecodePolicy>;
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
+  using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
   using Arguments = W4ASqStaticArguments;
   static constexpr int medium_max_tokens = 128;
 
@@ -24,6 +27,8 @@ public:
       return Decode::can_implement(args, reason);
     if (args.m <= medium_max_tokens)
       return Medium::can_implement(args, reason);
+    if (args.w_prepacked != nullptr)
+      return PrefillPrepacked::can_implement(args, reason);
     return Prefill::can_implement(args, reason);
   }
   static std::size_t workspace_size(const Arguments& args) {
@@ -31,6 +36,8 @@ public:
       return Decode::workspace_size(args);
     if (args.m <= medium_max_tokens)
       return Medium::workspace_size(args);
+    if (args.w_prepacked != nullptr)
+      return PrefillPrepacked::workspace_size(args);
     return Prefill::workspace_size(args);
   }
   static Status run(const Arguments& args, void* workspace, std::size_t workspace_bytes,
@@ -39,6 +46,8 @@ public:
       return Decode::run(args, workspace, workspace_bytes, stream);
     if (args.m <= medium_max_tokens)
       return Medium::run(args, workspace, workspace_bytes, stream);
+    if (args.w_prepacked != nullptr)
+      return PrefillPrepacked::run(args, workspace, workspace_bytes, stream);
     return Prefill::run(args, workspace, workspace_bytes, stream);
   }
 };

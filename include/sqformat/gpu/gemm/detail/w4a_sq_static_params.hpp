@@ -17,7 +17,14 @@ struct W4ASqStaticParams {
                              ///< of block_tokens x 16*low_bits B (in-loop)
   const std::int8_t* x_high; ///< M x k_high INT8, row stride k_high
   const void* x_low;         ///< M x k_low: packed low bits (in-loop) or INT8 (prepass)
-  const std::uint8_t* w;     ///< N x K INT4 packed, row stride K/2 bytes
+  const std::uint8_t* w;     ///< N x K INT4 packed, row stride K/2 bytes (canonical path)
+  /// Prepacked path only (PrepackedW kernels): W in the layout of w4_prepack.hpp, loaded per
+  /// (64-row block, K tile) with 4096-byte bulk copies, and the per-token activation sums of
+  /// each segment (x_sums[m * x_sum_segments + segment]) that undo the +8 weight offset.
+  const std::uint8_t* w_prepacked;
+  const std::int32_t* x_sums;
+  int x_sum_segments;        ///< 2 (high range, low range) or K/128 (per-group-128 scales)
+  int w_row_blocks;          ///< ceil(N / 64): 64-row blocks stored in the prepacked W
   const float* scale_x_high; ///< M
   const float* scale_x_low;  ///< M
   const float* scale_w;      ///< N x w_groups

@@ -23,6 +23,12 @@
 // reports completion; out-of-bounds boxes arrive as zeros: tokens past M, channels past N, columns
 // past a range's end). Every warpgroup computes; TMA writes through the async proxy, so only the
 // tiles that threads widen by hand need a proxy fence.
+//
+// Weights come in two layouts (template parameter PrepackedW): canonical packed INT4 (TMA box
+// with the 64-byte swizzle; byte permutes and a sign-extending widening to s8 per register) or
+// prepacked offset-binary nibbles (w4_prepack.hpp; one 16-byte shared load per two k32 steps, a
+// mask or shift+mask per register, u8 x s8 wgmma, and the exact correction −8·Σx per token and
+// segment from the prepass subtracted from the int32 sums before they are folded).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -33,8 +39,9 @@
 #include "../../common/ptx_sm90.cuh"
 #include "../../common/tma_sm90.cuh"
 #include "../tile_policy.hpp"
+#include "w4_fragments.cuh"
 #include "w4a_sq_static_params.hpp"
-#include "wgmma_s8_rs.cuh"
+#include "wgmma_u8s8_rs.cuh"
 #include "widen_low_bits.cuh"
 
 namespace sqformat::gpu::detail {
@@ -71,12 +78,14 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
 #define SQFORMAT_SM90A_DEVICE_PASS 1
 #endif
 
-template <int LowBits, class Policy>
+template <int LowBits, class Policy, bool PrepackedW = false>
 __global__ void __launch_bounds__(Policy::threads, 1)
     w4a_sq_static_sm90_kernel(const __grid_constant__ W4ASqStaticParams p) {
 #if defined(SQFORMAT_SM90A_DEVICE_PASS)
   using K = W4ASqStaticSm90<LowBits, Policy>;
-  using Mma = WgmmaS8RS<K::block_tokens>;
+  using Mma = WgmmaRS<K::block_tokens, PrepackedW>;
+  static_assert(!PrepackedW || !K::low_in_loop,
+                "prepacked weights need prepass staging (the prepass computes the X sums)");
   extern __shared__ std::uint8_t smem_raw[];
   std::uint8_t* smem = reinterpret_cast<std::uint8_t*>(
       (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
@@ -104,11 +113,22 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   auto load_tile = [&](int t, int stage) {
     const bool high = t < tiles_high;
     const int k_begin = (high ? t : t - tiles_high) * K::block_k; // inside the range
-    const int w_col0 = high ? k_begin : p.k_high + k_begin;
     const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
-    ptx::mbarrier_arrive_expect_tx(bar, (high || !K::low_in_loop) ? K::tx_bytes_int8
-                                                                  : K::tx_bytes_packed);
-    ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+    if constexpr (PrepackedW) {
+      // One 4096-byte block per 64 rows that exist (rows past the last block stay stale and
+      // only reach discarded outputs).
+      const int blocks = min(K::block_w / 64, p.w_row_blocks - n0 / 64);
+      ptx::mbarrier_arrive_expect_tx(bar, K::x_tile_bytes + 4096 * blocks);
+      for (int b = 0; b < blocks; ++b)
+        ptx::bulk_load(ptx::shared_address(w_tile(stage) + 4096 * b),
+                       p.w_prepacked + (static_cast<std::size_t>(n0 / 64 + b) * tiles + t) * 4096,
+                       4096, bar);
+    } else {
+      ptx::mbarrier_arrive_expect_tx(bar, (high || !K::low_in_loop) ? K::tx_bytes_int8
+                                                                    : K::tx_bytes_packed);
+      const int w_col0 = high ? k_begin : p.k_high + k_begin;
+      ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+    }
     if (high) {
       ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), &p.tmap_x_high, bar, k_begin, m0);
     } else if constexpr (!K::low_in_loop) {
@@ -158,23 +178,29 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     out[i] = 0.0f;
   }
 
-  // Fold the finished segment's exact sums into the float accumulators.
+  // Fold the finished segment's exact sums into the float accumulators (prepacked weights:
+  // first subtract 8·Σx of the segment, which turns Σ u·x back into Σ q·x exactly).
   auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
-                          std::int32_t* sums_plane) {
+                          std::int32_t* sums_plane, int segment) {
 #pragma unroll
     for (int j = 0; j < K::block_tokens / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int m = m0 + 8 * j + 2 * c + e;
         const float sx = m < p.m ? scale_x[m] : 0.0f;
+        std::int32_t offset = 0;
+        if constexpr (PrepackedW)
+          offset =
+              m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int idx = 4 * j + 2 * h + e;
+          const std::int32_t sum = acc[idx] - offset;
           const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
-          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(acc[idx])));
+          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
           const int n = n0 + row0 + 8 * h;
           if (sums_plane != nullptr && m < p.m && n < p.n)
-            sums_plane[static_cast<std::size_t>(m) * p.n + n] = acc[idx];
+            sums_plane[static_cast<std::size_t>(m) * p.n + n] = sum;
         }
       }
     }
@@ -214,6 +240,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 #pragma unroll
     for (int h = 0; h < 2; ++h)
       a_offset[s][h] = (row0 + 8 * h) * 64 + ((s ^ row_swizzle) << 4) + 4 * (c >> 1);
+  // Prepacked: this thread's first 16-byte chunk in its warpgroup's 4096-byte block.
+  const std::uint32_t prepacked_offset = wg * 4096 + (warp * 32 + lane) * 16;
   bool segment_start = true;
 
   // ---- main loop: one K tile of 128 per iteration ---------------------------------------------
@@ -233,26 +261,16 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
     const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
     const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
-    // Row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words c/2 and
-    // 2 + c/2. All 16 shared loads first, then the widening (independent chains), then one
-    // wgmma.fence (orders the writes of a[] and, after a fold, of acc before the asynchronous
-    // reads) and the 4 MMAs back to back. Descriptor: +32 bytes along K per k32 step inside the
-    // swizzle atom (address unit 16 B).
-    std::uint32_t words[4][2][2];
-#pragma unroll
-    for (int s = 0; s < 4; ++s)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        words[s][h][0] = ptx::ld_shared_u32(w_smem + a_offset[s][h]);
-        words[s][h][1] = ptx::ld_shared_u32(w_smem + a_offset[s][h] + 8);
-      }
+    // Canonical: row r's 16-byte chunk s (k 32s..32s+31) holds this lane's nibbles in its words
+    // c/2 and 2 + c/2. Prepacked: the lane's 32 bytes are two 16-byte chunks. All shared loads
+    // first, then the widening (independent chains), then one wgmma.fence (orders the writes of
+    // a[] and, after a fold, of acc before the asynchronous reads) and the 4 MMAs back to back.
+    // Descriptor: +32 bytes along K per k32 step inside the swizzle atom (address unit 16 B).
     std::uint32_t a[4][4];
-#pragma unroll
-    for (int s = 0; s < 4; ++s)
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-        widen_int4x8(__byte_perm(words[s][h][0], words[s][h][1], pair_select), a[s][h],
-                     a[s][2 + h]);
+    if constexpr (PrepackedW)
+      load_w4_fragments_prepacked(w_smem + prepacked_offset, a);
+    else
+      load_w4_fragments_canonical(w_smem, a_offset, pair_select, a);
     ptx::wgmma_fence();
 #pragma unroll
     for (int s = 0; s < 4; ++s)
@@ -262,7 +280,13 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
     // Refill: once every warpgroup's MMAs of tile t - 1 are done, its buffer takes tile
     // t - 1 + stages. (Waiting for t - 1, not t, keeps this tile's MMAs in flight.)
-    ptx::wgmma_wait<1>();
+    // Prepacked weights wait for tile t itself: their short widening rewrites a[] for tile
+    // t + 1 while tile t's MMAs would still read it (the PTX ISA leaves register operands of
+    // in-flight wgmma undefined to overwrite), which gave wrong sums on the device.
+    if constexpr (PrepackedW)
+      ptx::wgmma_wait<0>();
+    else
+      ptx::wgmma_wait<1>();
     __syncthreads();
     if (tid == 0 && i >= 1 && t - 1 + K::stages < t_end)
       load_tile(t - 1 + K::stages, (i - 1) % K::stages);
@@ -287,7 +311,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
         std::int32_t* plane = nullptr;
         if (p.int_sums != nullptr && !grouped)
           plane = p.int_sums + (high ? 0 : plane_size);
-        fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+        fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane,
+                     grouped ? group : (high ? 0 : 1));
       }
       segment_start = true;
     }

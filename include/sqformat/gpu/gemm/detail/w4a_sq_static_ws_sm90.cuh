@@ -14,6 +14,9 @@
 //                            for them and release the stage (one arrival per warp). No
 //                            block-wide barrier in the main loop, so one warpgroup's widening
 //                            overlaps the other's MMAs and the TMA of later stages.
+//
+// PrepackedW: weights in the layout of w4_prepack.hpp (bulk copies of 4096-byte blocks, u8 A,
+// the −8·Σx correction applied at each fold), as in w4a_sq_static_sm90.cuh.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -24,9 +27,10 @@
 #include "../../common/ptx_sm90.cuh"
 #include "../../common/tma_sm90.cuh"
 #include "../tile_policy.hpp"
+#include "w4_fragments.cuh"
 #include "w4a_sq_static_params.hpp"
 #include "w4a_sq_static_sm90.cuh"
-#include "wgmma_s8_rs.cuh"
+#include "wgmma_u8s8_rs.cuh"
 #include "widen_low_bits.cuh"
 
 namespace sqformat::gpu::detail {
@@ -39,12 +43,12 @@ struct W4ASqWsRegisters {
   static constexpr int consumer = 232;
 };
 
-template <int LowBits, class Policy>
+template <int LowBits, class Policy, bool PrepackedW = false>
 __global__ void __launch_bounds__(Policy::threads, 1)
     w4a_sq_static_ws_sm90_kernel(const __grid_constant__ W4ASqStaticParams p) {
 #if defined(SQFORMAT_SM90A_DEVICE_PASS)
   using K = W4ASqStaticSm90<LowBits, Policy>;
-  using Mma = WgmmaS8RS<K::block_tokens>;
+  using Mma = WgmmaRS<K::block_tokens, PrepackedW>;
   static_assert(Policy::low_staging == LowStaging::prepass,
                 "the warp-specialized kernel reads X_low as INT8 (prepass staging)");
   static_assert(Policy::threads == 384,
@@ -90,10 +94,21 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       // a high tile meet zero activations.
       const bool high = i < tiles_high;
       const int k_begin = (high ? i : i - tiles_high) * K::block_k; // inside the range
-      const int w_col0 = high ? k_begin : p.k_high + k_begin;
       const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
-      ptx::mbarrier_arrive_expect_tx(bar, K::tx_bytes_int8);
-      ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+      if constexpr (PrepackedW) {
+        // One 4096-byte block per 64 rows that exist (rows past the last block stay stale and
+        // only reach discarded outputs).
+        const int blocks = min(K::block_w / 64, p.w_row_blocks - n0 / 64);
+        ptx::mbarrier_arrive_expect_tx(bar, K::x_tile_bytes + 4096 * blocks);
+        for (int b = 0; b < blocks; ++b)
+          ptx::bulk_load(ptx::shared_address(w_tile(stage) + 4096 * b),
+                         p.w_prepacked + (static_cast<std::size_t>(n0 / 64 + b) * tiles + i) * 4096,
+                         4096, bar);
+      } else {
+        const int w_col0 = high ? k_begin : p.k_high + k_begin;
+        ptx::mbarrier_arrive_expect_tx(bar, K::tx_bytes_int8);
+        ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
+      }
       ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), high ? &p.tmap_x_high : &p.tmap_x_low,
                        bar, k_begin, m0);
     }
@@ -120,23 +135,29 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     out[i] = 0.0f;
   }
 
-  // Fold the finished segment's exact sums into the float accumulators (reference order).
+  // Fold the finished segment's exact sums into the float accumulators (reference order;
+  // prepacked weights: first subtract 8·Σx of the segment, exactly undoing the +8 offset).
   auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
-                          std::int32_t* sums_plane) {
+                          std::int32_t* sums_plane, int segment) {
 #pragma unroll
     for (int j = 0; j < K::block_tokens / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int m = m0 + 8 * j + 2 * c + e;
         const float sx = m < p.m ? scale_x[m] : 0.0f;
+        std::int32_t offset = 0;
+        if constexpr (PrepackedW)
+          offset =
+              m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int idx = 4 * j + 2 * h + e;
+          const std::int32_t sum = acc[idx] - offset;
           const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
-          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(acc[idx])));
+          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
           const int n = n0 + row0 + 8 * h;
           if (sums_plane != nullptr && m < p.m && n < p.n)
-            sums_plane[static_cast<std::size_t>(m) * p.n + n] = acc[idx];
+            sums_plane[static_cast<std::size_t>(m) * p.n + n] = sum;
         }
       }
     }
@@ -152,6 +173,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 #pragma unroll
     for (int h = 0; h < 2; ++h)
       a_offset[s][h] = (row0 + 8 * h) * 64 + ((s ^ row_swizzle) << 4) + 4 * (c >> 1);
+  // Prepacked: this thread's first 16-byte chunk in its warpgroup's 4096-byte block.
+  const std::uint32_t prepacked_offset = cwg * 4096 + (warp * 32 + lane) * 16;
   bool segment_start = true;
 
 #pragma unroll 1
@@ -162,21 +185,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
     const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
     const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
-    std::uint32_t words[4][2][2];
-#pragma unroll
-    for (int s = 0; s < 4; ++s)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        words[s][h][0] = ptx::ld_shared_u32(w_smem + a_offset[s][h]);
-        words[s][h][1] = ptx::ld_shared_u32(w_smem + a_offset[s][h] + 8);
-      }
     std::uint32_t a[4][4];
-#pragma unroll
-    for (int s = 0; s < 4; ++s)
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-        widen_int4x8(__byte_perm(words[s][h][0], words[s][h][1], pair_select), a[s][h],
-                     a[s][2 + h]);
+    if constexpr (PrepackedW)
+      load_w4_fragments_prepacked(w_smem + prepacked_offset, a);
+    else
+      load_w4_fragments_canonical(w_smem, a_offset, pair_select, a);
     ptx::wgmma_fence();
 #pragma unroll
     for (int s = 0; s < 4; ++s)
@@ -207,7 +220,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       std::int32_t* plane = nullptr;
       if (p.int_sums != nullptr && !grouped)
         plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane);
+      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane,
+                   grouped ? group : (high ? 0 : 1));
       segment_start = true;
     }
   }

@@ -4,7 +4,8 @@
 # installed here.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ git catch2 libbenchmark-dev libopenblas-dev clang-format)
+# python3-pip: scripts/fetch_model.sh (the evaluation model); nothing else needs Python.
+packages=(cmake ninja-build g++ git catch2 libbenchmark-dev libopenblas-dev clang-format python3-pip)
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then

@@ -1,6 +1,7 @@
 // W(SQ)A16 decode (Y = X · Wᵀ, M <= 64 tokens, bf16) against cuBLAS BF16 (cublasGemmEx, float32
 // compute, default algorithm) in the same binary. Kernels: W(SQ5)A16 = SqConfig<64, 8, 8, 4>
-// (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5).
+// (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5), as
+// run() dispatches them (row-thread kernel for small M) and forced onto the tensor-core kernel.
 //
 // Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed call,
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
@@ -157,7 +158,9 @@ void bm_cublas_bf16(benchmark::State& state) {
   set_counters(state, t, 2.0 * (double(n) * k + double(m) * k + double(m) * n));
 }
 
-template <class C> void bm_wsq_a16(benchmark::State& state) {
+/// ForceTensorCores: time the tensor-core kernel at every M (run() picks the row-thread kernel for
+/// M <= row_thread_max_m), to measure the crossover.
+template <class C, bool ForceTensorCores = false> void bm_wsq_a16(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
   using Op = gpu::WsqA16Decode<C, bf16>;
   SqWeights<C> w(n, k);
@@ -168,10 +171,15 @@ template <class C> void bm_wsq_a16(benchmark::State& state) {
     state.SkipWithError("can_implement failed");
     return;
   }
-  const std::size_t ws_bytes = Op::workspace_size(args);
+  const std::size_t ws_bytes =
+      ForceTensorCores ? Op::tensor_core_workspace_size(args) : Op::workspace_size(args);
   Dev<unsigned char> ws(ws_bytes);
   Status st = Status::success;
-  const double t = timed_loop(state, [&] { st = Op::run(args, ws.p, ws_bytes, nullptr); });
+  const double t = timed_loop(state, [&] {
+    st = ForceTensorCores ? Op::run_tensor_cores(args, ws.p, ws_bytes, nullptr)
+                          : Op::run(args, ws.p, ws_bytes, nullptr);
+  });
+  state.counters["row_thread"] = !ForceTensorCores && Op::uses_row_thread(args) ? 1 : 0;
   if (st != Status::success)
     state.SkipWithError(to_string(st));
   set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
@@ -184,7 +192,7 @@ template <class C> void bm_wsq_a16(benchmark::State& state) {
 void shapes(benchmark::internal::Benchmark* b) {
   for (const auto& nk : {std::pair{8192, 8192}, std::pair{28672, 8192}, std::pair{4096, 4096},
                          std::pair{14336, 4096}})
-    for (int m : {1, 16, 64})
+    for (int m : {1, 2, 4, 8, 16, 64})
       b->Args({m, nk.first, nk.second});
   b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
 }
@@ -195,4 +203,10 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(bm_cublas_bf16)->Apply(shapes);
 BENCHMARK(bm_wsq_a16<SqConfig<64, 8, 8, 4>>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
 BENCHMARK(bm_wsq_a16<SqConfig<64, 32, 8, 4>>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
+BENCHMARK(bm_wsq_a16<SqConfig<64, 8, 8, 4>, true>)
+    ->Name("wsq5_a16_tensor_cores_B64_8_4_0.875")
+    ->Apply(shapes);
+BENCHMARK(bm_wsq_a16<SqConfig<64, 32, 8, 4>, true>)
+    ->Name("wsq6_a16_tensor_cores_B64_8_4_0.5")
+    ->Apply(shapes);
 BENCHMARK_MAIN();

@@ -18,9 +18,10 @@ using namespace sqformat;
 using wsq_test::DeviceBuffer;
 using wsq_test::MaskKind;
 
-using WsqConfigs = std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqConfig<32, 8, 8, 4>,
-                              SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
-                              SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>>;
+using WsqConfigs =
+    std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqConfig<32, 8, 8, 4>,
+               SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
+               SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>, SqConfig<64, 32, 8, 4>>;
 
 namespace {
 
@@ -57,20 +58,34 @@ template <class C, class T> void check_case(const Case& c, unsigned seed) {
   wsq_test::DeviceWeights<C> dw(w);
   DeviceBuffer<T> dx(x);
   using OpA = gpu::WsqA16Decode<C, T, PolicyA>;
-  const bool tc = OpA::uses_tensor_cores({dw.view, dx.ptr, nullptr, c.m});
-  const int slices = tc ? OpA::k_slices(c.n, c.k) : 1;
-  CAPTURE(tc, slices);
-  const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
-  const double steps = C::bank + c.k / C::bank + slices + 8;
-  for (int i = 0; i < c.m * c.n; ++i) {
-    const double got = wsq_test::to_float(ya[i]);
-    const double want = ref.y[i];
-    const double tol = steps * std::ldexp(2.0, -24) * mag[i] + ref.bound[i] +
-                       std::ldexp(1.0, -8) * std::fabs(want) + 1e-30;
-    if (std::fabs(got - want) > tol) {
-      CAPTURE(i, got, want, tol, mag[i]);
-      FAIL("W(SQ)A16 result outside the bound");
+  const typename OpA::Arguments probe{dw.view, dx.ptr, nullptr, c.m};
+  const bool row_thread = OpA::uses_row_thread(probe), tc = OpA::uses_tensor_cores(probe);
+  const int slices = OpA::k_slices(probe);
+  CAPTURE(row_thread, tc, slices);
+  const auto check_bound = [&](const std::vector<T>& y, int path_slices) {
+    const double steps = C::bank + c.k / C::bank + path_slices + 8;
+    for (int i = 0; i < c.m * c.n; ++i) {
+      const double got = wsq_test::to_float(y[i]);
+      const double want = ref.y[i];
+      const double tol = steps * std::ldexp(2.0, -24) * mag[i] + ref.bound[i] +
+                         std::ldexp(1.0, -8) * std::fabs(want) + 1e-30;
+      if (std::fabs(got - want) > tol) {
+        CAPTURE(i, got, want, tol, mag[i]);
+        FAIL("W(SQ)A16 result outside the bound");
+      }
     }
+  };
+  const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
+  check_bound(ya, slices);
+  // Where run() takes the row-thread kernel, the tensor-core kernel (if the configuration allows
+  // it) must hold the bound too: both stay tested whatever the dispatch threshold.
+  if (row_thread && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
+    DeviceBuffer<T> yt(std::size_t(c.m) * c.n);
+    const typename OpA::Arguments args{dw.view, dx.ptr, yt.ptr, c.m};
+    DeviceBuffer<unsigned char> ws(OpA::tensor_core_workspace_size(args));
+    REQUIRE(OpA::run_tensor_cores(args, ws.ptr, ws.count, nullptr) == Status::success);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    check_bound(yt.to_host(), c.k / C::bank); // at most one slice per bank
   }
   // A policy changes speed only: the other policy must produce the same bytes.
   const std::vector<T> yb = run_decode<C, T, PolicyB>(dw.view, dx, c.m);
@@ -85,12 +100,16 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A16 decode matches the reference", "[gpu][wsq][a16
   const int b = C::bank;
   const int big_k = 4096;
   const Case cases[] = {
-      {1, 32, b, MaskKind::random},        // one bank
-      {1, 64, big_k, MaskKind::random},    // M = 1, large K, K split in many slices
-      {7, 48, 1024, MaskKind::bank_start}, // odd M, high elements first in every bank
-      {16, 64, 2048, MaskKind::bank_end},  // high elements last in every bank
-      {64, 32, big_k, MaskKind::random},   // the largest M
-      {33, 40, 8 * b, MaskKind::random},   // N not a multiple of 16
+      {1, 32, b, MaskKind::random},                 // one bank
+      {1, 64, big_k, MaskKind::random},             // M = 1, large K, K split in many slices
+      {2, 72, 1024 + 3 * b, MaskKind::bank_end},    // partial chunk and load group, N % 32 != 0
+      {3, 200, 2048 + 5 * b, MaskKind::bank_start}, // 2 blocks of rows, tokens past M zero
+      {4, 32, 3 * 1024, MaskKind::random},          // above the row-thread kernel's M
+      {8, 33, 2048, MaskKind::random},              // N % 16 != 0 at M = 8
+      {7, 48, 1024, MaskKind::bank_start},          // odd M, high elements first in every bank
+      {16, 64, 2048, MaskKind::bank_end},           // high elements last in every bank
+      {64, 32, big_k, MaskKind::random},            // the largest M
+      {33, 40, 8 * b, MaskKind::random},            // N not a multiple of 16
   };
   for (const Case& c : cases)
     check_case<C, __nv_bfloat16>(c, seed);
@@ -101,15 +120,17 @@ TEST_CASE("W(SQ)A16 decode with fp16 activations", "[gpu][wsq][a16]") {
   check_case<SqConfig<64, 8, 8, 4>, __half>({5, 64, 2048, MaskKind::random}, seed);
   check_case<SqConfig<64, 8, 8, 4>, __half>({64, 32, 1024, MaskKind::bank_end}, seed + 1);
   check_case<SqConfig<16, 4, 8, 4>, __half>({3, 32, 512, MaskKind::random}, seed + 2);
+  check_case<SqConfig<64, 8, 8, 4>, __half>({1, 96, 4096, MaskKind::bank_start}, seed + 3);
+  check_case<SqConfig<32, 8, 8, 4>, __half>({2, 64, 1024, MaskKind::random}, seed + 4);
 }
 
 TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   using C = SqConfig<64, 8, 8, 4>;
   using Op = gpu::WsqA16Decode<C, __nv_bfloat16>;
   std::mt19937 rng(7);
-  const auto w = wsq_test::make_weights<C>(32, 256, rng, MaskKind::random);
+  const auto w = wsq_test::make_weights<C>(32, 2048, rng, MaskKind::random);
   wsq_test::DeviceWeights<C> dw(w);
-  DeviceBuffer<__nv_bfloat16> x(64 * 256 + 8), y(64 * 32 + 8);
+  DeviceBuffer<__nv_bfloat16> x(64 * 2048 + 8), y(64 * 32 + 8);
   const Op::Arguments good{dw.view, x.ptr, y.ptr, 4};
   CHECK(Op::can_implement(good) == Status::success);
 
@@ -119,7 +140,7 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   a.m = 65;
   CHECK(Op::can_implement(a) == Status::invalid_shape);
   a = good;
-  a.w.k = 250;
+  a.w.k = 2040;
   CHECK(Op::can_implement(a) == Status::k_not_multiple_of_bank);
   a = good;
   a.x = x.ptr + 1;
@@ -131,7 +152,16 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   a.y = nullptr;
   CHECK(Op::can_implement(a) == Status::invalid_argument);
   CHECK(Op::run(a, nullptr, 0, nullptr) == Status::invalid_argument);
-  a = good;
-  REQUIRE(Op::workspace_size(a) > 0); // 2 tiles of 16 rows: K is split
-  CHECK(Op::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+  // Both split-K kernels need a workspace here (one tile of rows, K = 32 banks).
+  for (const int m : {2, 16}) {
+    a = good;
+    a.m = m;
+    CAPTURE(m, Op::uses_row_thread(a), Op::uses_tensor_cores(a));
+    CHECK((Op::uses_row_thread(a) || Op::uses_tensor_cores(a)));
+    REQUIRE(Op::workspace_size(a) > 0);
+    CHECK(Op::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+    DeviceBuffer<unsigned char> ws(Op::workspace_size(a) + 16);
+    CHECK(Op::run(a, ws.ptr + 4, Op::workspace_size(a), nullptr) == Status::misaligned_pointer);
+    CHECK(Op::run(a, ws.ptr, Op::workspace_size(a) - 4, nullptr) == Status::insufficient_workspace);
+  }
 }

@@ -3,13 +3,16 @@
 //   W  N x K  SQ tensor (WsqWeightsView)
 //   Y  M x N  row-major, T
 //
-// Configurations with b % 64 == 0, INT8/INT4 and H % 8 == 0, H <= 32 (SQ5 B64-(8/4)-0.875, SQ6
-// B64-(8/4)-0.5, ...) and N % 16 == 0 run on tensor cores (detail/a16_mma_kernel.cuh): every
-// weight byte is read once, K is split into shape-dependent slices whose partial results go to the
-// workspace and are added in slice order. All other configurations use the CUDA-core kernel
-// (detail/a16_generic_kernel.cuh), no workspace. Both compute, per output and bank, exact
-// code * x products accumulated in float32 and scaled once per bank; see docs/wsq.md for the
-// error bound. The result depends on the configuration and the shape only, never on the Policy.
+// Three kernels, chosen by the configuration and M (never by the Policy):
+//   - M <= row_thread_max_m, b = 32 or 64, INT8/INT4, H % 4 == 0: CUDA cores, one thread per row
+//     and K slice (detail/a16_row_thread_kernel.cuh);
+//   - otherwise b % 64 == 0, INT8/INT4, H % 8 == 0, H <= 32 and N % 16 == 0: tensor cores
+//     (detail/a16_mma_kernel.cuh);
+//   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace.
+// The first two read every weight byte once and split K into slices that depend on N and K only;
+// slice results go to the workspace and are added in slice order. All compute, per output and
+// bank, exact code * x products accumulated in float32 and scaled once per bank; see docs/wsq.md
+// for the error bound. The result depends on the configuration, the shape and the path only.
 //
 // Usage:
 //   using Op = WsqA16Decode<SqConfig<64, 8>, __nv_bfloat16>;
@@ -22,10 +25,12 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <utility>
 
 #include "../../status.hpp"
 #include "detail/a16_generic_kernel.cuh"
 #include "detail/a16_mma_kernel.cuh"
+#include "detail/a16_row_thread_kernel.cuh"
 #include "detail/checks.hpp"
 #include "policy.hpp"
 #include "weights_view.hpp"
@@ -42,21 +47,30 @@ public:
   };
   static constexpr int max_m = 64;
 
-  /// Whether the tensor-core kernel serves these arguments (else the CUDA-core one does).
-  static bool uses_tensor_cores(const Arguments& a) {
-    return wsq_detail::mma_decode_supports<C> && a.w.n % 16 == 0;
+  /// Largest M the CUDA-core row-thread kernel serves: measured faster than the tensor-core kernel
+  /// for M <= 2 only (H200, 8192 x 8192 and 28672 x 8192, docs/wsq.md).
+  static constexpr int row_thread_max_m = wsq_detail::kRowThreadMaxTokens;
+
+  /// Whether the CUDA-core row-thread kernel serves these arguments.
+  static bool uses_row_thread(const Arguments& a) {
+    return wsq_detail::row_thread_decode_supports<C> && a.m <= row_thread_max_m;
   }
 
-  /// Number of K slices of the tensor-core kernel: a function of N and K only. Enough slices that
-  /// about 4096 warps stream W (more than fit at once on a 132-SM GPU, so that every SM keeps
-  /// loads in flight), each slice a whole number of banks.
-  static int k_slices(int n, int k) {
-    const int banks = k / C::bank;
-    const int tiles = n / 16;
-    int slices = (4096 + tiles - 1) / tiles;
-    slices = slices < 1 ? 1 : (slices > banks ? banks : slices);
-    const int per_slice = (banks + slices - 1) / slices;
-    return (banks + per_slice - 1) / per_slice;
+  /// Whether the tensor-core kernel serves these arguments.
+  static bool uses_tensor_cores(const Arguments& a) {
+    return !uses_row_thread(a) && wsq_detail::mma_decode_supports<C> && a.w.n % 16 == 0;
+  }
+
+  /// Number of K slices of the kernel serving these arguments (a function of the path, N and K;
+  /// 1 for the generic kernel). Every slice is a whole number of banks.
+  static int k_slices(const Arguments& a) {
+    if (a.w.n < 1 || a.w.k < C::bank)
+      return 1;
+    if (uses_row_thread(a))
+      return row_thread_slices(a.w.n, a.w.k).first;
+    if (uses_tensor_cores(a))
+      return mma_slices(a.w.n, a.w.k).first;
+    return 1;
   }
 
   static Status can_implement(const Arguments& a) {
@@ -68,14 +82,16 @@ public:
       return Status::invalid_argument;
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
       return Status::misaligned_pointer;
+    if (uses_row_thread(a))
+      return wsq_detail::check_arch(row_thread_kernel<1>());
     return uses_tensor_cores(a) ? wsq_detail::check_arch(mma_kernel<1>())
                                 : wsq_detail::check_arch(generic_kernel());
   }
 
   static std::size_t workspace_size(const Arguments& a) {
-    if (!uses_tensor_cores(a) || a.m < 1 || a.w.n < 1 || a.w.k < C::bank)
+    if (a.m < 1 || a.m > max_m || a.w.n < 1 || a.w.k < C::bank)
       return 0;
-    const int slices = k_slices(a.w.n, a.w.k);
+    const int slices = k_slices(a);
     return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
   }
 
@@ -83,6 +99,11 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
+    if (uses_row_thread(a)) {
+      if constexpr (wsq_detail::row_thread_decode_supports<C>) {
+        return launch_row_thread(a, workspace, workspace_bytes, stream);
+      }
+    }
     if (!uses_tensor_cores(a)) {
       const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
                       (a.m + wsq_detail::kGenericTokens - 1) / wsq_detail::kGenericTokens);
@@ -96,7 +117,105 @@ public:
     }
   }
 
+  /// The tensor-core kernel whatever M is (run() picks it only above row_thread_max_m): for
+  /// measuring the crossover. Same checks as run(); invalid_argument where the configuration or
+  /// N % 16 rules it out.
+  static std::size_t tensor_core_workspace_size(const Arguments& a) {
+    if (a.m < 1 || a.m > max_m || a.w.n < 1 || a.w.k < C::bank)
+      return 0;
+    const int slices = mma_slices(a.w.n, a.w.k).first;
+    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+  }
+  static Status run_tensor_cores(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                                 cudaStream_t stream) {
+    if (const Status s = can_implement(a); s != Status::success)
+      return s;
+    if constexpr (wsq_detail::mma_decode_supports<C>) {
+      if (a.w.n % 16 == 0) {
+        if (const Status s = wsq_detail::check_arch(mma_kernel<1>()); s != Status::success)
+          return s;
+        return launch_mma(a, workspace, workspace_bytes, stream);
+      }
+    }
+    return Status::invalid_argument;
+  }
+
 private:
+  /// (slices, banks per slice) of the tensor-core kernel: enough slices that about 4096 warps of
+  /// 16 rows stream W (more than fit at once on a 132-SM GPU, so that every SM keeps loads in
+  /// flight).
+  static std::pair<int, int> mma_slices(int n, int k) {
+    const int banks = k / C::bank;
+    const int tiles = n / 16;
+    int slices = (4096 + tiles - 1) / tiles;
+    slices = slices < 1 ? 1 : (slices > banks ? banks : slices);
+    const int per_slice = (banks + slices - 1) / slices;
+    return {(banks + per_slice - 1) / per_slice, per_slice};
+  }
+
+  /// (slices, banks per slice) of the row-thread kernel: at least kRowThreadTargetWarps warps of
+  /// 32 rows (one wave at about 16 warps per SM) and slices of at most one X staging chunk, each
+  /// a whole number of load groups.
+  static std::pair<int, int> row_thread_slices(int n, int k) {
+    constexpr int group = wsq_detail::RowThreadShape<C>::group_banks;
+    const int banks = k / C::bank;
+    const int groups = (banks + group - 1) / group;
+    const int tiles = (n + 31) / 32;
+    int slices = (wsq_detail::kRowThreadTargetWarps + tiles - 1) / tiles;
+    const int one_chunk = (k + wsq_detail::kRowThreadChunkK - 1) / wsq_detail::kRowThreadChunkK;
+    slices = slices < one_chunk ? one_chunk : slices; // X of a slice fits one staging chunk
+    slices = slices < 1 ? 1 : (slices > groups ? groups : slices);
+    const int per_slice = (groups + slices - 1) / slices * group;
+    return {(banks + per_slice - 1) / per_slice, per_slice};
+  }
+
+  template <int Tokens> static auto row_thread_kernel() {
+    if constexpr (wsq_detail::row_thread_decode_supports<C>) {
+      return &wsq_detail::wsq_a16_row_thread_kernel<C, T, Policy::warps_per_block, Tokens>;
+    } else {
+      return generic_kernel(); // only asked for its architecture check
+    }
+  }
+
+  static Status check_workspace(std::size_t need, void* workspace, std::size_t workspace_bytes) {
+    if (need > 0 && (workspace == nullptr || workspace_bytes < need))
+      return Status::insufficient_workspace;
+    if (need > 0 && !wsq_detail::aligned16(workspace))
+      return Status::misaligned_pointer;
+    return Status::success;
+  }
+
+  /// Adds the slices (if more than one) and reports launch errors.
+  static Status finish(const Arguments& a, const float* partial, int slices, cudaStream_t stream) {
+    if (slices > 1) {
+      const std::size_t outputs = std::size_t(a.m) * a.w.n;
+      wsq_detail::wsq_splitk_reduce_kernel<T>
+          <<<unsigned((outputs + 255) / 256), 256, 0, stream>>>(partial, a.y, outputs, slices);
+    }
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+
+  static Status launch_row_thread(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                                  cudaStream_t stream) {
+    if (const Status s = check_workspace(workspace_size(a), workspace, workspace_bytes);
+        s != Status::success)
+      return s;
+    const auto [slices, slice_banks] = row_thread_slices(a.w.n, a.w.k);
+    float* partial = slices > 1 ? static_cast<float*>(workspace) : nullptr;
+    const int rows_per_block = 32 * Policy::warps_per_block;
+    const dim3 grid((a.w.n + rows_per_block - 1) / rows_per_block, slices);
+    const unsigned threads = Policy::threads;
+    static_assert(wsq_detail::kRowThreadMaxTokens == 2, "token tiles below cover M <= 2");
+    if (a.m <= 1) {
+      row_thread_kernel<1>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m,
+                                                           slice_banks);
+    } else {
+      row_thread_kernel<2>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m,
+                                                           slice_banks);
+    }
+    return finish(a, partial, slices, stream);
+  }
+
   static auto generic_kernel() {
     return &wsq_detail::wsq_a16_generic_kernel<C, T, Policy::warps_per_block>;
   }
@@ -111,14 +230,10 @@ private:
 
   static Status launch_mma(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                            cudaStream_t stream) {
-    const std::size_t need = workspace_size(a);
-    if (need > 0 && (workspace == nullptr || workspace_bytes < need))
-      return Status::insufficient_workspace;
-    if (need > 0 && !wsq_detail::aligned16(workspace))
-      return Status::misaligned_pointer;
-    const int slices = k_slices(a.w.n, a.w.k);
-    const int banks = a.w.k / C::bank;
-    const int slice_banks = (banks + slices - 1) / slices;
+    if (const Status s = check_workspace(tensor_core_workspace_size(a), workspace, workspace_bytes);
+        s != Status::success)
+      return s;
+    const auto [slices, slice_banks] = mma_slices(a.w.n, a.w.k);
     float* partial = slices > 1 ? static_cast<float*>(workspace) : nullptr;
     const int tiles = a.w.n / 16;
     const dim3 grid((tiles + Policy::warps_per_block - 1) / Policy::warps_per_block, slices);
@@ -132,12 +247,7 @@ private:
     } else {
       mma_kernel<8>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m, slice_banks);
     }
-    if (slices > 1) {
-      const std::size_t outputs = std::size_t(a.m) * a.w.n;
-      wsq_detail::wsq_splitk_reduce_kernel<T>
-          <<<unsigned((outputs + 255) / 256), 256, 0, stream>>>(partial, a.y, outputs, slices);
-    }
-    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+    return finish(a, partial, slices, stream);
   }
 };
 

@@ -4,7 +4,7 @@
 // Contract: a warp owns 16 rows of W (rows n0 .. n0+15) and one K slice (blockIdx.y); it reads
 // each byte of its W_low rows, compact W_high rows and scales exactly once, and computes
 // Yᵀ = W · Xᵀ for up to 8*NTiles tokens with mma.m16n8k16 (A = W codes, B = X). The slices of a
-// row are added by wsq_splitk_reduce_kernel in slice order.
+// row are added by wsq_splitk_reduce_kernel (splitk_reduce_kernel.cuh) in slice order.
 //
 // Exactness: A holds integer CODES (exact in bf16/fp16), so every product code * x is exact in
 // float32; each bank keeps two accumulators (low path, high path) that are scaled once per bank:
@@ -33,6 +33,7 @@
 #include "../weights_view.hpp"
 #include "codes.cuh"
 #include "fragments.cuh"
+#include "splitk_reduce_kernel.cuh"
 
 namespace sqformat::gpu::wsq_detail {
 
@@ -282,20 +283,6 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       }
     }
   }
-}
-
-/// Y = sum over slices of partial, in slice order, converted to T. One thread per output.
-template <class T>
-__global__ void __launch_bounds__(256)
-    wsq_splitk_reduce_kernel(const float* __restrict__ partial, T* __restrict__ y,
-                             std::size_t outputs, int slices) {
-  const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i >= outputs)
-    return;
-  float v = partial[i];
-  for (int s = 1; s < slices; ++s)
-    v = __fadd_rn(v, partial[std::size_t(s) * outputs + i]);
-  y[i] = Half16<T>::from_float(v);
 }
 
 } // namespace sqformat::gpu::wsq_detail

@@ -41,6 +41,15 @@ template <> struct Half16<__half> {
   __device__ static __half from_float(float v) { return __float2half_rn(v); }
 };
 
+/// A 16-bit float from its bit pattern.
+template <class T> __device__ __forceinline__ T bits_to_half16(std::uint16_t bits) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __ushort_as_bfloat16(bits);
+  } else {
+    return __ushort_as_half(bits);
+  }
+}
+
 /// Output conversion (float32 results to the output element type).
 template <class T> __device__ __forceinline__ T convert_out(float v) {
   if constexpr (std::is_same_v<T, float>) {

@@ -16,6 +16,8 @@ struct Row {
   sqformat::eval::QuantScheme scheme;
   double ppl = 0.0;
   double seconds = 0.0;
+  std::string skipped; ///< non-empty: the scheme cannot run on this model (why)
+  bool ran() const { return skipped.empty(); }
   double w_bits() const { return scheme.weight_effective_bits(); }
   double a_bits() const { return scheme.act_effective_bits(); }
   double mean_bits() const { return 0.5 * (w_bits() + a_bits()); }
@@ -40,7 +42,7 @@ inline std::string markdown_table(const std::vector<Row>& rows) {
         r.scheme.act == sqformat::eval::ActQuant::none) {
       base = r.ppl;
     }
-    if (r.scheme.name == "W4A8 GPTQ g128") {
+    if (r.scheme.name == "W4A8 GPTQ g64") {
       w4a8 = r.ppl;
     }
   }
@@ -49,6 +51,11 @@ inline std::string markdown_table(const std::vector<Row>& rows) {
       "|---|---|---|---|---|---|---|---|\n";
   int k = 1;
   for (const auto& r : rows) {
+    if (!r.ran()) {
+      s += "| " + std::to_string(k++) + " | " + r.scheme.name + " | " + fmt("%.3g", r.w_bits()) +
+           " | " + fmt("%.3g", r.a_bits()) + " | n/a: " + r.skipped + " | | | |\n";
+      continue;
+    }
     s += "| " + std::to_string(k++) + " | " + r.scheme.name + " | " + fmt("%.3g", r.w_bits()) +
          " | " + fmt("%.3g", r.a_bits()) + " | " + fmt("%.3f", r.ppl) + " | " + delta(r.ppl, base) +
          " | " + delta(r.ppl, w4a8) + " | " + fmt("%.0f", r.seconds) + " |\n";
@@ -61,6 +68,8 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
   const double W = 900, H = 560, L = 70, R = 330, T = 50, B = 60;
   double xmin = 1e9, xmax = -1e9, ymin = 1e9, ymax = -1e9;
   for (const auto& r : rows) {
+    if (!r.ran())
+      continue;
     xmin = std::min(xmin, r.mean_bits());
     xmax = std::max(xmax, r.mean_bits());
     ymin = std::min(ymin, r.ppl);
@@ -97,8 +106,11 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
        "\" text-anchor=\"middle\">mean effective bits of weights and activations</text>\n";
   s += "<text x=\"18\" y=\"" + fmt("%.1f", (T + H - B) / 2) + "\" transform=\"rotate(-90 18 " +
        fmt("%.1f", (T + H - B) / 2) + ")\" text-anchor=\"middle\">perplexity</text>\n";
-  int k = 1;
+  int k = 0;
   for (const auto& r : rows) {
+    ++k;
+    if (!r.ran())
+      continue;
     const bool sq = r.scheme.act == sqformat::eval::ActQuant::sq_static ||
                     r.scheme.act == sqformat::eval::ActQuant::sq_dynamic ||
                     r.scheme.weight == sqformat::eval::WeightQuant::sq_gptq ||
@@ -110,7 +122,6 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
     s += "<text x=\"" + fmt("%.1f", W - R + 15) + "\" y=\"" + fmt("%.1f", T + 14.0 * k) +
          "\" font-size=\"10\" fill=\"" + (sq ? "#d62728" : "#1f77b4") + "\">" + std::to_string(k) +
          ": " + r.scheme.name + " (" + fmt("%.2f", r.ppl) + ")</text>\n";
-    ++k;
   }
   s += "</svg>\n";
   return s;

@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -169,11 +170,26 @@ int run(const Options& o) {
   std::vector<sq_eval::Row> rows;
   for (const auto& scheme : schemes) {
     const auto t0 = std::chrono::steady_clock::now();
-    QuantizedLinear backend(model, scheme, &calibration, &cache, o.product);
+    std::optional<QuantizedLinear> backend;
+    try {
+      backend.emplace(model, scheme, &calibration, &cache, o.product);
+    } catch (const sqformat::Error& e) {
+      // A scheme this model's shapes cannot take (e.g. a bank that does not divide K = 576):
+      // reported as a row that did not run, never silently dropped.
+      if (e.code() != sqformat::ErrorCode::k_not_multiple_of_bank &&
+          e.code() != sqformat::ErrorCode::shape_mismatch) {
+        throw;
+      }
+      sq_eval::Row row{scheme, 0.0, seconds_since(t0), e.what()};
+      rows.push_back(row);
+      std::printf("%-45s not run: %s\n", scheme.name.c_str(), e.what());
+      std::fflush(stdout);
+      continue;
+    }
     const double t_prep = seconds_since(t0);
-    LlamaForward fw(model, backend);
+    LlamaForward fw(model, *backend);
     const PerplexityResult r = perplexity(fw, test, o.window, o.windows);
-    sq_eval::Row row{scheme, r.perplexity(), seconds_since(t0)};
+    sq_eval::Row row{scheme, r.perplexity(), seconds_since(t0), {}};
     rows.push_back(row);
     std::printf("%-45s W %4.3g A %4.3g  ppl %8.3f  (%zu windows x %zu, %zu predictions; "
                 "quantize %.0f s, total %.0f s)\n",

@@ -1,5 +1,7 @@
-// Entry point of the tests that need the real model: without it they report Skipped (exit 77)
-// and say how to get it, instead of passing silently.
+// Entry point of the tests that need the real model and the WikiText-2 text: without either they
+// report Skipped (exit 77) and say how to get it, instead of passing silently.
+#include "eval_test_util.hpp"
+
 #include <sqformat/eval/model_location.hpp>
 
 #include <cstdio>
@@ -17,6 +19,13 @@ int main(int argc, char** argv) {
     std::printf("SKIPPED: model not found at '%s'. Run scripts/fetch_model.sh (needs network and "
                 "pip) or set SQFORMAT_GGUF to the .gguf file.\n",
                 model.c_str());
+    return 77;
+  }
+  const std::string text = eval_test::data_dir() + "/wikitext-2-raw/wiki.test.raw";
+  if (!sqformat::eval::file_exists(text)) {
+    std::printf("SKIPPED: WikiText-2 test text not found at '%s'. Set SQFORMAT_DATA_DIR to the "
+                "folder that holds wikitext-2-raw/ and wikitext-2/.\n",
+                text.c_str());
     return 77;
   }
   return Catch::Session().run(argc, argv);

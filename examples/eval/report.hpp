@@ -35,6 +35,17 @@ inline std::string delta(double ppl, double base) {
   return fmt("%+.2f", ppl - base) + " (" + fmt("%+.1f", 100.0 * (ppl / base - 1.0)) + "%)";
 }
 
+/// `text` with the markdown table separator '|' escaped.
+inline std::string md_cell(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '|')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 inline std::string markdown_table(const std::vector<Row>& rows) {
   double base = 0.0, w4a8 = 0.0;
   for (const auto& r : rows) {
@@ -52,13 +63,15 @@ inline std::string markdown_table(const std::vector<Row>& rows) {
   int k = 1;
   for (const auto& r : rows) {
     if (!r.ran()) {
-      s += "| " + std::to_string(k++) + " | " + r.scheme.name + " | " + fmt("%.3g", r.w_bits()) +
-           " | " + fmt("%.3g", r.a_bits()) + " | n/a: " + r.skipped + " | | | |\n";
+      s += "| " + std::to_string(k++) + " | " + md_cell(r.scheme.name) + " | " +
+           fmt("%.3g", r.w_bits()) + " | " + fmt("%.3g", r.a_bits()) +
+           " | n/a: " + md_cell(r.skipped) + " | | | |\n";
       continue;
     }
-    s += "| " + std::to_string(k++) + " | " + r.scheme.name + " | " + fmt("%.3g", r.w_bits()) +
-         " | " + fmt("%.3g", r.a_bits()) + " | " + fmt("%.3f", r.ppl) + " | " + delta(r.ppl, base) +
-         " | " + delta(r.ppl, w4a8) + " | " + fmt("%.0f", r.seconds) + " |\n";
+    s += "| " + std::to_string(k++) + " | " + md_cell(r.scheme.name) + " | " +
+         fmt("%.3g", r.w_bits()) + " | " + fmt("%.3g", r.a_bits()) + " | " + fmt("%.3f", r.ppl) +
+         " | " + delta(r.ppl, base) + " | " + delta(r.ppl, w4a8) + " | " + fmt("%.0f", r.seconds) +
+         " |\n";
   }
   return s;
 }
@@ -72,8 +85,8 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
       continue;
     xmin = std::min(xmin, r.mean_bits());
     xmax = std::max(xmax, r.mean_bits());
-    ymin = std::min(ymin, r.ppl);
-    ymax = std::max(ymax, r.ppl);
+    ymin = std::min(ymin, std::log10(r.ppl));
+    ymax = std::max(ymax, std::log10(r.ppl));
   }
   xmin = std::floor(xmin) - 0.5;
   xmax = std::ceil(xmax) + 0.5;
@@ -81,7 +94,8 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
   ymin -= pad;
   ymax += pad;
   auto X = [&](double v) { return L + (v - xmin) / (xmax - xmin) * (W - L - R); };
-  auto Y = [&](double v) { return H - B - (v - ymin) / (ymax - ymin) * (H - T - B); };
+  // Perplexity on a log scale: the rows span from ~30 to ~10^4.
+  auto Y = [&](double v) { return H - B - (std::log10(v) - ymin) / (ymax - ymin) * (H - T - B); };
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", W) +
                   "\" height=\"" + fmt("%.0f", H) +
                   "\" font-family=\"sans-serif\" font-size=\"12\">\n";
@@ -96,16 +110,16 @@ inline std::string svg_plot(const std::vector<Row>& rows, const std::string& tit
          "\" text-anchor=\"middle\">" + fmt("%.0f", v) + "</text>\n";
   }
   for (int i = 0; i <= 5; ++i) {
-    const double v = ymin + (ymax - ymin) * i / 5.0;
+    const double v = std::pow(10.0, ymin + (ymax - ymin) * i / 5.0);
     s += "<text x=\"" + fmt("%.1f", L - 8) + "\" y=\"" + fmt("%.1f", Y(v) + 4) +
-         "\" text-anchor=\"end\">" + fmt("%.1f", v) + "</text>\n";
+         "\" text-anchor=\"end\">" + fmt("%.3g", v) + "</text>\n";
     s += "<line x1=\"" + fmt("%.1f", L) + "\" y1=\"" + fmt("%.1f", Y(v)) + "\" x2=\"" +
          fmt("%.1f", W - R) + "\" y2=\"" + fmt("%.1f", Y(v)) + "\" stroke=\"#ddd\"/>\n";
   }
   s += "<text x=\"" + fmt("%.1f", (L + W - R) / 2) + "\" y=\"" + fmt("%.1f", H - 15) +
        "\" text-anchor=\"middle\">mean effective bits of weights and activations</text>\n";
   s += "<text x=\"18\" y=\"" + fmt("%.1f", (T + H - B) / 2) + "\" transform=\"rotate(-90 18 " +
-       fmt("%.1f", (T + H - B) / 2) + ")\" text-anchor=\"middle\">perplexity</text>\n";
+       fmt("%.1f", (T + H - B) / 2) + ")\" text-anchor=\"middle\">perplexity (log scale)</text>\n";
   int k = 0;
   for (const auto& r : rows) {
     ++k;

@@ -80,9 +80,8 @@ public:
       }
 #if defined(SQFORMAT_PTQ_USE_CBLAS)
       // Upper triangle of the row-major K x K Gram += Xb^T Xb (Xb: nt x K, row-major).
-      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(k_),
-                  static_cast<int>(nt), 1.0, xb.data(), static_cast<int>(k_), 1.0, gram_.data(),
-                  static_cast<int>(k_));
+      cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, static_cast<int>(k_), static_cast<int>(nt),
+                  1.0, xb.data(), static_cast<int>(k_), 1.0, gram_.data(), static_cast<int>(k_));
 #else
       for (std::size_t t = 0; t < nt; ++t) {
         const double* r = xb.data() + t * k_;

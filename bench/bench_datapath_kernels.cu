@@ -211,10 +211,11 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 } // namespace
 
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1, 16>)->Apply(shapes);
+// Static split: the streaming kernel (default: 16 columns a thread in registers, up to 1024
+// threads, 2 staged rows; then 32 columns a thread), and the block-gather kernel's best policy.
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<32, 1024, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 1, 16>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<1024, 1, 16>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<512, 1, 16, 3>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);

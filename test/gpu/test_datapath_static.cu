@@ -1,7 +1,9 @@
-// GPU tests of the static quantize-and-split kernel against sqformat::ref::split_static:
-// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, two
-// policies, both scale granularities, odd and single-token M, one-bank and large K, and
-// adversarial data; then the status it returns on misuse and on bad data.
+// GPU tests of the static quantize-and-split kernels against sqformat::ref::split_static:
+// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, both
+// kernels (streaming and block-gather) and a streaming policy so small that most columns take
+// its second-gather path, both scale granularities, odd and single-token M, more tokens than
+// the streaming grid has blocks, one-bank and large K, adversarial data (ties, zeros, outliers,
+// exact half-points, subnormal scales); then the status it returns on misuse and on bad data.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -61,14 +63,17 @@ template <class C> std::vector<std::uint8_t> channel_mask(std::size_t k, std::mt
 
 template <class C, class Policy, class T>
 void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::ActivationScales scales,
-                             std::mt19937_64& rng) {
+                             std::mt19937_64& rng, int exponent_shift = 0) {
   const std::vector<std::uint8_t> cmask = channel_mask<C>(k, rng);
   const std::vector<std::uint32_t> perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
   std::vector<std::uint8_t> high(m * k);
   for (std::size_t r = 0; r < m; ++r)
     std::copy(cmask.begin(), cmask.end(), high.begin() + r * k);
-  const std::vector<float> xf = to_float(convert<T>(make_data(
-      kind, m, k, C::bank, high, C::high_qmax, C::low_qmax, std::is_same_v<T, __half>, rng)));
+  std::vector<float> data = make_data(kind, m, k, C::bank, high, C::high_qmax, C::low_qmax,
+                                      std::is_same_v<T, __half>, rng);
+  for (float& v : data) // a negative shift makes tiny (bf16 subnormal) inputs: subnormal scales
+    v = std::ldexp(v, exponent_shift);
+  const std::vector<float> xf = to_float(convert<T>(data));
   const auto expected = ref::split_static<C>(xf.data(), m, k, perm,
                                              scales == dp::ActivationScales::per_token
                                                  ? ref::ActScale::per_token
@@ -82,10 +87,15 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-using FastPolicy = dp::StaticSplitPolicy<>; // 512 threads, 1 token a block, 16 items in registers
-/// Another shape that must give the same bytes: 2 tokens a block, and only 128·4 columns held in
-/// registers, so large K also runs the path that gathers from shared memory a second time.
+using FastPolicy = dp::StaticSplitStreamPolicy<>; // the default: streaming kernel
+/// The block-gather kernel: 2 tokens a block, and only 128·4 columns held in registers, so large
+/// K also runs the path that gathers from shared memory a second time.
 using OtherPolicy = dp::StaticSplitPolicy<128, 2, 4>;
+/// The streaming kernel with at most 64 threads of 4 columns and one staged row: any K > 256
+/// runs its second-gather path.
+using TailPolicy = dp::StaticSplitStreamPolicy<4, 64, 1>;
+/// The streaming kernel with 32 columns a thread in registers (a benchmarked alternative).
+using WidePolicy = dp::StaticSplitStreamPolicy<32, 1024, 2>;
 
 } // namespace
 
@@ -103,12 +113,14 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
         CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, OtherPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, TailPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
       }
     }
   }
 }
 
-TEST_CASE("static quantize-and-split: fp16 input, and two policies give identical bytes",
+TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and four "
+          "policies give identical bytes",
           "[gpu][datapath][static]") {
   using C = sqformat::SqConfig<64, 8, 8, 4>;
   const std::uint64_t seed = fresh_seed();
@@ -119,6 +131,15 @@ TEST_CASE("static quantize-and-split: fp16 input, and two policies give identica
     check_against_reference<C, FastPolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
                                                    rng);
   }
+  for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
+    CAPTURE(static_cast<int>(scales));
+    // More tokens than the streaming grid has blocks (about 8 blocks a SM at this K): blocks
+    // loop over rows and prefetch.
+    check_against_reference<C, FastPolicy, bf16>(1500, 4096, Data::random, scales, rng);
+    // Tiny inputs: amax / qmax is a subnormal float (the exact-division path of the kernels).
+    for (Data kind : {Data::random, Data::half_points})
+      check_against_reference<C, FastPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+  }
   const std::size_t m = 11, k = 8192;
   const auto cmask = channel_mask<C>(k, rng);
   const auto perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
@@ -126,12 +147,24 @@ TEST_CASE("static quantize-and-split: fp16 input, and two policies give identica
       make_data(Data::random, m, k, C::bank, std::vector<std::uint8_t>(m * k), 127, 7, false, rng));
   const auto a = run_split<C, FastPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   const auto b = run_split<C, OtherPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto c = run_split<C, TailPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto d = run_split<C, WidePolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  REQUIRE(d.status == Status::success);
+  CHECK(a.x_high == d.x_high);
+  CHECK(a.x_low == d.x_low);
+  CHECK(first_difference(a.scale_high, d.scale_high) == -1);
+  CHECK(first_difference(a.scale_low, d.scale_low) == -1);
   REQUIRE(a.status == Status::success);
   REQUIRE(b.status == Status::success);
+  REQUIRE(c.status == Status::success);
   CHECK(a.x_high == b.x_high);
   CHECK(a.x_low == b.x_low);
   CHECK(first_difference(a.scale_high, b.scale_high) == -1);
   CHECK(first_difference(a.scale_low, b.scale_low) == -1);
+  CHECK(a.x_high == c.x_high);
+  CHECK(a.x_low == c.x_low);
+  CHECK(first_difference(a.scale_high, c.scale_high) == -1);
+  CHECK(first_difference(a.scale_low, c.scale_low) == -1);
 }
 
 TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapath][static]") {
@@ -195,9 +228,25 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
   CHECK(dp::read_status(args.workspace, nullptr) == Status::success);
 
-  // A permutation entry out of range.
-  std::vector<std::uint32_t> bad_perm = perm;
-  bad_perm[k / 2] = static_cast<std::uint32_t>(k + 5);
-  DeviceBuffer<std::uint32_t> d_bad_perm(bad_perm);
-  CHECK(with([&](auto& a) { a.perm = d_bad_perm.get(); }) == Status::invalid_argument);
+  // Permutations the reference rejects: an entry out of range, a channel of another bank, a
+  // repeated channel (within its bank). Every kernel and both scale granularities report them.
+  const std::size_t kh = k / C::bank * C::high_per_bank;
+  std::vector<std::vector<std::uint32_t>> bad_perms(3, perm);
+  bad_perms[0][k / 2] = static_cast<std::uint32_t>(k + 5);
+  std::swap(bad_perms[1][0], bad_perms[1][kh + C::low_per_bank]); // bank 0 high <-> bank 1 low
+  bad_perms[2][1] = bad_perms[2][0];
+  for (std::size_t i = 0; i < bad_perms.size(); ++i) {
+    for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
+      CAPTURE(i, static_cast<int>(scales));
+      DeviceBuffer<std::uint32_t> d_bad_perm(bad_perms[i]);
+      auto a = args;
+      a.perm = d_bad_perm.get();
+      a.scales = scales;
+      CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
+      if (i == 0) // the block-gather kernel checks the range only
+        CHECK(dp::static_quantize_split<C, OtherPolicy>(a, nullptr) == Status::invalid_argument);
+    }
+  }
+  REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
 }

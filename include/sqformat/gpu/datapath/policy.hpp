@@ -17,7 +17,8 @@ constexpr int max_int(int a, int b) { return a > b ? a : b; }
 constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
 } // namespace detail
 
-/// Policy of the static quantize-and-split kernel (one thread block per `RowsPerBlock` tokens).
+/// Policy of the block-gather static quantize-and-split kernel (one thread block per
+/// `RowsPerBlock` tokens; not the default, see StaticSplitStreamPolicy).
 ///
 /// \tparam Threads        threads per block, a multiple of 32 in [32, 1024].
 /// \tparam RowsPerBlock   tokens a block quantizes together (the permutation is read once per
@@ -39,6 +40,30 @@ struct StaticSplitPolicy {
   static constexpr int rows_per_block = RowsPerBlock;
   static constexpr int items_per_thread = ItemsPerThread;
   static constexpr int min_blocks_per_sm = MinBlocksPerSm;
+};
+
+/// Policy of the streaming static quantize-and-split kernel (the default): persistent blocks,
+/// one token at a time, the next tokens' rows of X loading (cp.async) while the current one is
+/// quantized, the permutation held in registers for the whole launch.
+///
+/// \tparam ItemsPerThread columns per thread held in registers (values and their source
+///                        channels); the launcher picks Threads = ceil(K / ItemsPerThread)
+///                        rounded to a warp, at most MaxThreads. Columns beyond
+///                        MaxThreads·ItemsPerThread are gathered from shared memory twice.
+/// \tparam MaxThreads     largest block; also sets the register cap (65536 / MaxThreads).
+/// \tparam MaxStages      rows of X a block holds in shared memory (1 to 3); the launcher uses
+///                        fewer when more would lower the number of blocks per SM.
+template <int ItemsPerThread = 16, int MaxThreads = 1024, int MaxStages = 2>
+struct StaticSplitStreamPolicy {
+  static_assert(ItemsPerThread >= 1 && ItemsPerThread <= 64,
+                "StaticSplitStreamPolicy: ItemsPerThread must lie in [1, 64]");
+  static_assert(MaxThreads % 32 == 0 && MaxThreads >= 32 && MaxThreads <= 1024,
+                "StaticSplitStreamPolicy: MaxThreads must be a multiple of 32 in [32, 1024]");
+  static_assert(MaxStages >= 1 && MaxStages <= 3,
+                "StaticSplitStreamPolicy: MaxStages must lie in [1, 3]");
+  static constexpr int items_per_thread = ItemsPerThread;
+  static constexpr int max_threads = MaxThreads;
+  static constexpr int max_stages = MaxStages;
 };
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation

@@ -1,3 +1,5 @@
-# Data-path benchmarks (include/sqformat/gpu/datapath) against a device-to-device copy.
+# Data-path benchmarks (include/sqformat/gpu/datapath) against a device-to-device copy: one
+# binary, the static split in one source and the SQ-tensor writers in the other.
 sqformat_add_benchmark(NAME bench_datapath_kernels
-                       SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench_datapath_kernels.cu)
+                       SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench_datapath_kernels.cu
+                               ${CMAKE_CURRENT_LIST_DIR}/bench_datapath_sq_tensor.cu)

@@ -1,0 +1,60 @@
+// Data-path benchmarks, SQ-tensor writers: dynamic top-H quantization and the weight packer.
+// Method: bench/support/datapath_bench.cuh.
+#include "datapath_bench.cuh"
+#include "sqformat/gpu/datapath/dynamic_quantize.cuh"
+#include "sqformat/gpu/datapath/weight_pack.cuh"
+
+namespace {
+
+template <class C> std::size_t sq_bytes(std::int64_t m, std::int64_t k) {
+  return m * (dp::sq_low_row_bytes<C>(k) + dp::sq_high_row_bytes<C>(k) + 8 * (k / C::bank));
+}
+
+template <class C, class Policy> void bench_dynamic(benchmark::State& state) {
+  const std::int64_t m = state.range(0), k = state.range(1);
+  Dev<bf16> x(m * k);
+  Dev<std::uint8_t> low(m * dp::sq_low_row_bytes<C>(k)), high(m * dp::sq_high_row_bytes<C>(k));
+  Dev<float> sl(m * (k / C::bank)), sh(m * (k / C::bank));
+  Dev<std::uint8_t> ws(dp::workspace_size());
+  dp::reset_workspace(ws.p, nullptr);
+  fill_random<<<1024, 256>>>(x.p, m * k, 2u);
+  dp::DynamicQuantizeArgs<bf16> a;
+  a.x = x.p, a.rows = m, a.cols = k, a.out = {low.p, high.p, sl.p, sh.p};
+  a.workspace = ws.p, a.workspace_bytes = dp::workspace_size();
+  if (dp::dynamic_quantize<C, Policy>(a, nullptr) != sqformat::Status::success) {
+    state.SkipWithError("dynamic_quantize failed");
+    return;
+  }
+  report(state, m * k * 2 + sq_bytes<C>(m, k),
+         [&] { dp::dynamic_quantize<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
+}
+
+template <class C, class Policy, class T> void bench_pack(benchmark::State& state) {
+  const std::int64_t n = state.range(0), k = state.range(1);
+  Dev<T> w(n * k);
+  Dev<std::uint8_t> mask(n * k);
+  Dev<std::uint8_t> low(n * dp::sq_low_row_bytes<C>(k)), high(n * dp::sq_high_row_bytes<C>(k));
+  Dev<float> sl(n * (k / C::bank)), sh(n * (k / C::bank));
+  Dev<std::uint8_t> ws(dp::workspace_size());
+  dp::reset_workspace(ws.p, nullptr);
+  fill_random<<<1024, 256>>>(w.p, n * k, 3u);
+  fill_mask<<<1024, 256>>>(mask.p, n * k, C::bank, C::high_per_bank);
+  dp::WeightPackArgs<T> a;
+  a.w = w.p, a.high_mask = mask.p, a.rows = n, a.cols = k, a.out = {low.p, high.p, sl.p, sh.p};
+  a.workspace = ws.p, a.workspace_bytes = dp::workspace_size();
+  if (dp::pack_weights<C, Policy>(a, nullptr) != sqformat::Status::success) {
+    state.SkipWithError("pack_weights failed");
+    return;
+  }
+  report(state, n * k * (sizeof(T) + 1) + sq_bytes<C>(n, k),
+         [&] { dp::pack_weights<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
+}
+
+} // namespace
+
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, float)->Apply(shapes);

@@ -1,7 +1,10 @@
 // W(SQ)A16 decode (Y = X · Wᵀ, M <= 64 tokens, bf16) against cuBLAS BF16 (cublasGemmEx, float32
 // compute, default algorithm) in the same binary. Kernels: W(SQ5)A16 = SqConfig<64, 8, 8, 4>
 // (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5), as
-// run() dispatches them (row-thread kernel for small M) and forced onto the tensor-core kernel.
+// run() dispatches them (lanes-along-K kernel for M <= 4, tensor cores above), forced onto the
+// row-thread kernel (M <= 2) or the tensor-core kernel, and the lanes-along-K kernel under other
+// policies (warps per block, rows per warp). The `kernel` counter says which kernel ran:
+// 1 lanes-along-K, 2 row-thread, 3 tensor cores, 0 generic.
 //
 // Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed call,
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
@@ -58,7 +61,8 @@ struct Rng {
   }
 };
 
-/// A valid SQ weight tensor (INT8/INT4) with random codes, exactly H sentinels per bank.
+/// A valid SQ weight tensor (INT8/INT4) with random codes, exactly H sentinels per bank. Built once
+/// per configuration and shape (see weights_for).
 template <class C> struct SqWeights {
   std::unique_ptr<Dev<std::uint8_t>> low, high;
   std::unique_ptr<Dev<float>> s_low, s_high;
@@ -104,6 +108,15 @@ template <class C> struct SqWeights {
     bytes = hl.size() + hh.size() + 8 * banks;
   }
 };
+
+/// The weights of a configuration and shape, generated on first use and kept for later benchmarks.
+template <class C> SqWeights<C>& weights_for(int n, int k) {
+  static std::map<std::pair<int, int>, std::unique_ptr<SqWeights<C>>> cache;
+  auto& slot = cache[{n, k}];
+  if (!slot)
+    slot = std::make_unique<SqWeights<C>>(n, k);
+  return *slot;
+}
 
 __global__ void fill_bf16(bf16* p, std::size_t n, std::uint32_t seed) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
@@ -158,12 +171,18 @@ void bm_cublas_bf16(benchmark::State& state) {
   set_counters(state, t, 2.0 * (double(n) * k + double(m) * k + double(m) * n));
 }
 
-/// ForceTensorCores: time the tensor-core kernel at every M (run() picks the row-thread kernel for
-/// M <= row_thread_max_m), to measure the crossover.
-template <class C, bool ForceTensorCores = false> void bm_wsq_a16(benchmark::State& state) {
+/// Which kernel a benchmark times: run()'s choice, or one kernel forced (to compare them).
+enum class Kernel { dispatch, row_thread, tensor_cores };
+
+template <class C, Kernel K = Kernel::dispatch, class Policy = gpu::WsqDecodePolicy<>>
+void bm_wsq_a16(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
-  using Op = gpu::WsqA16Decode<C, bf16>;
-  SqWeights<C> w(n, k);
+  using Op = gpu::WsqA16Decode<C, bf16, Policy>;
+  if (K == Kernel::row_thread && m > Op::row_thread_max_m) {
+    state.SkipWithError("M above the row-thread kernel's range");
+    return;
+  }
+  SqWeights<C>& w = weights_for<C>(n, k);
   Dev<bf16> x(std::size_t(m) * k), y(std::size_t(m) * n);
   fill_bf16<<<64, 256>>>(x.p, std::size_t(m) * k, 3);
   typename Op::Arguments args{w.view, x.p, y.p, m};
@@ -171,15 +190,23 @@ template <class C, bool ForceTensorCores = false> void bm_wsq_a16(benchmark::Sta
     state.SkipWithError("can_implement failed");
     return;
   }
-  const std::size_t ws_bytes =
-      ForceTensorCores ? Op::tensor_core_workspace_size(args) : Op::workspace_size(args);
+  const std::size_t ws_bytes = K == Kernel::tensor_cores ? Op::tensor_core_workspace_size(args)
+                               : K == Kernel::row_thread ? Op::row_thread_workspace_size(args)
+                                                         : Op::workspace_size(args);
   Dev<unsigned char> ws(ws_bytes);
   Status st = Status::success;
   const double t = timed_loop(state, [&] {
-    st = ForceTensorCores ? Op::run_tensor_cores(args, ws.p, ws_bytes, nullptr)
-                          : Op::run(args, ws.p, ws_bytes, nullptr);
+    st = K == Kernel::tensor_cores ? Op::run_tensor_cores(args, ws.p, ws_bytes, nullptr)
+         : K == Kernel::row_thread ? Op::run_row_thread(args, ws.p, ws_bytes, nullptr)
+                                   : Op::run(args, ws.p, ws_bytes, nullptr);
   });
-  state.counters["row_thread"] = !ForceTensorCores && Op::uses_row_thread(args) ? 1 : 0;
+  state.counters["kernel"] = K == Kernel::tensor_cores     ? 3
+                             : K == Kernel::row_thread     ? 2
+                             : Op::uses_gemv(args)         ? 1
+                             : Op::uses_row_thread(args)   ? 2
+                             : Op::uses_tensor_cores(args) ? 3
+                                                           : 0;
+  state.counters["k_slices"] = K == Kernel::dispatch ? Op::k_slices(args) : 0;
   if (st != Status::success)
     state.SkipWithError(to_string(st));
   set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
@@ -189,24 +216,54 @@ template <class C, bool ForceTensorCores = false> void bm_wsq_a16(benchmark::Sta
     state.counters["x_cublas"] = it->second / t;
 }
 
+constexpr std::pair<int, int> kShapes[] = {
+    {8192, 8192}, {28672, 8192}, {4096, 4096}, {14336, 4096}};
+
 void shapes(benchmark::internal::Benchmark* b) {
-  for (const auto& nk : {std::pair{8192, 8192}, std::pair{28672, 8192}, std::pair{4096, 4096},
-                         std::pair{14336, 4096}})
+  for (const auto& nk : kShapes)
     for (int m : {1, 2, 4, 8, 16, 64})
       b->Args({m, nk.first, nk.second});
   b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
 }
+/// The shapes at the M a kernel takes (row-thread: 2, lanes-along-K: 4).
+template <int MaxM> void small_m_shapes(benchmark::internal::Benchmark* b) {
+  for (const auto& nk : kShapes)
+    for (int m : {1, 2, 4})
+      if (m <= MaxM)
+        b->Args({m, nk.first, nk.second});
+  b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
+}
+
+using Sq5 = SqConfig<64, 8, 8, 4>;
+using Sq6 = SqConfig<64, 32, 8, 4>;
 
 } // namespace
 
 // Registration order is execution order: the baseline runs first so that x_cublas is known.
 BENCHMARK(bm_cublas_bf16)->Apply(shapes);
-BENCHMARK(bm_wsq_a16<SqConfig<64, 8, 8, 4>>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
-BENCHMARK(bm_wsq_a16<SqConfig<64, 32, 8, 4>>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
-BENCHMARK(bm_wsq_a16<SqConfig<64, 8, 8, 4>, true>)
+BENCHMARK(bm_wsq_a16<Sq5>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
+BENCHMARK(bm_wsq_a16<Sq6>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::row_thread>)
+    ->Name("wsq5_a16_row_thread_B64_8_4_0.875")
+    ->Apply(small_m_shapes<2>);
+BENCHMARK(bm_wsq_a16<Sq6, Kernel::row_thread>)
+    ->Name("wsq6_a16_row_thread_B64_8_4_0.5")
+    ->Apply(small_m_shapes<2>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::tensor_cores>)
     ->Name("wsq5_a16_tensor_cores_B64_8_4_0.875")
     ->Apply(shapes);
-BENCHMARK(bm_wsq_a16<SqConfig<64, 32, 8, 4>, true>)
+BENCHMARK(bm_wsq_a16<Sq6, Kernel::tensor_cores>)
     ->Name("wsq6_a16_tensor_cores_B64_8_4_0.5")
     ->Apply(shapes);
+// Policies of the lanes-along-K kernel (same output, other speed): rows per warp, warps per block.
+// The default policy is rows 4, warps 8.
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 2, 8>>)
+    ->Name("wsq5_a16_gemv_w8_r2_B64_8_4_0.875")
+    ->Apply(small_m_shapes<4>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 4, 4>>)
+    ->Name("wsq5_a16_gemv_w4_r4_B64_8_4_0.875")
+    ->Apply(small_m_shapes<4>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 4, 16>>)
+    ->Name("wsq5_a16_gemv_w16_r4_B64_8_4_0.875")
+    ->Apply(small_m_shapes<4>);
 BENCHMARK_MAIN();

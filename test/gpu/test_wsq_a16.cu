@@ -25,8 +25,9 @@ using WsqConfigs =
 
 namespace {
 
-using PolicyA = gpu::WsqDecodePolicy<4, 2>;
-using PolicyB = gpu::WsqDecodePolicy<8, 1>;
+using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8>;
+using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4>;
+using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16>; // lanes-along-K kernel: one row per warp
 
 struct Case {
   int m, n, k;
@@ -45,23 +46,26 @@ std::vector<T> run_decode(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>
   return y.to_host();
 }
 
-template <class C, class T> void check_case(const Case& c, unsigned seed) {
-  CAPTURE(seed, c.m, c.n, c.k, int(c.mask), C::bank, C::high_per_bank, C::low_bits);
-  std::mt19937 rng(seed);
-  const auto w = wsq_test::make_weights<C>(c.n, c.k, rng, c.mask);
+/// Runs every kernel that takes these arguments (run()'s choice, and each other kernel forced)
+/// against the bound; the policies must agree byte for byte.
+template <class C, class T>
+void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
+                        const wsq_test::DeviceWeights<C>& dw, std::mt19937& rng) {
   std::vector<T> x;
   std::vector<float> xf;
   wsq_test::make_activations(c.m, c.k, rng, x, xf);
   const auto ref = ref::sq_weight_times_float_detailed(w, xf.data(), c.m);
   const auto mag = wsq_test::magnitudes(w, xf, c.m);
 
-  wsq_test::DeviceWeights<C> dw(w);
   DeviceBuffer<T> dx(x);
   using OpA = gpu::WsqA16Decode<C, T, PolicyA>;
   const typename OpA::Arguments probe{dw.view, dx.ptr, nullptr, c.m};
-  const bool row_thread = OpA::uses_row_thread(probe), tc = OpA::uses_tensor_cores(probe);
+  const bool gemv = OpA::uses_gemv(probe), row_thread = OpA::uses_row_thread(probe),
+             tc = OpA::uses_tensor_cores(probe);
   const int slices = OpA::k_slices(probe);
-  CAPTURE(row_thread, tc, slices);
+  CAPTURE(gemv, row_thread, tc, slices);
+  // The lanes-along-K kernel takes exactly these configurations and M.
+  CHECK(gemv == (gpu::wsq_detail::gemv_decode_supports<C> && c.m <= OpA::gemv_max_m));
   const auto check_bound = [&](const std::vector<T>& y, int path_slices) {
     const double steps = C::bank + c.k / C::bank + path_slices + 8;
     for (int i = 0; i < c.m * c.n; ++i) {
@@ -77,9 +81,18 @@ template <class C, class T> void check_case(const Case& c, unsigned seed) {
   };
   const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
   check_bound(ya, slices);
-  // Where run() takes the row-thread kernel, the tensor-core kernel (if the configuration allows
-  // it) must hold the bound too: both stay tested whatever the dispatch threshold.
-  if (row_thread && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
+  // Where run() takes a CUDA-core kernel, the row-thread and tensor-core kernels (where the
+  // configuration and M allow them) must hold the bound too: all stay tested whatever the
+  // dispatch thresholds.
+  if (gemv && gpu::wsq_detail::row_thread_decode_supports<C> && c.m <= OpA::row_thread_max_m) {
+    DeviceBuffer<T> yr(std::size_t(c.m) * c.n);
+    const typename OpA::Arguments args{dw.view, dx.ptr, yr.ptr, c.m};
+    DeviceBuffer<unsigned char> ws(OpA::row_thread_workspace_size(args));
+    REQUIRE(OpA::run_row_thread(args, ws.ptr, ws.count, nullptr) == Status::success);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    check_bound(yr.to_host(), c.k / C::bank); // at most one slice per bank
+  }
+  if ((gemv || row_thread) && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
     DeviceBuffer<T> yt(std::size_t(c.m) * c.n);
     const typename OpA::Arguments args{dw.view, dx.ptr, yt.ptr, c.m};
     DeviceBuffer<unsigned char> ws(OpA::tensor_core_workspace_size(args));
@@ -90,6 +103,18 @@ template <class C, class T> void check_case(const Case& c, unsigned seed) {
   // A policy changes speed only: the other policy must produce the same bytes.
   const std::vector<T> yb = run_decode<C, T, PolicyB>(dw.view, dx, c.m);
   REQUIRE(std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(T)) == 0);
+  if (gemv) {
+    const std::vector<T> yc = run_decode<C, T, PolicyC>(dw.view, dx, c.m);
+    REQUIRE(std::memcmp(ya.data(), yc.data(), ya.size() * sizeof(T)) == 0);
+  }
+}
+
+template <class C, class T> void check_case(const Case& c, unsigned seed) {
+  CAPTURE(seed, c.m, c.n, c.k, int(c.mask), C::bank, C::high_per_bank, C::low_bits);
+  std::mt19937 rng(seed);
+  const auto w = wsq_test::make_weights<C>(c.n, c.k, rng, c.mask);
+  wsq_test::DeviceWeights<C> dw(w);
+  check_weights_case<C, T>(c, w, dw, rng);
 }
 
 } // namespace
@@ -115,12 +140,54 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A16 decode matches the reference", "[gpu][wsq][a16
     check_case<C, __nv_bfloat16>(c, seed);
 }
 
+// The lanes-along-K kernel (b = 64, INT8/INT4, H % 8 == 0, M <= 4) on its own edges: one row, one
+// bank, odd N, K not a multiple of its 1024-k chunk (idle lanes in the last chunk), K split into
+// slices or not, several X stages per slice, H up to 56 (a lane's H/2 codes cross into its
+// partner's half), high elements at either end of every bank.
+using GemvConfigs = std::tuple<SqConfig<64, 8, 8, 4>, SqConfig<64, 16, 8, 4>,
+                               SqConfig<64, 32, 8, 4>, SqConfig<64, 56, 8, 4>>;
+
+TEMPLATE_LIST_TEST_CASE("W(SQ)A16 lanes-along-K decode kernel", "[gpu][wsq][a16][gemv]",
+                        GemvConfigs) {
+  using C = TestType;
+  const unsigned seed = std::random_device{}();
+  const Case cases[] = {
+      {1, 1, 64, MaskKind::random},                // one row, one bank
+      {1, 33, 3 * 64, MaskKind::bank_end},         // odd N, 3 of 16 banks in the only chunk
+      {1, 101, 5 * 1024 + 64, MaskKind::random},   // one chunk per slice, a 1-bank last chunk
+      {4, 4100, 4096 + 128, MaskKind::bank_start}, // slices of 3 and 2 chunks, 2 X stages
+      {3, 77, 2048 + 5 * 64, MaskKind::random},    // tile of 4 tokens, token 3 zero
+      {2, 64, 4096, MaskKind::bank_end},           // tile of 2 tokens, 4 slices
+      {1, 4096, 1024, MaskKind::random},           // 2 slices needed but only one chunk
+      {2, 9, 64, MaskKind::bank_start},            // fewer rows than a warp's rows
+  };
+  for (const Case& c : cases)
+    check_case<C, __nv_bfloat16>(c, seed);
+}
+
+// No K split (N >= 8192) and more than one X stage at M = 1 (stages of 8192 k): one weight tensor,
+// M = 1, 2, 4.
+TEST_CASE("W(SQ)A16 lanes-along-K decode kernel, large N and K", "[gpu][wsq][a16][gemv]") {
+  using C = SqConfig<64, 8, 8, 4>;
+  const unsigned seed = std::random_device{}();
+  const int n = 8192, k = 8192 + 64;
+  CAPTURE(seed, n, k);
+  std::mt19937 rng(seed);
+  const auto w = wsq_test::make_weights<C>(n, k, rng, MaskKind::random);
+  wsq_test::DeviceWeights<C> dw(w);
+  for (const int m : {1, 2, 4}) {
+    CAPTURE(m);
+    check_weights_case<C, __nv_bfloat16>({m, n, k, MaskKind::random}, w, dw, rng);
+  }
+}
+
 TEST_CASE("W(SQ)A16 decode with fp16 activations", "[gpu][wsq][a16]") {
   const unsigned seed = std::random_device{}();
   check_case<SqConfig<64, 8, 8, 4>, __half>({5, 64, 2048, MaskKind::random}, seed);
   check_case<SqConfig<64, 8, 8, 4>, __half>({64, 32, 1024, MaskKind::bank_end}, seed + 1);
   check_case<SqConfig<16, 4, 8, 4>, __half>({3, 32, 512, MaskKind::random}, seed + 2);
   check_case<SqConfig<64, 8, 8, 4>, __half>({1, 96, 4096, MaskKind::bank_start}, seed + 3);
+  check_case<SqConfig<64, 32, 8, 4>, __half>({3, 40, 3072, MaskKind::random}, seed + 5);
   check_case<SqConfig<32, 8, 8, 4>, __half>({2, 64, 1024, MaskKind::random}, seed + 4);
 }
 
@@ -152,16 +219,32 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   a.y = nullptr;
   CHECK(Op::can_implement(a) == Status::invalid_argument);
   CHECK(Op::run(a, nullptr, 0, nullptr) == Status::invalid_argument);
-  // Both split-K kernels need a workspace here (one tile of rows, K = 32 banks).
-  for (const int m : {2, 16}) {
+  // Every split-K kernel needs a workspace here (one tile of rows, K = 32 banks).
+  for (const int m : {1, 4, 16}) {
     a = good;
     a.m = m;
-    CAPTURE(m, Op::uses_row_thread(a), Op::uses_tensor_cores(a));
-    CHECK((Op::uses_row_thread(a) || Op::uses_tensor_cores(a)));
+    CAPTURE(m, Op::uses_gemv(a), Op::uses_row_thread(a), Op::uses_tensor_cores(a));
+    CHECK((Op::uses_gemv(a) || Op::uses_row_thread(a) || Op::uses_tensor_cores(a)));
     REQUIRE(Op::workspace_size(a) > 0);
     CHECK(Op::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
     DeviceBuffer<unsigned char> ws(Op::workspace_size(a) + 16);
     CHECK(Op::run(a, ws.ptr + 4, Op::workspace_size(a), nullptr) == Status::misaligned_pointer);
     CHECK(Op::run(a, ws.ptr, Op::workspace_size(a) - 4, nullptr) == Status::insufficient_workspace);
   }
+  // The row-thread kernel forced: only up to its M, with its own workspace.
+  a = good;
+  a.m = 2;
+  CHECK(Op::uses_gemv(a));
+  REQUIRE(Op::row_thread_workspace_size(a) > 0);
+  CHECK(Op::run_row_thread(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+  a.m = 3;
+  CHECK(Op::run_row_thread(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  // Configurations the lanes-along-K kernel rejects go elsewhere at M = 1.
+  using Op32 = gpu::WsqA16Decode<SqConfig<32, 8, 8, 4>, __nv_bfloat16>;
+  using Op128 = gpu::WsqA16Decode<SqConfig<128, 8, 8, 4>, __nv_bfloat16>;
+  using OpInt2 = gpu::WsqA16Decode<SqConfig<64, 16, 8, 2>, __nv_bfloat16>;
+  CHECK(Op32::uses_row_thread({{}, nullptr, nullptr, 1}));
+  CHECK(!Op32::uses_gemv({{}, nullptr, nullptr, 1}));
+  CHECK(!Op128::uses_gemv({{}, nullptr, nullptr, 1}));
+  CHECK(!OpInt2::uses_gemv({{}, nullptr, nullptr, 1}));
 }

@@ -10,14 +10,27 @@ namespace sqformat::gpu {
 /// \tparam WarpsPerBlock  warps of one thread block (each warp owns its own output rows).
 /// \tparam ChunksInFlight 64-element K chunks of W whose loads a warp issues ahead of use in the
 ///                        tensor-core decode kernel (register prefetch depth).
-template <int WarpsPerBlock = 4, int ChunksInFlight = 2> struct WsqDecodePolicy {
+/// \tparam GemvRowsPerWarp rows of W a warp of the lanes-along-K decode kernel streams together
+///                        at M = 1 (it reads X once for them; half of it, at least 1, for M > 1
+///                        or H > 16).
+/// \tparam GemvWarpsPerBlock warps of one block of the lanes-along-K decode kernel (they share
+///                        one staged copy of X).
+template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
+          int GemvWarpsPerBlock = 8>
+struct WsqDecodePolicy {
   static_assert(WarpsPerBlock >= 1 && WarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: WarpsPerBlock must lie in [1, 16]");
   static_assert(ChunksInFlight >= 1 && ChunksInFlight <= 4,
                 "sqformat::gpu::WsqDecodePolicy: ChunksInFlight must lie in [1, 4]");
+  static_assert(GemvRowsPerWarp >= 1 && GemvRowsPerWarp <= 8,
+                "sqformat::gpu::WsqDecodePolicy: GemvRowsPerWarp must lie in [1, 8]");
+  static_assert(GemvWarpsPerBlock >= 1 && GemvWarpsPerBlock <= 16,
+                "sqformat::gpu::WsqDecodePolicy: GemvWarpsPerBlock must lie in [1, 16]");
   static constexpr int warps_per_block = WarpsPerBlock;
   static constexpr int threads = 32 * WarpsPerBlock;
   static constexpr int chunks_in_flight = ChunksInFlight;
+  static constexpr int gemv_rows_per_warp = GemvRowsPerWarp;
+  static constexpr int gemv_warps_per_block = GemvWarpsPerBlock;
 };
 
 } // namespace sqformat::gpu

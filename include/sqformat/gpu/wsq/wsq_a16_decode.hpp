@@ -3,14 +3,17 @@
 //   W  N x K  SQ tensor (WsqWeightsView)
 //   Y  M x N  row-major, T
 //
-// Three kernels, chosen by the configuration and M (never by the Policy):
-//   - M <= row_thread_max_m, b = 32 or 64, INT8/INT4, H % 4 == 0: CUDA cores, one thread per row
-//     and K slice (detail/a16_row_thread_kernel.cuh);
+// Four kernels, chosen by the configuration and M (never by the Policy):
+//   - M <= gemv_max_m, b = 64, INT8/INT4, H % 8 == 0: CUDA cores, the lanes of a warp along K
+//     (detail/a16_gemv_kernel.cuh);
+//   - otherwise M <= row_thread_max_m, b = 32 or 64, INT8/INT4, H % 4 == 0: CUDA cores, one
+//     thread per row and K slice (detail/a16_row_thread_kernel.cuh);
 //   - otherwise b % 64 == 0, INT8/INT4, H % 8 == 0, H <= 32 and N % 16 == 0: tensor cores
 //     (detail/a16_mma_kernel.cuh);
 //   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace.
-// The first two read every weight byte once and split K into slices that depend on N and K only;
-// slice results go to the workspace and are added in slice order. All compute, per output and
+// The first three read every weight byte once and split K into slices that depend on N and K only
+// (the lanes-along-K kernel only for N < 8192); slice results go to the workspace and are added in
+// slice order. All compute, per output and
 // bank, exact code * x products accumulated in float32 and scaled once per bank; see docs/wsq.md
 // for the error bound. The result depends on the configuration, the shape and the path only.
 //
@@ -28,6 +31,7 @@
 #include <utility>
 
 #include "../../status.hpp"
+#include "detail/a16_gemv_kernel.cuh"
 #include "detail/a16_generic_kernel.cuh"
 #include "detail/a16_mma_kernel.cuh"
 #include "detail/a16_row_thread_kernel.cuh"
@@ -47,18 +51,27 @@ public:
   };
   static constexpr int max_m = 64;
 
+  /// Largest M the lanes-along-K kernel serves (docs/wsq.md).
+  static constexpr int gemv_max_m = wsq_detail::kGemvMaxTokens;
+
   /// Largest M the CUDA-core row-thread kernel serves: measured faster than the tensor-core kernel
   /// for M <= 2 only (H200, 8192 x 8192 and 28672 x 8192, docs/wsq.md).
   static constexpr int row_thread_max_m = wsq_detail::kRowThreadMaxTokens;
 
+  /// Whether the lanes-along-K kernel serves these arguments.
+  static bool uses_gemv(const Arguments& a) {
+    return wsq_detail::gemv_decode_supports<C> && a.m <= gemv_max_m;
+  }
+
   /// Whether the CUDA-core row-thread kernel serves these arguments.
   static bool uses_row_thread(const Arguments& a) {
-    return wsq_detail::row_thread_decode_supports<C> && a.m <= row_thread_max_m;
+    return !uses_gemv(a) && wsq_detail::row_thread_decode_supports<C> && a.m <= row_thread_max_m;
   }
 
   /// Whether the tensor-core kernel serves these arguments.
   static bool uses_tensor_cores(const Arguments& a) {
-    return !uses_row_thread(a) && wsq_detail::mma_decode_supports<C> && a.w.n % 16 == 0;
+    return !uses_gemv(a) && !uses_row_thread(a) && wsq_detail::mma_decode_supports<C> &&
+           a.w.n % 16 == 0;
   }
 
   /// Number of K slices of the kernel serving these arguments (a function of the path, N and K;
@@ -66,6 +79,8 @@ public:
   static int k_slices(const Arguments& a) {
     if (a.w.n < 1 || a.w.k < C::bank)
       return 1;
+    if (uses_gemv(a))
+      return gemv_slices(a.w.n, a.w.k).first;
     if (uses_row_thread(a))
       return row_thread_slices(a.w.n, a.w.k).first;
     if (uses_tensor_cores(a))
@@ -82,6 +97,8 @@ public:
       return Status::invalid_argument;
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
       return Status::misaligned_pointer;
+    if (uses_gemv(a))
+      return wsq_detail::check_arch(gemv_kernel<1, 1>());
     if (uses_row_thread(a))
       return wsq_detail::check_arch(row_thread_kernel<1>());
     return uses_tensor_cores(a) ? wsq_detail::check_arch(mma_kernel<1>())
@@ -99,6 +116,11 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
+    if (uses_gemv(a)) {
+      if constexpr (wsq_detail::gemv_decode_supports<C>) {
+        return launch_gemv(a, workspace, workspace_bytes, stream);
+      }
+    }
     if (uses_row_thread(a)) {
       if constexpr (wsq_detail::row_thread_decode_supports<C>) {
         return launch_row_thread(a, workspace, workspace_bytes, stream);
@@ -140,7 +162,87 @@ public:
     return Status::invalid_argument;
   }
 
+  /// The row-thread kernel for M <= row_thread_max_m whatever the dispatch picks (for tests and
+  /// for comparing kernels). Same checks as run(); invalid_argument where the configuration or M
+  /// rules it out.
+  static std::size_t row_thread_workspace_size(const Arguments& a) {
+    if (a.m < 1 || a.m > row_thread_max_m || a.w.n < 1 || a.w.k < C::bank)
+      return 0;
+    const int slices = row_thread_slices(a.w.n, a.w.k).first;
+    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+  }
+  static Status run_row_thread(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                               cudaStream_t stream) {
+    if (const Status s = can_implement(a); s != Status::success)
+      return s;
+    if constexpr (wsq_detail::row_thread_decode_supports<C>) {
+      if (a.m <= row_thread_max_m) {
+        if (const Status s = wsq_detail::check_arch(row_thread_kernel<1>()); s != Status::success)
+          return s;
+        return launch_row_thread(a, workspace, workspace_bytes, stream);
+      }
+    }
+    return Status::invalid_argument;
+  }
+
+  /// Rows a warp of the lanes-along-K kernel streams for a token tile (a policy choice only).
+  /// Halved for token tiles above 1 and for H > 16 (registers: no spills at the default of 4).
+  template <int Tokens> static constexpr int gemv_rows() {
+    int r = Policy::gemv_rows_per_warp;
+    r = Tokens == 1 ? r : r / 2;
+    r = C::high_per_bank > 16 ? r / 2 : r;
+    return r < 1 ? 1 : r;
+  }
+
 private:
+  /// (slices, chunks per slice) of the lanes-along-K kernel: no split from N = kGemvTargetRows
+  /// rows (enough warps to fill the GPU); below, slices of whole 1024-k chunks so that N * slices
+  /// reaches it.
+  static std::pair<int, int> gemv_slices(int n, int k) {
+    const int chunks = (k + wsq_detail::kGemvChunkK - 1) / wsq_detail::kGemvChunkK;
+    int slices = (wsq_detail::kGemvTargetRows + n - 1) / n;
+    slices = slices < 1 ? 1 : (slices > chunks ? chunks : slices);
+    const int per_slice = (chunks + slices - 1) / slices;
+    return {(chunks + per_slice - 1) / per_slice, per_slice};
+  }
+
+  template <int Tokens, int Rows> static auto gemv_kernel() {
+    if constexpr (wsq_detail::gemv_decode_supports<C>) {
+      return &wsq_detail::wsq_a16_gemv_kernel<C, T, Policy::gemv_warps_per_block, Rows, Tokens>;
+    } else {
+      return generic_kernel(); // only asked for its architecture check
+    }
+  }
+
+  template <int Tokens>
+  static void launch_gemv_tile(const Arguments& a, float* partial, int slices, int slice_chunks,
+                               cudaStream_t stream) {
+    constexpr int rows = gemv_rows<Tokens>();
+    const int rows_per_block = rows * Policy::gemv_warps_per_block;
+    const dim3 grid((a.w.n + rows_per_block - 1) / rows_per_block, slices);
+    const unsigned threads = 32 * Policy::gemv_warps_per_block;
+    gemv_kernel<Tokens, rows>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m,
+                                                              slice_chunks);
+  }
+
+  static Status launch_gemv(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                            cudaStream_t stream) {
+    if (const Status s = check_workspace(workspace_size(a), workspace, workspace_bytes);
+        s != Status::success)
+      return s;
+    const auto [slices, slice_chunks] = gemv_slices(a.w.n, a.w.k);
+    float* partial = slices > 1 ? static_cast<float*>(workspace) : nullptr;
+    static_assert(wsq_detail::kGemvMaxTokens == 4, "token tiles below cover M <= 4");
+    if (a.m <= 1) {
+      launch_gemv_tile<1>(a, partial, slices, slice_chunks, stream);
+    } else if (a.m <= 2) {
+      launch_gemv_tile<2>(a, partial, slices, slice_chunks, stream);
+    } else {
+      launch_gemv_tile<4>(a, partial, slices, slice_chunks, stream);
+    }
+    return finish(a, partial, slices, stream);
+  }
+
   /// (slices, banks per slice) of the tensor-core kernel: enough slices that about 4096 warps of
   /// 16 rows stream W (more than fit at once on a 132-SM GPU, so that every SM keeps loads in
   /// flight).
@@ -197,7 +299,7 @@ private:
 
   static Status launch_row_thread(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                                   cudaStream_t stream) {
-    if (const Status s = check_workspace(workspace_size(a), workspace, workspace_bytes);
+    if (const Status s = check_workspace(row_thread_workspace_size(a), workspace, workspace_bytes);
         s != Status::success)
       return s;
     const auto [slices, slice_banks] = row_thread_slices(a.w.n, a.w.k);

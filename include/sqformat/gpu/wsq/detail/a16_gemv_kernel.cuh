@@ -5,9 +5,9 @@
 // the slice in chunks of 1024 k. In a chunk, lane l owns the 32 codes k = 32l .. 32l + 31, i.e.
 // half `l & 1` of bank `l >> 1`:
 //
-//   W_low row  |  lane 0  |  lane 1  |  lane 2  |  lane 3  | ... | lane 31 |   16 bytes a lane:
-//              |  bank 0 lo  bank 0 hi  bank 1 lo  bank 1 hi  ...  bank 15 hi |  512 B per warp
-//              load
+//   W_low, one chunk | 16 B   | 16 B   | 16 B   | 16 B   | ... | 16 B    |
+//   owner            | lane 0 | lane 1 | lane 2 | lane 3 | ... | lane 31 |
+//   bank, half       | 0, lo  | 0, hi  | 1, lo  | 1, hi  | ... | 15, hi  |
 //
 // so every warp load of W_low is 512 contiguous bytes, a lane pair reads its bank's H compact codes
 // (H/2 each) and both scales. Loads of the next chunk (all rows of the warp) are issued before the

@@ -41,10 +41,17 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 
 } // namespace
 
-// Static split: the streaming kernel (default: 16 columns a thread in registers, up to 1024
-// threads, 2 staged rows; then 32 columns a thread), and the block-gather kernel's best policy.
+// Static split: the bank kernel (default: blocks picked by K; then fixed blocks of 512, 256 and
+// 128 threads with 2 or 3 stages, and the 5-bit config), the streaming kernel (the default
+// before the bank kernel) and the block-gather kernel's best policy.
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<512, 2, 2>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 2, 4>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 3, 4>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<128, 2, 8>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<128, 3, 8>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<32, 1024, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 1, 16>)->Apply(shapes);
 
 BENCHMARK_MAIN();

@@ -1,9 +1,11 @@
 // GPU tests of the static quantize-and-split kernels against sqformat::ref::split_static:
-// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, both
-// kernels (streaming and block-gather) and a streaming policy so small that most columns take
-// its second-gather path, both scale granularities, odd and single-token M, more tokens than
-// the streaming grid has blocks, one-bank and large K, adversarial data (ties, zeros, outliers,
-// exact half-points, subnormal scales); then the status it returns on misuse and on bad data.
+// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, the three
+// kernels (bank, streaming, block-gather), a bank policy of two warps and one staged row (many
+// tiles a warp), a streaming policy so small that most columns take its second-gather path, both
+// scale granularities, odd and single-token M, more tokens than the grids have blocks, one-bank
+// and large K, adversarial data (ties, zeros, outliers, exact half-points, subnormal scales);
+// then the status it returns on misuse and on bad data (every kernel rejects every permutation
+// the reference rejects; the bank kernel also one in another order than docs/layouts.md's).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -87,7 +89,12 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-using FastPolicy = dp::StaticSplitStreamPolicy<>; // the default: streaming kernel
+/// The default: the bank kernel, blocks of 128 threads up to K = 8192, of 512 above.
+using FastPolicy = dp::StaticSplitBankPolicy<>;
+/// The bank kernel with two warps and one staged row: several tiles a warp, the one-stage refill.
+using SmallBankPolicy = dp::StaticSplitBankPolicy<64, 1>;
+/// The streaming kernel (the default before the bank kernel).
+using StreamPolicy = dp::StaticSplitStreamPolicy<>;
 /// The block-gather kernel: 2 tokens a block, and only 128·4 columns held in registers, so large
 /// K also runs the path that gathers from shared memory a second time.
 using OtherPolicy = dp::StaticSplitPolicy<128, 2, 4>;
@@ -112,6 +119,8 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
       for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
         CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, SmallBankPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, StreamPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, OtherPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, TailPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
       }
@@ -119,7 +128,7 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
   }
 }
 
-TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and four "
+TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and eleven "
           "policies give identical bytes",
           "[gpu][datapath][static]") {
   using C = sqformat::SqConfig<64, 8, 8, 4>;
@@ -130,26 +139,59 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     CAPTURE(name(kind));
     check_against_reference<C, FastPolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
                                                    rng);
+    check_against_reference<C, SmallBankPolicy, __half>(3, 4096, kind,
+                                                        dp::ActivationScales::per_token, rng);
   }
   for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
     CAPTURE(static_cast<int>(scales));
     // More tokens than the streaming grid has blocks (about 8 blocks a SM at this K): blocks
     // loop over rows and prefetch.
     check_against_reference<C, FastPolicy, bf16>(1500, 4096, Data::random, scales, rng);
+    check_against_reference<C, StreamPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     // Tiny inputs: amax / qmax is a subnormal float (the exact-division path of the kernels).
-    for (Data kind : {Data::random, Data::half_points})
+    for (Data kind : {Data::random, Data::half_points}) {
       check_against_reference<C, FastPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+      check_against_reference<C, StreamPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+    }
   }
-  const std::size_t m = 11, k = 8192;
+  // Enough tokens that every persistent policy's blocks take several rows each (warps of a bank
+  // block drift into the next row; the stages rotate).
+  const std::size_t m = 3000, k = 8192;
   const auto cmask = channel_mask<C>(k, rng);
   const auto perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
   const auto x = convert<bf16>(
       make_data(Data::random, m, k, C::bank, std::vector<std::uint8_t>(m * k), 127, 7, false, rng));
   const auto a = run_split<C, FastPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto xf = to_float(x);
+  const auto expected = ref::split_static<C>(xf.data(), m, k, perm, ref::ActScale::per_token);
+  CHECK(first_difference(a.x_high, expected.x_high) == -1);
+  CHECK(first_difference(a.x_low, expected.x_low) == -1);
+  CHECK(first_difference(a.scale_high, expected.scale_high) == -1);
+  CHECK(first_difference(a.scale_low, expected.scale_low) == -1);
   const auto b = run_split<C, OtherPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   const auto c = run_split<C, TailPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   const auto d = run_split<C, WidePolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto e = run_split<C, StreamPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto f = run_split<C, SmallBankPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  // The bank policies the benchmark compares (block size, stages, blocks a SM).
+  const auto t = run_split<C, dp::StaticSplitBankPolicy<512, 2, 2>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto g = run_split<C, dp::StaticSplitBankPolicy<256, 2, 4>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto h = run_split<C, dp::StaticSplitBankPolicy<256, 3, 4>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto u = run_split<C, dp::StaticSplitBankPolicy<128, 2, 8>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto w = run_split<C, dp::StaticSplitBankPolicy<128, 3, 8>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
   REQUIRE(d.status == Status::success);
+  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w}) {
+    REQUIRE(other->status == Status::success);
+    CHECK(a.x_high == other->x_high);
+    CHECK(a.x_low == other->x_low);
+    CHECK(first_difference(a.scale_high, other->scale_high) == -1);
+    CHECK(first_difference(a.scale_low, other->scale_low) == -1);
+  }
   CHECK(a.x_high == d.x_high);
   CHECK(a.x_low == d.x_low);
   CHECK(first_difference(a.scale_high, d.scale_high) == -1);
@@ -243,10 +285,32 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       a.perm = d_bad_perm.get();
       a.scales = scales;
       CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, SmallBankPolicy>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
       if (i == 0) // the block-gather kernel checks the range only
         CHECK(dp::static_quantize_split<C, OtherPolicy>(a, nullptr) == Status::invalid_argument);
     }
   }
+  REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
+
+  // A permutation with the bank structure but a bank's high channels in decreasing order: the
+  // reference and the streaming kernel take it (and agree); the bank kernel, which reads the
+  // permutation as a high mask in the order of docs/layouts.md, reports it.
+  std::vector<std::uint32_t> reordered = perm;
+  std::swap(reordered[0], reordered[C::high_per_bank - 1]);
+  REQUIRE_NOTHROW(ref::check_static_permutation<C>(reordered, k));
+  const auto xf = to_float(x);
+  const auto expected = ref::split_static<C>(xf.data(), m, k, reordered, ref::ActScale::per_token);
+  const auto streamed =
+      run_split<C, StreamPolicy>(x, m, k, reordered, dp::ActivationScales::per_token);
+  CHECK(streamed.status == Status::success);
+  CHECK(streamed.x_high == expected.x_high);
+  CHECK(streamed.x_low == expected.x_low);
+  DeviceBuffer<std::uint32_t> d_reordered(reordered);
+  auto a = args;
+  a.perm = d_reordered.get();
+  CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::invalid_argument);
+  CHECK(dp::static_quantize_split<C, SmallBankPolicy>(a, nullptr) == Status::invalid_argument);
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
 }

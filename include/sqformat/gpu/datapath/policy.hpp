@@ -42,7 +42,7 @@ struct StaticSplitPolicy {
   static constexpr int min_blocks_per_sm = MinBlocksPerSm;
 };
 
-/// Policy of the streaming static quantize-and-split kernel (the default): persistent blocks,
+/// Policy of the streaming static quantize-and-split kernel: persistent blocks,
 /// one token at a time, the next tokens' rows of X loading (cp.async) while the current one is
 /// quantized, the permutation held in registers for the whole launch.
 ///
@@ -64,6 +64,38 @@ struct StaticSplitStreamPolicy {
   static constexpr int items_per_thread = ItemsPerThread;
   static constexpr int max_threads = MaxThreads;
   static constexpr int max_stages = MaxStages;
+};
+
+/// Policy of the bank static quantize-and-split kernel (the default): persistent blocks, one
+/// token row at a time staged in shared memory (cp.async, the next rows loading meanwhile), the
+/// layer's permutation turned once per block into a high mask per 8 channels, and each warp
+/// quantizing whole banks at a time into its own staging buffer. Per-(token, bank) scales, K not
+/// a multiple of 8 and rows too long for shared memory run the streaming kernel instead.
+///
+/// \tparam Threads        largest block, a multiple of 32 in [32, 1024]; the launcher uses fewer
+///                        when the row has fewer warp tiles (a tile is 256 elements or more).
+///                        0 (the default) picks by K: blocks of 128 threads, 8 a SM, up to
+///                        K = auto_small_k (rows small enough that 8 blocks' buffers fit), blocks
+///                        of 512, 2 a SM, above (more warps per row).
+/// \tparam MaxStages      rows of X a block holds in shared memory (1 to 3); the launcher uses
+///                        fewer when more would lower the number of blocks per SM.
+/// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread:
+///                        2 x 512 or 8 x 128 threads = 64 registers, which the kernel fits
+///                        without spills); not used when Threads is 0.
+template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2> struct StaticSplitBankPolicy {
+  static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),
+                "StaticSplitBankPolicy: Threads must be 0 (pick by K) or a multiple of 32 in "
+                "[32, 1024]");
+  static_assert(MaxStages >= 1 && MaxStages <= 3,
+                "StaticSplitBankPolicy: MaxStages must lie in [1, 3]");
+  static_assert(
+      MinBlocksPerSm >= 1 && MinBlocksPerSm * Threads <= 2048,
+      "StaticSplitBankPolicy: MinBlocksPerSm * Threads must not exceed 2048 threads a SM");
+  static constexpr int threads = Threads;
+  static constexpr int max_stages = MaxStages;
+  static constexpr int min_blocks_per_sm = MinBlocksPerSm;
+  /// Largest K that Threads = 0 runs with blocks of 128 threads.
+  static constexpr int auto_small_k = 8192;
 };
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation

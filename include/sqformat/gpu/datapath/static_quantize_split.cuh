@@ -5,8 +5,13 @@
 //      [x0 x1 x2 ... x_{K-1}]  --> k' < Kh: high --> [q q q q | q q ...]  [q q q q q q | ...]
 //                                  k' >= Kh: low      bank0 H   bank1      bank0 b-H   bank1
 //
-// Two kernels write identical bytes; the policy type picks one:
-//   StaticSplitStreamPolicy (default)  detail/static_split_stream_kernel.cuh: persistent blocks,
+// Three kernels write identical bytes; the policy type picks one:
+//   StaticSplitBankPolicy (default)    detail/static_split_bank_kernel.cuh: persistent blocks,
+//                                      a token row at a time in channel order, the permutation
+//                                      as a high mask, warps quantizing whole banks; per-token
+//                                      scales and K % 8 == 0 (else as StaticSplitStreamPolicy<>);
+//                                      rejects a permutation not in the order of layouts.md;
+//   StaticSplitStreamPolicy            detail/static_split_stream_kernel.cuh: persistent blocks,
 //                                      a token row at a time, next rows loading meanwhile;
 //                                      K < 65536 (16-bit channel indices);
 //   StaticSplitPolicy                  detail/static_split_gather_kernel.cuh: a block per
@@ -21,6 +26,7 @@
 
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_bank_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_gather_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_stream_kernel.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
@@ -36,23 +42,30 @@ namespace detail {
 template <class P> struct is_stream_policy : std::false_type {};
 template <int N, int T, int S>
 struct is_stream_policy<StaticSplitStreamPolicy<N, T, S>> : std::true_type {};
+template <class P> struct is_bank_policy : std::false_type {};
+template <int T, int S, int B>
+struct is_bank_policy<StaticSplitBankPolicy<T, S, B>> : std::true_type {};
 
-/// Launch shape of the streaming kernel for one (device, K): found once with the occupancy
-/// API and cached (one word: valid | device | K | stages | largest useful grid), so that a
-/// launch costs no queries.
+/// Launch shape of a persistent kernel for one (device, K): found once with the occupancy API
+/// and cached (one word: valid | device (8 bits) | K (31) | stages (4) | largest useful grid (20)),
+/// so that a launch costs no queries.
 struct StreamShapeCache {
   std::atomic<std::uint64_t> entry{0};
 };
 
-template <class C, class P, class T, class Kernel>
-Status stream_shape(StreamShapeCache& cache, Kernel* kernel, int k, int threads, bool per_bank,
-                    long long shared_limit, int& stages, std::int64_t& grid_cap) {
+/// Stages (rows of X a block stages, at most max_stages) and grid cap (SMs x blocks a SM) of a
+/// persistent kernel whose block needs bytes_of(stages) of dynamic shared memory: more stages
+/// only where they cost no block.
+template <class Kernel, class BytesOf>
+Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int threads, int max_stages,
+                        long long shared_limit, BytesOf bytes_of, int& stages,
+                        std::int64_t& grid_cap) {
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess)
     return Status::cuda_error;
   const std::uint64_t key = (std::uint64_t{1} << 63) |
-                            (static_cast<std::uint64_t>(device & 0xff) << 40) |
-                            (static_cast<std::uint64_t>(k) << 24);
+                            (static_cast<std::uint64_t>(device & 0xff) << 55) |
+                            (static_cast<std::uint64_t>(k & 0x7fffffff) << 24);
   const std::uint64_t entry = cache.entry.load(std::memory_order_relaxed);
   if ((entry & ~std::uint64_t{0xffffff}) == key) {
     stages = static_cast<int>((entry >> 20) & 3u);
@@ -63,8 +76,8 @@ Status stream_shape(StreamShapeCache& cache, Kernel* kernel, int k, int threads,
   if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
     return Status::cuda_error;
   int best_stages = 0, best_blocks = 0;
-  for (int s = 1; s <= P::max_stages; ++s) { // more stages only where they cost no block
-    const std::int64_t bytes = stream_shared_bytes<C, T>(k, s, per_bank);
+  for (int s = 1; s <= max_stages; ++s) {
+    const std::int64_t bytes = bytes_of(s);
     if (bytes > shared_limit)
       break;
     int blocks = 0;
@@ -104,13 +117,39 @@ Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
   const int threads = min_int(max_int(round_up(wanted, 32), 32), P::max_threads);
   int stages = 0;
   std::int64_t grid_cap = 0;
-  if ((s = stream_shape<C, P, T>(shape_cache[per_bank], kernel, k, threads, per_bank, shared_limit,
-                                 stages, grid_cap)) != Status::success)
+  auto bytes_of = [&](int n) { return stream_shared_bytes<C, T>(k, n, per_bank); };
+  if ((s = persistent_shape(shape_cache[per_bank], kernel, k, threads, P::max_stages, shared_limit,
+                            bytes_of, stages, grid_cap)) != Status::success)
     return s;
   const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
   kernel<<<static_cast<unsigned>(blocks), threads,
            static_cast<std::size_t>(stream_shared_bytes<C, T>(k, stages, per_bank)), stream>>>(
       args, stages);
+  return finish_launch(args.workspace, stream, check);
+}
+
+template <class C, class P, class T>
+Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+  auto* kernel = &static_split_bank_kernel<C, P, T>;
+  static KernelLaunchCache launch_cache;
+  static StreamShapeCache shape_cache;
+  long long shared_limit = 0;
+  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
+  if (s != Status::success)
+    return s;
+  const int k = static_cast<int>(args.cols);
+  using Tile = StaticBankTile<C>;
+  const int tiles = (k / C::bank + Tile::banks - 1) / Tile::banks;
+  const int threads = min_int(P::threads, 32 * tiles); // no warp without a tile
+  auto bytes_of = [&](int n) { return bank_shared_bytes<C, T>(k, n, threads / 32); };
+  int stages = 0;
+  std::int64_t grid_cap = 0;
+  if ((s = persistent_shape(shape_cache, kernel, k, threads, P::max_stages, shared_limit, bytes_of,
+                            stages, grid_cap)) != Status::success)
+    return s;
+  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
+  kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
+           stream>>>(args, stages);
   return finish_launch(args.workspace, stream, check);
 }
 
@@ -140,15 +179,17 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 /// Quantizes and splits X (M×K, bf16 or fp16) into x_high / x_low with their scales.
 ///
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
-/// \tparam Policy  StaticSplitStreamPolicy (default) or StaticSplitPolicy; any valid policy gives
-///                 identical bytes.
+/// \tparam Policy  StaticSplitBankPolicy (default), StaticSplitStreamPolicy or StaticSplitPolicy;
+///                 any valid policy gives identical bytes for a permutation in the order of
+///                 docs/layouts.md (high channels of each bank in increasing order, then the low
+///                 ones); StaticSplitBankPolicy reports any other order as invalid_argument.
 /// Returns at once on misuse: invalid_shape (M or K <= 0, K >= 2^31, or K too large for the
 /// device's shared memory: about 3 bytes per element of a row), k_not_multiple_of_bank,
 /// misaligned_pointer (any pointer not 16-byte aligned), insufficient_workspace,
 /// unsupported_architecture, invalid_argument (null pointer). With InputCheck::synchronous it
 /// then waits and returns non_finite_input (NaN/Inf in X) or invalid_argument (perm not a
 /// permutation with the bank structure of docs/layouts.md) if the kernel found one.
-template <class Config, class Policy = StaticSplitStreamPolicy<>, class T>
+template <class Config, class Policy = StaticSplitBankPolicy<>, class T>
 Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream,
                              InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "static_quantize_split: X must be bf16 (__nv_bfloat16) or fp16 "
@@ -163,7 +204,24 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
     return s;
   if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if constexpr (detail::is_stream_policy<Policy>::value) {
+  if constexpr (detail::is_bank_policy<Policy>::value) {
+    // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
+    // for its shared memory) as StaticSplitStreamPolicy<> would.
+    if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
+      if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
+        using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
+        using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
+        s = args.cols <= Policy::auto_small_k
+                ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
+                : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);
+      } else {
+        s = detail::launch_bank_kernel<Config, Policy, T>(args, stream, check);
+      }
+      if (s != Status::invalid_shape)
+        return s;
+    }
+    return static_quantize_split<Config, StaticSplitStreamPolicy<>, T>(args, stream, check);
+  } else if constexpr (detail::is_stream_policy<Policy>::value) {
     if (args.cols < 65536) // source channels are held as 16-bit indices
       return detail::launch_stream_kernel<Config, Policy, T>(args, stream, check);
     return detail::launch_gather_kernel<Config, StaticSplitPolicy<>, T>(args, stream, check);

@@ -1,7 +1,9 @@
-// Data-path benchmarks, SQ-tensor writers: dynamic top-H quantization and the weight packer.
+// Data-path benchmarks, SQ-tensor writers: dynamic top-H quantization and the weight packer,
+// both kernels (SqLanePolicy: a lane owns a bank, the default; SqBankPolicy: bank groups).
 // Method: bench/support/datapath_bench.cuh.
 #include "datapath_bench.cuh"
 #include "sqformat/gpu/datapath/dynamic_quantize.cuh"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/gpu/datapath/weight_pack.cuh"
 
 namespace {
@@ -52,9 +54,24 @@ template <class C, class Policy, class T> void bench_pack(benchmark::State& stat
 
 } // namespace
 
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 8>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 2>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 5>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, float)->Apply(shapes);

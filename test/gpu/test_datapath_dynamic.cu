@@ -1,11 +1,15 @@
 // GPU tests of the dynamic activation quantizer (per-bank top-H by |x|) against
 // sqformat::ref::quantize_dynamic: low and high bytes and scales bit for bit, over the data-path
-// configs, two policies, odd and single-token M, one-bank and large K, adversarial data (ties at
-// the threshold, -0/+0, all-zero banks, outliers, exact .5 points); then misuse and bad data.
+// configs, both kernels (bank-group: two policies; lane: two policies, and the fallback for the
+// configs it does not take), odd and single-token M, one-bank and large K, adversarial data
+// (ties at the threshold, -0/+0, all-zero and all-equal banks, outliers, exact .5 points,
+// extreme magnitudes, adjacent magnitudes), bf16 and fp16; the kernels must agree byte for
+// byte; then misuse and bad data.
 #include <cmath>
 #include <limits>
 
 #include "sqformat/gpu/datapath/dynamic_quantize.cuh"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/reference/selection.hpp"
 #include "test_datapath_support.cuh"
 
@@ -62,6 +66,66 @@ using bf16 = __nv_bfloat16;
 /// Fewest lanes per bank (8 elements each) vs most lanes per bank, other block and tile sizes.
 template <class C>
 using OtherPolicy = dp::SqBankPolicy<64, (C::bank / 32 > 1 ? C::bank / 32 : 1), 256>;
+using LanePolicy = dp::SqLanePolicy<>;
+/// Staged (cp.async) persistent kernel, one warp a block: every thread walks several banks.
+using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
+/// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
+using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
+using TightLanePolicy = dp::SqLanePolicy<128, 8>;
+
+/// Adversarial inputs the shared generator does not make. `fp16` keeps magnitudes in its range.
+enum class Extra { equal_banks, extremes, adjacent };
+inline const char* name(Extra e) {
+  return e == Extra::equal_banks ? "equal_banks" : e == Extra::extremes ? "extremes" : "adjacent";
+}
+inline std::vector<float> extra_data(Extra kind, std::size_t m, std::size_t k, int bank, bool fp16,
+                                     std::mt19937_64& rng) {
+  std::vector<float> x(m * k);
+  const float sign[] = {1.0f, -1.0f};
+  switch (kind) {
+  case Extra::equal_banks: // every |x| of a bank equal (zeros of both signs in some): index wins
+    for (std::size_t base = 0; base < m * k; base += bank) {
+      const float v = rng() % 4 == 0 ? 0.0f : std::ldexp(1.0f + (rng() % 8) / 8.0f, -4);
+      for (int i = 0; i < bank; ++i)
+        x[base + i] = sign[rng() % 2] * v;
+    }
+    break;
+  case Extra::extremes: { // scales near overflow, subnormal values and scales
+    const float big = fp16 ? 65504.0f : 3.0e38f, tiny = fp16 ? 0x1p-24f : 0x1p-133f;
+    const float normal_min = fp16 ? 0x1p-14f : 0x1p-126f;
+    const float levels[] = {big, big / 2, 1.0f, normal_min, tiny, 2 * tiny, 0.0f, 3 * tiny};
+    for (float& v : x)
+      v = sign[rng() % 2] * levels[rng() % 8];
+    break;
+  }
+  case Extra::adjacent: // magnitudes one unit in the last place apart: the key's |x| bits decide
+    for (std::size_t base = 0; base < m * k; base += bank) {
+      const float v = std::ldexp(1.0f, static_cast<int>(rng() % 8) - 4);
+      for (int i = 0; i < bank; ++i)
+        x[base + i] = sign[rng() % 2] * v * (1.0f + static_cast<float>(rng() % 4) * 0x1p-7f);
+    }
+    break;
+  }
+  return x;
+}
+
+/// The bank-group kernel and the lane kernel under four policies on the same input: each
+/// matches the reference and all agree byte for byte.
+template <class C, class T>
+void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_t k) {
+  const SqBytes a = check_against_reference<C, dp::SqBankPolicy<>, T>(xf, m, k);
+  const SqBytes b = check_against_reference<C, LanePolicy, T>(xf, m, k);
+  CHECK(a.low == b.low);
+  CHECK(a.high == b.high);
+  CHECK(first_difference(a.scale_low, b.scale_low) == -1);
+  CHECK(first_difference(a.scale_high, b.scale_high) == -1);
+  for (const SqBytes& c : {check_against_reference<C, StagedLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, RoomyLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, TightLanePolicy, T>(xf, m, k)}) {
+    CHECK(b.low == c.low);
+    CHECK(b.high == c.high);
+  }
+}
 
 } // namespace
 
@@ -69,7 +133,7 @@ TEMPLATE_LIST_TEST_CASE("dynamic quantization matches the reference bit for bit"
                         "[gpu][datapath][dynamic]", Configs) {
   using C = TestType;
   const std::uint64_t seed = fresh_seed();
-  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits);
+  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits, dp::sq_lane_kernel_fits<C>);
   std::mt19937_64 rng(seed);
   const std::size_t shapes[][2] = {{1, C::bank},      {7, C::bank}, {1, 4096},
                                    {5, C::bank * 37}, {33, 4096},   {2, 28672}};
@@ -80,10 +144,18 @@ TEMPLATE_LIST_TEST_CASE("dynamic quantization matches the reference bit for bit"
       const auto mask = random_mask(m, k, C::bank, C::high_per_bank, rng);
       const auto xf = to_float(convert<bf16>(
           make_data(kind, m, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng)));
-      const SqBytes a = check_against_reference<C, dp::SqBankPolicy<>, bf16>(xf, m, k);
-      const SqBytes b = check_against_reference<C, OtherPolicy<C>, bf16>(xf, m, k);
-      CHECK(a.low == b.low); // two policies, identical bytes
-      CHECK(a.high == b.high);
+      check_against_reference<C, OtherPolicy<C>, bf16>(xf, m, k);
+      check_kernels_agree<C, bf16>(xf, m, k);
+      const auto hf = to_float(convert<__half>(
+          make_data(kind, m, k, C::bank, mask, C::high_qmax, C::low_qmax, true, rng)));
+      check_kernels_agree<C, __half>(hf, m, k);
+    }
+    for (Extra kind : {Extra::equal_banks, Extra::extremes, Extra::adjacent}) {
+      CAPTURE(m, k, name(kind));
+      check_kernels_agree<C, bf16>(
+          to_float(convert<bf16>(extra_data(kind, m, k, C::bank, false, rng))), m, k);
+      check_kernels_agree<C, __half>(
+          to_float(convert<__half>(extra_data(kind, m, k, C::bank, true, rng))), m, k);
     }
   }
 }
@@ -100,10 +172,20 @@ TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][dat
     const auto xf =
         to_float(convert<__half>(make_data(kind, m, k, C::bank, mask, 127, 7, true, rng)));
     check_against_reference<C, dp::SqBankPolicy<>, __half>(xf, m, k);
+    check_against_reference<C, LanePolicy, __half>(xf, m, k);
+    // Many blocks of the lane kernel, the last one partial.
+    const std::size_t big_m = 301;
+    const auto big_mask = random_mask(big_m, 4096, C::bank, C::high_per_bank, rng);
+    check_against_reference<C, LanePolicy, __half>(
+        to_float(
+            convert<__half>(make_data(kind, big_m, 4096, C::bank, big_mask, 127, 7, true, rng))),
+        big_m, 4096);
   }
 }
 
-TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][dynamic]") {
+TEMPLATE_TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][dynamic]",
+                   dp::SqBankPolicy<>, LanePolicy) {
+  using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t m = 3, k = 64;
   DeviceBuffer<bf16> d_x(convert<bf16>(std::vector<float>(m * k, 0.25f)));
@@ -117,11 +199,11 @@ TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][d
   args.out = {d_low.get(), d_high.get(), d_sl.get(), d_sh.get()};
   args.workspace = d_ws.get();
   args.workspace_bytes = dp::workspace_size();
-  REQUIRE(dp::dynamic_quantize<C>(args, nullptr) == Status::success);
+  REQUIRE(dp::dynamic_quantize<C, Policy>(args, nullptr) == Status::success);
   auto with = [&](auto change) {
     auto a = args;
     change(a);
-    return dp::dynamic_quantize<C>(a, nullptr);
+    return dp::dynamic_quantize<C, Policy>(a, nullptr);
   };
   CHECK(with([](auto& a) { a.cols = 72; }) == Status::k_not_multiple_of_bank);
   CHECK(with([](auto& a) { a.rows = 0; }) == Status::invalid_shape);
@@ -132,16 +214,33 @@ TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][d
   CHECK(with([](auto& a) { a.out.high = nullptr; }) == Status::invalid_argument);
   CHECK(with([](auto& a) { a.workspace = nullptr; }) == Status::insufficient_workspace);
 
-  std::mt19937_64 rng(fresh_seed());
-  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                    -std::numeric_limits<float>::infinity()}) {
-    std::vector<float> xf(m * k, 0.5f);
-    xf[rng() % xf.size()] = bad;
-    DeviceBuffer<bf16> d_bad(convert<bf16>(xf));
-    auto a = args;
-    a.x = d_bad.get();
-    CHECK(dp::dynamic_quantize<C>(a, nullptr) == Status::non_finite_input);
-    CHECK(dp::dynamic_quantize<C>(a, nullptr, dp::InputCheck::deferred) == Status::success);
-    CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  for (int trial = 0; trial < 4; ++trial) {
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+          -std::numeric_limits<float>::infinity()}) {
+      CAPTURE(trial, bad);
+      std::vector<float> xf(m * k, 0.5f);
+      xf[rng() % xf.size()] = bad;
+      DeviceBuffer<bf16> d_bad(convert<bf16>(xf));
+      auto a = args;
+      a.x = d_bad.get();
+      CHECK(dp::dynamic_quantize<C, Policy>(a, nullptr) == Status::non_finite_input);
+      CHECK(dp::dynamic_quantize<C, Policy>(a, nullptr, dp::InputCheck::deferred) ==
+            Status::success);
+      CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+      DeviceBuffer<__half> d_bad_h(convert<__half>(xf));
+      dp::DynamicQuantizeArgs<__half> ah;
+      ah.x = d_bad_h.get();
+      ah.rows = m;
+      ah.cols = k;
+      ah.out = args.out;
+      ah.workspace = args.workspace;
+      ah.workspace_bytes = args.workspace_bytes;
+      CHECK(dp::dynamic_quantize<C, Policy>(ah, nullptr) == Status::non_finite_input);
+    }
   }
+  CHECK(dp::read_status(args.workspace, nullptr) == Status::success);
 }

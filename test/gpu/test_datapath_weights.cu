@@ -1,13 +1,17 @@
 // GPU tests of the weight path against the host reference, bit for bit: pack_weights vs
 // sqformat::ref::pack_sq (float and bf16 weights), dequantize_sq vs sqformat::ref::dequantize
 // (float and bf16 output), permute_columns vs sqformat::ref::permute_columns; over the
-// data-path configs, two policies, odd and single-row N, one-bank and large K, adversarial data;
-// then misuse and bad masks.
+// data-path configs, both packer kernels (bank-group: two policies; lane: two policies, and the
+// fallback for configs it does not take), odd and single-row N, one-bank and large K,
+// adversarial data (ties, +-0, zero banks, outliers, .5 points, extreme magnitudes); the
+// kernels must also agree byte for byte with each other; then misuse, bad masks and NaN/Inf.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "sqformat/gpu/datapath/permute_columns.cuh"
 #include "sqformat/gpu/datapath/sq_dequantize.cuh"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/gpu/datapath/weight_pack.cuh"
 #include "sqformat/reference/sq_tensor.hpp"
 #include "sqformat/reference/static_split.hpp"
@@ -23,6 +27,27 @@ namespace {
 using bf16 = __nv_bfloat16;
 template <class C>
 using OtherPolicy = dp::SqBankPolicy<64, (C::bank / 32 > 1 ? C::bank / 32 : 1), 256>;
+using LanePolicy = dp::SqLanePolicy<>;
+/// Staged (cp.async) persistent kernel, one warp a block: every thread walks several banks.
+using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
+/// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
+using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
+using TightLanePolicy = dp::SqLanePolicy<128, 8>;
+/// The dequantizer has no lane kernel: lane-packed tensors are dequantized by the default one.
+template <class Policy>
+using DequantizePolicy =
+    std::conditional_t<dp::is_sq_lane_policy_v<Policy>, dp::SqBankPolicy<>, Policy>;
+
+/// Per bank a mix of extreme magnitudes (largest finite, float or bf16 subnormals, the smallest
+/// normal, 1) with random signs and zeros of both signs: scales near overflow and scales whose
+/// reciprocal overflows (the exact fallback of the fast rounding).
+inline std::vector<float> extreme_data(std::size_t rows, std::size_t cols, std::mt19937_64& rng) {
+  const float levels[] = {3.0e38f, 1.0e30f, 1.0f, 0x1p-126f, 0x1p-133f, 1.0e-45f, 0.0f, 7.0f};
+  std::vector<float> x(rows * cols);
+  for (float& v : x)
+    v = (rng() % 2 ? -1.0f : 1.0f) * levels[rng() % 8];
+  return x;
+}
 
 template <class C> struct DeviceSq {
   DeviceSq(std::size_t n, std::size_t k)
@@ -50,28 +75,29 @@ Status pack(const std::vector<T>& w, const std::vector<std::uint8_t>& mask, std:
   return dp::pack_weights<C, Policy>(args, nullptr);
 }
 
+/// Packed bytes and scales, as the host sees them.
+struct PackedBytes {
+  std::vector<std::uint8_t> low, high;
+  std::vector<float> scale_low, scale_high;
+};
+
 template <class C, class Policy, class T>
-void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt19937_64& rng) {
-  const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
-  std::vector<float> wf =
-      make_data(kind, n, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng);
-  if constexpr (std::is_same_v<T, float>) {
-    std::uniform_real_distribution<float> jitter(0.999f, 1.001f);
-    if (kind == Data::random)
-      for (float& v : wf)
-        v *= jitter(rng); // full float32 mantissas
-  }
+PackedBytes check_pack_and_dequantize(std::size_t n, std::size_t k, std::vector<float> wf,
+                                      const std::vector<std::uint8_t>& mask) {
   wf = to_float(convert<T>(wf));
   const auto expected = ref::pack_sq<C>(wf.data(), n, k, mask.data());
   DeviceSq<C> got(n, k);
   Workspace ws;
   REQUIRE((pack<C, Policy>(convert<T>(wf), mask, n, k, got, ws.get())) == Status::success);
-  CHECK(first_difference(got.scale_low.to_host(), expected.scale_low) == -1);
-  CHECK(first_difference(got.scale_high.to_host(), expected.scale_high) == -1);
-  CHECK(first_difference(got.low.to_host(), expected.low) == -1);
-  CHECK(first_difference(got.high.to_host(), expected.high) == -1);
+  PackedBytes bytes{got.low.to_host(), got.high.to_host(), got.scale_low.to_host(),
+                    got.scale_high.to_host()};
+  CHECK(first_difference(bytes.scale_low, expected.scale_low) == -1);
+  CHECK(first_difference(bytes.scale_high, expected.scale_high) == -1);
+  CHECK(first_difference(bytes.low, expected.low) == -1);
+  CHECK(first_difference(bytes.high, expected.high) == -1);
 
   // The inverse, from the packed tensor on the device, to float and to bf16.
+  using DP = DequantizePolicy<Policy>;
   std::vector<float> deq(n * k);
   ref::dequantize(expected, deq.data());
   DeviceBuffer<float> out_f(n * k);
@@ -83,7 +109,7 @@ void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt1
   args_f.out = out_f.get();
   args_f.workspace = ws.get();
   args_f.workspace_bytes = dp::workspace_size();
-  REQUIRE(dp::dequantize_sq<C, Policy>(args_f, nullptr) == Status::success);
+  REQUIRE(dp::dequantize_sq<C, DP>(args_f, nullptr) == Status::success);
   CHECK(first_difference(out_f.to_host(), deq) == -1);
   if constexpr (std::is_same_v<Policy, dp::SqBankPolicy<>>) { // bf16 output: one policy is enough
     dp::SqDequantizeArgs<bf16> args_b;
@@ -93,8 +119,48 @@ void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt1
     args_b.out = out_b.get();
     args_b.workspace = ws.get();
     args_b.workspace_bytes = dp::workspace_size();
-    REQUIRE(dp::dequantize_sq<C, Policy>(args_b, nullptr) == Status::success);
+    REQUIRE(dp::dequantize_sq<C, DP>(args_b, nullptr) == Status::success);
     CHECK(first_difference(out_b.to_host(), convert<bf16>(deq)) == -1);
+  }
+  return bytes;
+}
+
+template <class C, class T>
+std::vector<float> weights(Data kind, std::size_t n, std::size_t k,
+                           const std::vector<std::uint8_t>& mask, std::mt19937_64& rng) {
+  std::vector<float> wf =
+      make_data(kind, n, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng);
+  if constexpr (std::is_same_v<T, float>) {
+    std::uniform_real_distribution<float> jitter(0.999f, 1.001f);
+    if (kind == Data::random)
+      for (float& v : wf)
+        v *= jitter(rng); // full float32 mantissas
+  }
+  return wf;
+}
+
+template <class C, class Policy, class T>
+void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt19937_64& rng) {
+  const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
+  check_pack_and_dequantize<C, Policy, T>(n, k, weights<C, T>(kind, n, k, mask, rng), mask);
+}
+
+/// Both kernels (the lane kernel under four policies) on the same data: each matches the
+/// reference, and they agree byte for byte.
+template <class C, class T>
+void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>& wf,
+                         const std::vector<std::uint8_t>& mask) {
+  const PackedBytes a = check_pack_and_dequantize<C, dp::SqBankPolicy<>, T>(n, k, wf, mask);
+  const PackedBytes b = check_pack_and_dequantize<C, LanePolicy, T>(n, k, wf, mask);
+  CHECK(a.low == b.low);
+  CHECK(a.high == b.high);
+  CHECK(first_difference(a.scale_low, b.scale_low) == -1);
+  CHECK(first_difference(a.scale_high, b.scale_high) == -1);
+  for (const PackedBytes& c : {check_pack_and_dequantize<C, StagedLanePolicy, T>(n, k, wf, mask),
+                               check_pack_and_dequantize<C, RoomyLanePolicy, T>(n, k, wf, mask),
+                               check_pack_and_dequantize<C, TightLanePolicy, T>(n, k, wf, mask)}) {
+    CHECK(b.low == c.low);
+    CHECK(b.high == c.high);
   }
 }
 
@@ -104,16 +170,23 @@ TEMPLATE_LIST_TEST_CASE("weight packing and dequantization match the reference b
                         "[gpu][datapath][weights]", Configs) {
   using C = TestType;
   const std::uint64_t seed = fresh_seed();
-  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits);
+  CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits, dp::sq_lane_kernel_fits<C>);
   std::mt19937_64 rng(seed);
   const std::size_t shapes[][2] = {{1, C::bank},      {7, C::bank}, {1, 4096},
                                    {5, C::bank * 37}, {33, 4096},   {2, 28672}};
   for (const auto& shape : shapes) {
+    const std::size_t n = shape[0], k = shape[1];
     for (Data kind : all_data) {
-      CAPTURE(shape[0], shape[1], name(kind));
-      check_pack_and_dequantize<C, dp::SqBankPolicy<>, float>(shape[0], shape[1], kind, rng);
-      check_pack_and_dequantize<C, OtherPolicy<C>, float>(shape[0], shape[1], kind, rng);
+      CAPTURE(n, k, name(kind));
+      check_pack_and_dequantize<C, OtherPolicy<C>, float>(n, k, kind, rng);
+      const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
+      check_kernels_agree<C, float>(n, k, weights<C, float>(kind, n, k, mask, rng), mask);
+      check_kernels_agree<C, bf16>(n, k, weights<C, bf16>(kind, n, k, mask, rng), mask);
     }
+    CAPTURE(n, k, "extremes");
+    const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
+    check_kernels_agree<C, float>(n, k, extreme_data(n, k, rng), mask);
+    check_kernels_agree<C, bf16>(n, k, extreme_data(n, k, rng), mask);
   }
 }
 
@@ -125,6 +198,9 @@ TEST_CASE("weight packing of bf16 weights matches the reference", "[gpu][datapat
   for (Data kind : all_data) {
     CAPTURE(name(kind));
     check_pack_and_dequantize<C, dp::SqBankPolicy<>, bf16>(13, 8192, kind, rng);
+    check_pack_and_dequantize<C, LanePolicy, bf16>(13, 8192, kind, rng);
+    // Many blocks of the lane kernel, the last one partial.
+    check_pack_and_dequantize<C, LanePolicy, bf16>(301, 4096, kind, rng);
   }
 }
 
@@ -161,20 +237,22 @@ TEST_CASE("permute_columns matches the reference gather", "[gpu][datapath][weigh
   }
 }
 
-TEST_CASE("weight packing reports misuse, bad masks and bad data", "[gpu][datapath][weights]") {
+TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
+                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy) {
+  using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t n = 3, k = 64;
-  std::mt19937_64 rng(fresh_seed());
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
   const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
   const std::vector<float> w(n * k, 0.75f);
   DeviceSq<C> out(n, k);
   Workspace ws;
-  REQUIRE((pack<C, dp::SqBankPolicy<>>(w, mask, n, k, out, ws.get())) == Status::success);
-  CHECK((pack<C, dp::SqBankPolicy<>>(w, mask, n, 60, out, ws.get())) ==
-        Status::k_not_multiple_of_bank);
-  CHECK((pack<C, dp::SqBankPolicy<>>(w, mask, 0, k, out, ws.get())) == Status::invalid_shape);
-  CHECK((pack<C, dp::SqBankPolicy<>>(w, mask, n, k, out, nullptr)) ==
-        Status::insufficient_workspace);
+  REQUIRE((pack<C, Policy>(w, mask, n, k, out, ws.get())) == Status::success);
+  CHECK((pack<C, Policy>(w, mask, n, 60, out, ws.get())) == Status::k_not_multiple_of_bank);
+  CHECK((pack<C, Policy>(w, mask, 0, k, out, ws.get())) == Status::invalid_shape);
+  CHECK((pack<C, Policy>(w, mask, n, k, out, nullptr)) == Status::insufficient_workspace);
   {
     DeviceBuffer<float> d_w(w);
     DeviceBuffer<std::uint8_t> d_mask(mask);
@@ -186,21 +264,54 @@ TEST_CASE("weight packing reports misuse, bad masks and bad data", "[gpu][datapa
     args.out = out.ref();
     args.workspace = ws.get();
     args.workspace_bytes = dp::workspace_size();
-    CHECK(dp::pack_weights<C>(args, nullptr) == Status::misaligned_pointer);
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr) == Status::misaligned_pointer);
+    args.w = d_w.get();
+    args.high_mask = nullptr;
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr) == Status::invalid_argument);
   }
-  auto bad_mask = mask;
-  bad_mask[rng() % bad_mask.size()] ^= 1; // one bank with H - 1 or H + 1 high elements
-  CHECK((pack<C, dp::SqBankPolicy<>>(w, bad_mask, n, k, out, ws.get())) ==
-        Status::invalid_argument);
+  for (int trial = 0; trial < 8; ++trial) {
+    CAPTURE(trial);
+    auto bad_mask = mask;
+    bad_mask[rng() % bad_mask.size()] ^= 1; // one bank with H - 1 or H + 1 high elements
+    CHECK((pack<C, Policy>(w, bad_mask, n, k, out, ws.get())) == Status::invalid_argument);
+    // Right count, but one high byte is 2, 3 or 0x80 (the reference rejects it).
+    auto odd_mask = mask;
+    std::size_t p = rng() % odd_mask.size();
+    while (odd_mask[p] != 1)
+      p = (p + 1) % odd_mask.size();
+    const std::uint8_t odd[] = {2, 3, 0x80};
+    odd_mask[p] = odd[trial % 3];
+    CHECK((pack<C, Policy>(w, odd_mask, n, k, out, ws.get())) == Status::invalid_argument);
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+          -std::numeric_limits<float>::infinity()}) {
+      auto wb = w;
+      wb[rng() % wb.size()] = bad;
+      CHECK((pack<C, Policy>(wb, mask, n, k, out, ws.get())) == Status::non_finite_input);
+      CHECK((pack<C, Policy>(convert<bf16>(wb), mask, n, k, out, ws.get())) ==
+            Status::non_finite_input);
+    }
+  }
   auto two_mask = mask;
   for (auto& v : two_mask)
-    v = v ? 2 : 0; // right count, but not 0/1 (the reference rejects it)
-  CHECK((pack<C, dp::SqBankPolicy<>>(w, two_mask, n, k, out, ws.get())) ==
-        Status::invalid_argument);
-  for (float bad :
-       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    v = v ? 2 : 0;
+  CHECK((pack<C, Policy>(w, two_mask, n, k, out, ws.get())) == Status::invalid_argument);
+  // The flags are sticky until read: a deferred launch returns success, read_status the verdict.
+  {
     auto wb = w;
-    wb[rng() % wb.size()] = bad;
-    CHECK((pack<C, dp::SqBankPolicy<>>(wb, mask, n, k, out, ws.get())) == Status::non_finite_input);
+    wb[rng() % wb.size()] = std::numeric_limits<float>::quiet_NaN();
+    DeviceBuffer<float> d_w(wb);
+    DeviceBuffer<std::uint8_t> d_mask(mask);
+    dp::WeightPackArgs<float> args;
+    args.w = d_w.get();
+    args.high_mask = d_mask.get();
+    args.rows = n;
+    args.cols = k;
+    args.out = out.ref();
+    args.workspace = ws.get();
+    args.workspace_bytes = dp::workspace_size();
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::deferred) == Status::success);
+    CHECK(dp::read_status(ws.get(), nullptr) == Status::non_finite_input);
+    CHECK(dp::read_status(ws.get(), nullptr) == Status::success);
   }
 }

@@ -8,9 +8,13 @@
 //
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
-// so "larger key" is "beats", and the top-H keys of a bank are found by select_top_h (warp
-// shuffles within the bank group, no sort). One block per (token, tile of banks); the tile is
-// staged in shared memory with cp.async before any selection starts.
+// so "larger key" is "beats". Two kernels, same bytes:
+//   SqLanePolicy (the default; detail/sq_lane_dynamic_kernel.cuh): one thread per bank, the
+//     bank's keys in its registers, the H-th largest by a small selection network (index bits
+//     log2(b) instead of 10); configs without sq_lane_kernel_fits run the bank-group kernel.
+//   SqBankPolicy: one block per (token, tile of banks), the tile staged in shared memory with
+//     cp.async, a bank spread over a group of lanes, the top-H keys found by select_top_h (warp
+//     shuffles within the bank group, no sort).
 #pragma once
 
 #include <cstddef>
@@ -21,10 +25,13 @@
 #include "sqformat/gpu/datapath/detail/bank_group.cuh"
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/shared_copy.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_dynamic_kernel.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_launch.cuh"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/detail/sq_tile.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/policy.hpp"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
 #include "sqformat/gpu/datapath/status_word.cuh"
 #include "sqformat/status.hpp"
@@ -85,27 +92,46 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 /// invalid_argument (null pointer), misaligned_pointer (not 16-byte aligned),
 /// insufficient_workspace, unsupported_architecture. With InputCheck::synchronous it then waits
 /// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified).
-template <class Config, class Policy = SqBankPolicy<>, class T>
+template <class Config, class Policy = SqLanePolicy<>, class T>
 Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                         InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
                                 "(__half)");
-  dim3 grid;
-  Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
-  if (s != Status::success)
-    return s;
-  if ((s = detail::check_pointers(args.x, args.out.low, args.out.high, args.out.scale_low,
-                                  args.out.scale_high)) != Status::success)
-    return s;
-  auto* kernel = &detail::dynamic_quantize_kernel<Config, Policy, T>;
-  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-    return s;
-  static detail::KernelLaunchCache cache;
-  long long shared_limit = 0;
-  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-    return s;
-  kernel<<<grid, Policy::threads, 0, stream>>>(args);
-  return detail::finish_launch(args.workspace, stream, check);
+  if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
+    return dynamic_quantize<Config, SqBankPolicy<>>(args, stream, check);
+  } else {
+    dim3 grid;
+    std::int64_t banks = 0;
+    Status s;
+    if constexpr (is_sq_lane_policy_v<Policy>)
+      s = detail::sq_lane_grid<Config, Policy>(args.rows, args.cols, banks, grid);
+    else
+      s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
+    if (s != Status::success)
+      return s;
+    if ((s = detail::check_pointers(args.x, args.out.low, args.out.high, args.out.scale_low,
+                                    args.out.scale_high)) != Status::success)
+      return s;
+    if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
+      return s;
+    static detail::KernelLaunchCache cache;
+    long long shared_limit = 0;
+    if constexpr (is_sq_lane_policy_v<Policy>) {
+      auto* kernel = &detail::sq_lane_dynamic_kernel<Config, Policy, T>;
+      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
+        return s;
+      if ((s = detail::launch_lane_kernel<Policy, detail::sq_lane_dynamic_chunks<Config, T>>(
+               kernel, grid, shared_limit, stream, args.x, banks, args.out,
+               static_cast<unsigned*>(args.workspace))) != Status::success)
+        return s;
+    } else {
+      auto* kernel = &detail::dynamic_quantize_kernel<Config, Policy, T>;
+      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
+        return s;
+      kernel<<<grid, Policy::threads, 0, stream>>>(args);
+    }
+    return detail::finish_launch(args.workspace, stream, check);
+  }
 }
 
 } // namespace sqformat::gpu::datapath

@@ -3,8 +3,12 @@
 // bank) scales, exactly as the host reference's pack_sq.
 //
 // The mask has one byte per weight, 1 = high, 0 = low, exactly H high per bank (another value,
-// or a bank with another count, sets the status word: Status::invalid_argument). One block per
-// (row, tile of banks).
+// or a bank with another count, sets the status word: Status::invalid_argument).
+//
+// Two kernels, same bytes: SqLanePolicy (the default; detail/sq_lane_pack_kernel.cuh) gives each
+// thread one whole bank, for configs with sq_lane_kernel_fits (others run the bank-group kernel);
+// SqBankPolicy runs the bank-group kernel (one block per row and tile of banks, a bank spread
+// over a group of lanes, detail/sq_tile.cuh).
 #pragma once
 
 #include <cstddef>
@@ -14,10 +18,13 @@
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/shared_copy.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_launch.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_pack_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/detail/sq_tile.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/policy.hpp"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
 #include "sqformat/gpu/datapath/status_word.cuh"
 #include "sqformat/status.hpp"
@@ -82,27 +89,46 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 /// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
 /// InputCheck::synchronous it then waits and returns non_finite_input (NaN/Inf in W) or
 /// invalid_argument (a bank of the mask without exactly H high elements).
-template <class Config, class Policy = SqBankPolicy<>, class T>
+template <class Config, class Policy = SqLanePolicy<>, class T>
 Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
                     InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 2,
                 "pack_weights: W must be float or bf16 (__nv_bfloat16)");
-  dim3 grid;
-  Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
-  if (s != Status::success)
-    return s;
-  if ((s = detail::check_pointers(args.w, args.high_mask, args.out.low, args.out.high,
-                                  args.out.scale_low, args.out.scale_high)) != Status::success)
-    return s;
-  auto* kernel = &detail::pack_weights_kernel<Config, Policy, T>;
-  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-    return s;
-  static detail::KernelLaunchCache cache;
-  long long shared_limit = 0;
-  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-    return s;
-  kernel<<<grid, Policy::threads, 0, stream>>>(args);
-  return detail::finish_launch(args.workspace, stream, check);
+  if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
+    return pack_weights<Config, SqBankPolicy<>>(args, stream, check);
+  } else {
+    dim3 grid;
+    std::int64_t banks = 0;
+    Status s;
+    if constexpr (is_sq_lane_policy_v<Policy>)
+      s = detail::sq_lane_grid<Config, Policy>(args.rows, args.cols, banks, grid);
+    else
+      s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
+    if (s != Status::success)
+      return s;
+    if ((s = detail::check_pointers(args.w, args.high_mask, args.out.low, args.out.high,
+                                    args.out.scale_low, args.out.scale_high)) != Status::success)
+      return s;
+    if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
+      return s;
+    static detail::KernelLaunchCache cache;
+    long long shared_limit = 0;
+    if constexpr (is_sq_lane_policy_v<Policy>) {
+      auto* kernel = &detail::sq_lane_pack_kernel<Config, Policy, T>;
+      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
+        return s;
+      if ((s = detail::launch_lane_kernel<Policy, detail::sq_lane_pack_chunks<Config, T>>(
+               kernel, grid, shared_limit, stream, args.w, args.high_mask, banks, args.out,
+               static_cast<unsigned*>(args.workspace))) != Status::success)
+        return s;
+    } else {
+      auto* kernel = &detail::pack_weights_kernel<Config, Policy, T>;
+      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
+        return s;
+      kernel<<<grid, Policy::threads, 0, stream>>>(args);
+    }
+    return detail::finish_launch(args.workspace, stream, check);
+  }
 }
 
 } // namespace sqformat::gpu::datapath

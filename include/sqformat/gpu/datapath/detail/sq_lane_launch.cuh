@@ -1,0 +1,81 @@
+// sqformat/gpu/datapath/detail/sq_lane_launch.cuh: host side of the lane kernels (one thread per
+// bank of the flat rows × K tensor): shape rules, grid, and the staged kernels' persistent grid.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cuda_runtime.h>
+
+#include "sqformat/status.hpp"
+
+namespace sqformat::gpu::datapath::detail {
+
+/// Shape rules of an SQ tensor of rows × k (as sq_grid), the number of banks and the grid of
+/// one thread per bank.
+template <class C, class P>
+Status sq_lane_grid(std::int64_t rows, std::int64_t k, std::int64_t& banks, dim3& grid) {
+  if (rows <= 0 || k <= 0 || rows >= (std::int64_t{1} << 31) || k >= (std::int64_t{1} << 31))
+    return Status::invalid_shape;
+  if (k % C::bank != 0)
+    return Status::k_not_multiple_of_bank;
+  banks = rows * (k / C::bank);
+  const std::int64_t blocks = (banks + P::threads - 1) / P::threads;
+  if (blocks >= (std::int64_t{1} << 31))
+    return Status::invalid_shape;
+  grid = dim3(static_cast<unsigned>(blocks));
+  return Status::success;
+}
+
+/// Blocks of a staged (persistent) lane kernel that fit the device at once, found once per
+/// kernel and device: entry = device << 32 | blocks.
+struct LaneGridCache {
+  std::atomic<long long> entry{-1};
+};
+
+template <class Kernel>
+Status sq_lane_resident_blocks(LaneGridCache& cache, Kernel* kernel, int threads,
+                               std::size_t shared_bytes, std::int64_t& resident) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess)
+    return Status::cuda_error;
+  const long long entry = cache.entry.load(std::memory_order_relaxed);
+  if (entry >= 0 && (entry >> 32) == device) {
+    resident = entry & 0xffffffffll;
+    return Status::success;
+  }
+  int sms = 0, blocks = 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, shared_bytes) !=
+          cudaSuccess)
+    return Status::cuda_error;
+  if (blocks == 0)
+    return Status::invalid_shape; // the policy's staging does not fit an SM
+  resident = static_cast<std::int64_t>(sms) * blocks;
+  cache.entry.store((static_cast<long long>(device) << 32) | resident, std::memory_order_relaxed);
+  return Status::success;
+}
+
+/// Launches a lane kernel: one thread per bank (Stages = 1), or a persistent grid of at most
+/// the resident blocks with Stages · chunks 16-byte slots of staging per thread.
+template <class P, int Chunks, class Kernel, class... Args>
+Status launch_lane_kernel(Kernel* kernel, dim3 grid, long long shared_limit, cudaStream_t stream,
+                          Args... args) {
+  std::size_t shared_bytes = 0;
+  if constexpr (P::stages > 1) {
+    static LaneGridCache cache;
+    shared_bytes = static_cast<std::size_t>(P::stages) * Chunks * P::threads * 16;
+    if (static_cast<long long>(shared_bytes) > shared_limit)
+      return Status::invalid_shape;
+    std::int64_t resident = 0;
+    const Status s = sq_lane_resident_blocks(cache, kernel, P::threads, shared_bytes, resident);
+    if (s != Status::success)
+      return s;
+    if (grid.x > resident)
+      grid.x = static_cast<unsigned>(resident);
+  }
+  kernel<<<grid, P::threads, shared_bytes, stream>>>(args...);
+  return Status::success;
+}
+
+} // namespace sqformat::gpu::datapath::detail

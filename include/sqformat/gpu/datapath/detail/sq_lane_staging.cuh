@@ -1,0 +1,52 @@
+// sqformat/gpu/datapath/detail/sq_lane_staging.cuh: the staged lane kernels' input pipeline
+// (SqLanePolicy with Stages > 1). Every thread copies its next banks with cp.async into its own
+// slots of shared memory and reads them back when it gets to them; no thread reads another's
+// slots, so no barrier is needed (cp.async.wait_group makes a thread's own copies visible to it).
+//
+// Layout, chunk-major so that both the copies and the 16-byte reads of a warp hit 32
+// consecutive 16-byte slots (no bank conflicts):
+//
+//   slot(stage, chunk, thread) = (stage · Chunks + chunk) · Threads + thread     (uint4 slots)
+#pragma once
+
+#include <cstdint>
+
+namespace sqformat::gpu::datapath::detail::lane {
+
+/// Copies `Count` 16-byte chunks from `src` into chunks [First, First + Count) of this thread's
+/// slots of stage buffer `stage` (which points at that stage's first slot).
+template <int Threads, int First, int Count>
+__device__ __forceinline__ void stage_chunks(uint4* stage, const void* src) {
+  const auto* s = static_cast<const uint4*>(src);
+#pragma unroll
+  for (int c = 0; c < Count; ++c) {
+    const auto dst = static_cast<unsigned>(
+        __cvta_generic_to_shared(stage + (First + c) * Threads + threadIdx.x));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(s + c));
+  }
+}
+
+__device__ __forceinline__ void commit_stage() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+/// Waits until at most `Pending` of this thread's committed groups are still in flight.
+template <int Pending> __device__ __forceinline__ void wait_stages() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+}
+
+/// Reads Words 32-bit words from chunks [First, ...) of this thread's slots of `stage`.
+template <int Threads, int First, int Words>
+__device__ __forceinline__ void read_chunks(const uint4* stage, std::uint32_t (&w)[Words]) {
+  static_assert(Words % 4 == 0, "read_chunks: whole 16-byte chunks only");
+#pragma unroll
+  for (int i = 0; i < Words / 4; ++i) {
+    const uint4 v = stage[(First + i) * Threads + threadIdx.x];
+    w[4 * i] = v.x;
+    w[4 * i + 1] = v.y;
+    w[4 * i + 2] = v.z;
+    w[4 * i + 3] = v.w;
+  }
+}
+
+} // namespace sqformat::gpu::datapath::detail::lane

@@ -1,0 +1,55 @@
+// sqformat/gpu/datapath/sq_lane_policy.hpp: policy of the "lane owns a bank" kernels that WRITE
+// an SQ tensor (weight packer, dynamic activation quantizer).
+//
+// Each lane holds one whole bank in registers: it loads it with 16-byte vector loads, finds the
+// high set (the caller's mask, or its own top-H selection), quantizes, packs the bank's low and
+// high words in registers and stores them. No block barriers, no shuffles: warps run
+// independently, and an SQ tensor is one flat run of banks (a bank's output is whole 32-bit
+// words), so consecutive lanes write consecutive memory.
+//
+// The kernels take only configs whose bank output is whole words and whose bank fits a lane's
+// registers (sq_lane_kernel_fits). Launched with this policy, any other config runs the
+// bank-group kernel (SqBankPolicy<>) instead, so every config gets correct bytes.
+//
+// Plain C++17, no CUDA headers.
+#pragma once
+
+#include <type_traits>
+
+namespace sqformat::gpu::datapath {
+
+/// \tparam Threads        threads per block, a multiple of 32 in [32, 1024] (one bank a thread).
+/// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread).
+///                        The default 128 × 4 allows 128 registers: a bank of 64 fits without
+///                        spills at 16 warps an SM. Measured on H100: tighter caps (80, 64
+///                        registers: more warps, but spills) and 168 registers (8 warps) are
+///                        slower.
+/// \tparam Stages         1: every thread packs one bank, loaded straight into registers
+///                        (occupancy hides the latency). 2 or 3: persistent blocks, each thread
+///                        walks banks g, g + grid, ... and keeps the next Stages - 1 banks
+///                        loading (cp.async into its own slots of shared memory) while it
+///                        quantizes the current one (measured slower than 1 on H100; kept as an
+///                        option and as a second code path the tests compare).
+template <int Threads = 128, int MinBlocksPerSm = 4, int Stages = 1> struct SqLanePolicy {
+  static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
+                "SqLanePolicy: Threads must be a multiple of 32 in [32, 1024]");
+  static_assert(MinBlocksPerSm >= 1, "SqLanePolicy: MinBlocksPerSm must be >= 1");
+  static_assert(Stages >= 1 && Stages <= 3, "SqLanePolicy: Stages must lie in [1, 3]");
+  static constexpr int threads = Threads;
+  static constexpr int min_blocks_per_sm = MinBlocksPerSm;
+  static constexpr int stages = Stages;
+};
+
+template <class Policy> struct is_sq_lane_policy : std::false_type {};
+template <int Threads, int MinBlocksPerSm, int Stages>
+struct is_sq_lane_policy<SqLanePolicy<Threads, MinBlocksPerSm, Stages>> : std::true_type {};
+template <class Policy> constexpr bool is_sq_lane_policy_v = is_sq_lane_policy<Policy>::value;
+
+/// True when the lane kernels handle `Config`: 16 <= b <= 64 (a bank in one lane's registers,
+/// 16-byte loads of its inputs) and both packed parts of a bank are whole 32-bit words.
+template <class Config>
+constexpr bool sq_lane_kernel_fits = Config::bank >= 16 && Config::bank <= 64 &&
+                                     (Config::bank * Config::low_bits) % 32 == 0 &&
+                                     (Config::high_per_bank * Config::high_bits) % 32 == 0;
+
+} // namespace sqformat::gpu::datapath

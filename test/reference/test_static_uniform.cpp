@@ -56,6 +56,18 @@ TEMPLATE_LIST_TEST_CASE("permutation from a channel mask has the documented stru
           }) == ErrorCode::k_not_multiple_of_bank);
   REQUIRE(sqtest::error_code_of([&] { select_top_h<C>(x.data(), 1, K + 2); }) ==
           ErrorCode::k_not_multiple_of_bank);
+  if (C::high_per_bank > 1) { // two high channels of bank 0 in decreasing order
+    auto reversed = perm;
+    std::swap(reversed[0], reversed[1]);
+    REQUIRE(sqtest::error_code_of([&] { check_static_permutation<C>(reversed, K); }) ==
+            ErrorCode::invalid_argument);
+  }
+  if (C::low_per_bank > 1) { // two low channels of the last bank in decreasing order
+    auto reversed = perm;
+    std::swap(reversed[K - 1], reversed[K - 2]);
+    REQUIRE(sqtest::error_code_of([&] { check_static_permutation<C>(reversed, K); }) ==
+            ErrorCode::invalid_argument);
+  }
   auto dup = perm;
   dup[1] = dup[0];
   REQUIRE(sqtest::error_code_of([&] { (void)inverse_permutation(dup); }) ==

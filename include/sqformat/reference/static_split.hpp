@@ -80,7 +80,8 @@ inline std::vector<std::uint32_t> inverse_permutation(const std::vector<std::uin
 }
 
 /// Throws unless perm has the bank structure above: a permutation of 0..K-1 whose high-block
-/// column beta*H + j and low-block column beta*(b-H) + j both hold channels of bank beta.
+/// column beta*H + j and low-block column beta*(b-H) + j both hold channels of bank beta, in
+/// increasing channel order inside each bank's high run and low run.
 template <class C>
 void check_static_permutation(const std::vector<std::uint32_t>& perm, std::size_t K) {
   if (perm.size() != K) {
@@ -97,6 +98,19 @@ void check_static_permutation(const std::vector<std::uint32_t>& perm, std::size_
                   "static permutation: column " + std::to_string(k) + " holds channel " +
                       std::to_string(perm[k]) + ", which is not in bank " + std::to_string(bank) +
                       "; build it with permutation_from_channel_mask");
+    }
+    // Inside a bank's run of high (or low) columns the channels increase, so the permutation is
+    // a function of the channel mask alone (docs/layouts.md).
+    const bool run_continues =
+        k + 1 < K && k + 1 != kh &&
+        (k + 1 < kh ? (k + 1) % C::high_per_bank != 0 : (k + 1 - kh) % C::low_per_bank != 0);
+    if (run_continues && perm[k + 1] < perm[k]) {
+      throw Error(ErrorCode::invalid_argument,
+                  "static permutation: columns " + std::to_string(k) + " and " +
+                      std::to_string(k + 1) + " hold channels " + std::to_string(perm[k]) +
+                      " and " + std::to_string(perm[k + 1]) +
+                      " of one bank in decreasing order; build it with "
+                      "permutation_from_channel_mask");
     }
   }
 }

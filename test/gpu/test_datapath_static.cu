@@ -89,8 +89,11 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-/// The default: the bank kernel, blocks of 128 threads up to K = 8192, of 512 above.
+/// The default: the bank kernel, blocks of 128 threads for K <= 8192 and M >= 1024 (here only
+/// the many-token tests), of 512 otherwise.
 using FastPolicy = dp::StaticSplitBankPolicy<>;
+/// The bank kernel's 128-thread blocks, which the default takes for many tokens.
+using SmallBlockPolicy = dp::StaticSplitBankPolicy<128, 2, 8>;
 /// The bank kernel with two warps and one staged row: several tiles a warp, the one-stage refill.
 using SmallBankPolicy = dp::StaticSplitBankPolicy<64, 1>;
 /// The streaming kernel (the default before the bank kernel).
@@ -120,6 +123,7 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
         CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallBankPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, SmallBlockPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, StreamPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, OtherPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, TailPolicy, bf16>(shape[0], shape[1], kind, scales, rng);

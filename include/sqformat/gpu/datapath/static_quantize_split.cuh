@@ -11,6 +11,7 @@
 //                                      as a high mask, warps quantizing whole banks; per-token
 //                                      scales and K % 8 == 0 (else as StaticSplitStreamPolicy<>);
 //                                      rejects a permutation not in the order of layouts.md;
+//                                      blocks of 128 or 512 threads by K and M (policy.hpp);
 //   StaticSplitStreamPolicy            detail/static_split_stream_kernel.cuh: persistent blocks,
 //                                      a token row at a time, next rows loading meanwhile;
 //                                      K < 65536 (16-bit channel indices);
@@ -211,7 +212,7 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
       if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
         using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
         using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
-        s = args.cols <= Policy::auto_small_k
+        s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
                 ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
                 : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);
       } else {

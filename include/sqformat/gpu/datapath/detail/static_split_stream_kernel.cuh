@@ -6,7 +6,8 @@
 // next rows of X load while the current one is quantized:
 //
 //   prologue   rows i = 0 .. S-1 of this block: cp.async (16 B) into S shared row buffers
-//              source[j] = perm[t + j·T] for j < N (checked against the bank structure)
+//              source[j] = perm[t + j·T] for j < N (checked against the bank structure; block
+//              0 also checks that no channel repeats and that each bank's runs increase)
 //   per row i  wait for row i, barrier (A)
 //              1. gather column p = t + j·T: v = xs[source[j]] into registers (16 bits each);
 //                 max |x| of the high and the low block as magnitude bits (NaN/Inf the largest)
@@ -122,6 +123,13 @@ __global__ void __launch_bounds__(P::max_threads, 1)
       const std::uint32_t c = args.perm[p];
       if (c <= last)
         mark(c);
+    }
+    // Inside a bank's run of high (or low) columns the channels increase (docs/layouts.md).
+    for (int p = tid; p + 1 < k; p += threads) {
+      const bool run_continues =
+          p + 1 != kh && (p + 1 < kh ? (p + 1) % H != 0 : (p + 1 - kh) % L != 0);
+      if (run_continues && args.perm[p + 1] <= args.perm[p])
+        flags |= flag_bad_permutation;
     }
   }
   if constexpr (PerBank) {

@@ -59,7 +59,11 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6>)->Apply(shapes)
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 2>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 4, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
@@ -69,7 +73,11 @@ BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, bf16)->Apply(shap
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 5>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 1, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 1, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);

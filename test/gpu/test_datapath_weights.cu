@@ -1,7 +1,7 @@
 // GPU tests of the weight path against the host reference, bit for bit: pack_weights vs
 // sqformat::ref::pack_sq (float and bf16 weights), dequantize_sq vs sqformat::ref::dequantize
 // (float and bf16 output), permute_columns vs sqformat::ref::permute_columns; over the
-// data-path configs, both packer kernels (bank-group: two policies; lane: two policies, and the
+// data-path configs, both packer kernels (bank-group: two policies; lane: six policies, and the
 // fallback for configs it does not take), odd and single-row N, one-bank and large K,
 // adversarial data (ties, +-0, zero banks, outliers, .5 points, extreme magnitudes); the
 // kernels must also agree byte for byte with each other; then misuse, bad masks and NaN/Inf.
@@ -33,6 +33,8 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
+/// Warp-cooperative coalesced loads through shared memory.
+using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
 /// The dequantizer has no lane kernel: lane-packed tensors are dequantized by the default one.
 template <class Policy>
 using DequantizePolicy =
@@ -145,7 +147,7 @@ void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt1
   check_pack_and_dequantize<C, Policy, T>(n, k, weights<C, T>(kind, n, k, mask, rng), mask);
 }
 
-/// Both kernels (the lane kernel under four policies) on the same data: each matches the
+/// Both kernels (the lane kernel under five policies) on the same data: each matches the
 /// reference, and they agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>& wf,
@@ -156,9 +158,11 @@ void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>&
   CHECK(a.high == b.high);
   CHECK(first_difference(a.scale_low, b.scale_low) == -1);
   CHECK(first_difference(a.scale_high, b.scale_high) == -1);
-  for (const PackedBytes& c : {check_pack_and_dequantize<C, StagedLanePolicy, T>(n, k, wf, mask),
-                               check_pack_and_dequantize<C, RoomyLanePolicy, T>(n, k, wf, mask),
-                               check_pack_and_dequantize<C, TightLanePolicy, T>(n, k, wf, mask)}) {
+  for (const PackedBytes& c :
+       {check_pack_and_dequantize<C, StagedLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, RoomyLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, TightLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, CoalescedLanePolicy, T>(n, k, wf, mask)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }
@@ -201,6 +205,7 @@ TEST_CASE("weight packing of bf16 weights matches the reference", "[gpu][datapat
     check_pack_and_dequantize<C, LanePolicy, bf16>(13, 8192, kind, rng);
     // Many blocks of the lane kernel, the last one partial.
     check_pack_and_dequantize<C, LanePolicy, bf16>(301, 4096, kind, rng);
+    check_pack_and_dequantize<C, CoalescedLanePolicy, bf16>(301, 4096, kind, rng);
   }
 }
 
@@ -238,7 +243,8 @@ TEST_CASE("permute_columns matches the reference gather", "[gpu][datapath][weigh
 }
 
 TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
-                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy) {
+                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy,
+                   CoalescedLanePolicy) {
   using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t n = 3, k = 64;

@@ -30,19 +30,28 @@ namespace sqformat::gpu::datapath {
 ///                        loading (cp.async into its own slots of shared memory) while it
 ///                        quantizes the current one (measured slower than 1 on H100; kept as an
 ///                        option and as a second code path the tests compare).
-template <int Threads = 128, int MinBlocksPerSm = 4, int Stages = 1> struct SqLanePolicy {
+/// \tparam CoalescedLoads With Stages = 1: the 32 lanes of a warp copy the warp's 32
+///                        consecutive banks with coalesced 16-byte cp.async into a swizzled
+///                        per-warp stage of shared memory, then each lane reads its own bank
+///                        (conflict-free). A warp's direct loads of 32 banks 128+ bytes apart
+///                        touch 32 lines per instruction (32 L1 wavefronts); coalesced, 4.
+template <int Threads = 128, int MinBlocksPerSm = 4, int Stages = 1, bool CoalescedLoads = false>
+struct SqLanePolicy {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "SqLanePolicy: Threads must be a multiple of 32 in [32, 1024]");
   static_assert(MinBlocksPerSm >= 1, "SqLanePolicy: MinBlocksPerSm must be >= 1");
   static_assert(Stages >= 1 && Stages <= 3, "SqLanePolicy: Stages must lie in [1, 3]");
+  static_assert(!CoalescedLoads || Stages == 1, "SqLanePolicy: CoalescedLoads needs Stages = 1");
   static constexpr int threads = Threads;
   static constexpr int min_blocks_per_sm = MinBlocksPerSm;
   static constexpr int stages = Stages;
+  static constexpr bool coalesced_loads = CoalescedLoads;
 };
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};
-template <int Threads, int MinBlocksPerSm, int Stages>
-struct is_sq_lane_policy<SqLanePolicy<Threads, MinBlocksPerSm, Stages>> : std::true_type {};
+template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads>
+struct is_sq_lane_policy<SqLanePolicy<Threads, MinBlocksPerSm, Stages, CoalescedLoads>>
+    : std::true_type {};
 template <class Policy> constexpr bool is_sq_lane_policy_v = is_sq_lane_policy<Policy>::value;
 
 /// True when the lane kernels handle `Config`: 16 <= b <= 64 (a bank in one lane's registers,

@@ -9,8 +9,8 @@
 //           max'ed two at a time (__vmaxu2): high and low amax as magnitude bits
 //   codes   t = fma(x, 1/s, 1.5·2^23): the low byte of t is the code (two's complement); the
 //           exact residual fma(x, 1/s, -(t - 1.5·2^23)) must be at least 2^-13 from 1/2, else
-//           (also for non-finite t) the whole bank is redone with the IEEE division
-//           (quantize_code), as docs/datapath.md argues. Codes as bytes, 4 a word (byte_perm).
+//           (also for non-finite t) that element takes the IEEE division (quantize_code), as
+//           docs/datapath.md argues. Codes as bytes, 4 a word (byte_perm).
 //   low     code bytes, sentinel at high positions (one bitwise select a word), folded to
 //           nibbles/crumbs/3-bit fields at compile-time shifts: b·low_bits/32 words
 //   high    the code bytes go to the lane's own b bytes of shared memory; the set bits of the
@@ -149,13 +149,16 @@ struct BankScales {
   float high, low, inv_high, inv_low;
 };
 
-/// Code bytes of the bank, 4 a word, each element quantized with its own set's scale. Exact =
-/// false: the magic-number path, `redo` set when some element needs the division; Exact = true:
-/// the IEEE division for every element (bit for bit the reference's quantize_value).
-template <class C, bool Exact, class T, int B>
+/// Code bytes of the bank, 4 a word, each element quantized with its own set's scale, bit for
+/// bit the reference's quantize_value: the magic-number code, and for an element whose product
+/// lies within 2^-13 of a half-integer (or is non-finite) the IEEE division instead. The
+/// fallback is per element, not per bank: only the lane and the element in the window take the
+/// division (about one element in 2^12 of random data), the other lanes of the warp wait a few
+/// instructions instead of a whole bank's worth.
+template <class C, class T, int B>
 __device__ __forceinline__ void bank_codes(const RawBank<T, B>& r,
                                            const std::uint32_t (&sel)[B / 4], const BankScales& s,
-                                           std::uint32_t (&codes)[B / 4], bool& redo) {
+                                           std::uint32_t (&codes)[B / 4]) {
   constexpr float magic = 12582912.0f; // 1.5·2^23: x + magic rounds x to an integer
   constexpr float window = 0.5f - 0x1p-13f;
 #pragma unroll
@@ -165,17 +168,14 @@ __device__ __forceinline__ void bank_codes(const RawBank<T, B>& r,
     for (int i = 0; i < 4; ++i) {
       const float x = element_value(r, 4 * j + i);
       const bool high = (sel[j] >> (8 * i)) & 1u;
-      if constexpr (Exact) {
+      const float inv = high ? s.inv_high : s.inv_low;
+      const float rounded = fmaf(x, inv, magic);
+      const float q = rounded - magic;
+      const float residual = fmaf(x, inv, -q);
+      t[i] = __float_as_uint(rounded);
+      if (!(fabsf(residual) <= window)) // rare; also NaN (1/s overflowed, or x non-finite)
         t[i] = static_cast<std::uint32_t>(
             quantize_code(x, high ? s.high : s.low, high ? C::high_qmax : C::low_qmax));
-      } else {
-        const float inv = high ? s.inv_high : s.inv_low;
-        const float rounded = fmaf(x, inv, magic);
-        const float q = rounded - magic;
-        const float residual = fmaf(x, inv, -q);
-        redo |= !(fabsf(residual) <= window); // also NaN (1/s overflowed, or x non-finite)
-        t[i] = __float_as_uint(rounded);
-      }
     }
     codes[j] =
         __byte_perm(__byte_perm(t[0], t[1], 0x0040), __byte_perm(t[2], t[3], 0x0040), 0x5410);
@@ -284,13 +284,13 @@ collect_high(const std::uint32_t (&codes)[B / 4], const std::uint32_t (&sel)[B /
   return count;
 }
 
-/// Quantizes bank `g` of the flat tensor (its input `r`, loaded from `src`) and stores its low
+/// Quantizes bank `g` of the flat tensor (its input `r`) and stores its low
 /// words, high words and scales.
 /// `sel`: select words (0xff = high, 0x00 = low). Returns status flags
 /// (non-finite input; with CheckCount also a bank without exactly H high elements).
 template <class C, bool CheckCount, class T, int B>
 __device__ __forceinline__ unsigned
-write_bank(const T* src, const RawBank<T, B>& r, const std::uint32_t (&sel)[B / 4], std::int64_t g,
+write_bank(const RawBank<T, B>& r, const std::uint32_t (&sel)[B / 4], std::int64_t g,
            const SqTensorRef& out, std::uint8_t* lane_codes, int swizzle) {
   constexpr int H = C::high_per_bank;
   std::uint32_t high_bits, low_bits;
@@ -303,14 +303,7 @@ write_bank(const T* src, const RawBank<T, B>& r, const std::uint32_t (&sel)[B / 
   s.inv_low = inverse_scale(s.low);
 
   std::uint32_t codes[B / 4];
-  bool redo = false;
-  bank_codes<C, false>(r, sel, s, codes, redo);
-  if (redo) { // rare: some x/s within 2^-13 of n + 1/2, or a scale whose reciprocal overflows
-    // Reloaded (an L1/L2 hit) so that `r` need not stay live through the fast path.
-    RawBank<T, B> again;
-    load_words(src, again.w);
-    bank_codes<C, true>(again, sel, s, codes, redo);
-  }
+  bank_codes<C>(r, sel, s, codes);
 
   constexpr std::uint32_t sentinel =
       (static_cast<std::uint32_t>(C::low_sentinel) & ((1u << C::low_bits) - 1u)) * 0x01010101u;

@@ -2,12 +2,13 @@
 // kernel (see sq_lane_policy.hpp and sq_lane_bank.cuh): a thread quantizes bank g of the flat
 // M×K activations (bf16 or fp16).
 //
-//   X bank -> registers: 16-byte loads (Stages = 1) or through the thread's cp.async slots
-//           (Stages > 1, sq_lane_staging.cuh)
-//   keys    key = |x| bits << log2(b) | (b-1-index): distinct, larger key = wins, equal |x| ->
-//           lower index, -0 == +0 (the sign is cleared) -- the reference's tie-break
-//   select  T = the H-th largest key (sq_lane_select.cuh); the keys are rebuilt from the raw
-//           words (cheaper than keeping a copy in registers) and key >= T gives the select words
+//   X bank -> registers: 16-byte loads (Stages = 1), through the warp's coalesced cp.async
+//           stage (CoalescedLoads) or through the thread's cp.async slots (Stages > 1),
+//           sq_lane_staging.cuh
+//   select  T = the H-th largest |x| (15 bits, sign cleared: -0 == +0), found by a selection
+//           network on the raw words' 16-bit halves two at a time (sq_lane_select.cuh), 32
+//           words live instead of 32-bit keys; |x| > T is high, and of the elements with
+//           |x| == T the lowest indices fill the rest (the reference's tie-break), by bit masks
 //   write_bank as for the weight packer
 #pragma once
 
@@ -22,11 +23,44 @@
 namespace sqformat::gpu::datapath::detail {
 
 namespace lane {
-__host__ __device__ constexpr int log2_of(int v) { return v <= 1 ? 0 : 1 + log2_of(v / 2); }
-
-template <class T, int B>
-__device__ __forceinline__ std::uint32_t selection_key(const RawBank<T, B>& r, int e) {
-  return (element_magnitude(r, e) << log2_of(B)) | static_cast<std::uint32_t>(B - 1 - e);
+/// Select words (0xff = high) of the top-H elements of a bank of 16-bit values (raw words, two
+/// elements a word): the H elements of largest |x|, equal |x| -> the lower index (-0 == +0).
+///   T     = the H-th largest |x| bits (16-bit pair network, kth_largest_of_pairs)
+///   above = |x| > T (fewer than H), equal = |x| == T: bit masks in index order
+///   high  = above + the first H - popc(above) elements of equal (lowest bits first)
+template <int B, int H>
+__device__ __forceinline__ void top_h_select(const std::uint32_t (&w)[B / 2],
+                                             std::uint32_t (&sel)[B / 4]) {
+  static_assert(H <= B / 2, "top_h_select: H <= b/2 (every half of the pairs holds H values)");
+  const std::uint32_t t = kth_largest_of_pairs<B / 2, H>([&](int p) { return w[p] & 0x7fff7fffu; });
+  const std::uint32_t t2 = t * 0x10001u;
+  std::uint32_t equal_sel[B / 4];
+#pragma unroll
+  for (int j = 0; j < B / 4; ++j) {
+    // 0xffff per 16-bit half; bytes 0 and 2 of the two words are elements 4j .. 4j+3.
+    const std::uint32_t m0 = w[2 * j] & 0x7fff7fffu, m1 = w[2 * j + 1] & 0x7fff7fffu;
+    sel[j] = __byte_perm(__vcmpgtu2(m0, t2), __vcmpgtu2(m1, t2), 0x6420);
+    equal_sel[j] = __byte_perm(__vcmpeq2(m0, t2), __vcmpeq2(m1, t2), 0x6420);
+  }
+  const MaskBits<B> above = mask_bits<B>(sel);
+  MaskBits<B> equal = mask_bits<B>(equal_sel), take = 0;
+  int need;
+  if constexpr (B <= 32)
+    need = H - __popc(above);
+  else
+    need = H - __popcll(above);
+#pragma unroll
+  for (int i = 0; i < H; ++i) { // at most H steps: the lowest set bit of `equal` while needed
+    const MaskBits<B> lowest = equal & (~equal + 1);
+    take |= i < need ? lowest : MaskBits<B>{0};
+    equal ^= lowest;
+  }
+#pragma unroll
+  for (int j = 0; j < B / 4; ++j) {
+    // nibble n -> bytes 0x01 at bits 0, 8, 16, 24 (n · 0x204081: no overlapping terms)
+    const std::uint32_t n = static_cast<std::uint32_t>(take >> (4 * j)) & 0xfu;
+    sel[j] |= ((n * 0x204081u) & 0x01010101u) * 0xffu;
+  }
 }
 } // namespace lane
 
@@ -37,8 +71,7 @@ template <class C, class P, class T>
 __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     sq_lane_dynamic_kernel(const T* __restrict__ x, std::int64_t banks, SqTensorRef out,
                            unsigned* status) {
-  static_assert(sizeof(T) == 2, "sq_lane_dynamic_kernel: 16-bit inputs (the key holds 15 bits "
-                                "of |x|)");
+  static_assert(sizeof(T) == 2, "sq_lane_dynamic_kernel: 16-bit inputs (selected two a word)");
   constexpr int B = C::bank, S = P::stages, chunks = B * 2 / 16;
   __shared__ __align__(16) std::uint8_t codes[P::threads * B];
   std::uint8_t* lane_codes = codes + threadIdx.x * B;
@@ -46,24 +79,29 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   unsigned flags = 0;
 
   auto quantize = [&](std::int64_t g, const lane::RawBank<T, B>& r) {
-    const std::uint32_t threshold = lane::top_h_threshold<B, C::high_per_bank>(
-        [&](int e) { return lane::selection_key(r, e); });
     std::uint32_t sel[B / 4];
-#pragma unroll
-    for (int j = 0; j < B / 4; ++j) {
-      std::uint32_t s[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) // all ones when key >= threshold (keys < 2^22, threshold >= 1)
-        s[i] = static_cast<std::uint32_t>(
-            static_cast<std::int32_t>(threshold - 1u - lane::selection_key(r, 4 * j + i)) >> 31);
-      sel[j] =
-          __byte_perm(__byte_perm(s[0], s[1], 0x0040), __byte_perm(s[2], s[3], 0x0040), 0x5410);
-    }
-    flags |= lane::write_bank<C, false>(x + g * B, r, sel, g, out, lane_codes, swizzle);
+    lane::top_h_select<B, C::high_per_bank>(r.w, sel);
+    flags |= lane::write_bank<C, false>(r, sel, g, out, lane_codes, swizzle);
   };
 
   std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * P::threads + threadIdx.x;
-  if constexpr (S == 1) {
+  if constexpr (S == 1 && P::coalesced_loads) {
+    extern __shared__ uint4 staging[];
+    uint4* warp_stage = staging + (threadIdx.x / 32) * 32 * chunks;
+    const std::int64_t first = g - threadIdx.x % 32; // the warp's first bank (warp-uniform)
+    if (first < banks) {
+      const int valid = static_cast<int>(banks - first < 32 ? banks - first : 32);
+      lane::stage_warp_banks<chunks>(warp_stage, x + first * B, valid);
+      lane::commit_stage();
+      lane::wait_stages<0>();
+      __syncwarp(); // the other lanes' copies are visible
+      if (g < banks) {
+        lane::RawBank<T, B> r;
+        lane::read_warp_bank<chunks>(warp_stage, r.w);
+        quantize(g, r);
+      }
+    }
+  } else if constexpr (S == 1) {
     if (g < banks) {
       lane::RawBank<T, B> r;
       lane::load_words(x + g * B, r.w);

@@ -56,17 +56,20 @@ Status sq_lane_resident_blocks(LaneGridCache& cache, Kernel* kernel, int threads
   return Status::success;
 }
 
-/// Launches a lane kernel: one thread per bank (Stages = 1), or a persistent grid of at most
-/// the resident blocks with Stages · chunks 16-byte slots of staging per thread.
+/// Launches a lane kernel: one thread per bank (Stages = 1; with CoalescedLoads, chunks
+/// 16-byte slots of staging per thread), or a persistent grid of at most the resident blocks
+/// with Stages · chunks 16-byte slots of staging per thread.
 template <class P, int Chunks, class Kernel, class... Args>
 Status launch_lane_kernel(Kernel* kernel, dim3 grid, long long shared_limit, cudaStream_t stream,
                           Args... args) {
   std::size_t shared_bytes = 0;
-  if constexpr (P::stages > 1) {
-    static LaneGridCache cache;
+  if constexpr (P::stages > 1 || P::coalesced_loads) {
     shared_bytes = static_cast<std::size_t>(P::stages) * Chunks * P::threads * 16;
     if (static_cast<long long>(shared_bytes) > shared_limit)
       return Status::invalid_shape;
+  }
+  if constexpr (P::stages > 1) {
+    static LaneGridCache cache;
     std::int64_t resident = 0;
     const Status s = sq_lane_resident_blocks(cache, kernel, P::threads, shared_bytes, resident);
     if (s != Status::success)

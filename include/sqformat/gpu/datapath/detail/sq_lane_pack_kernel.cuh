@@ -1,8 +1,9 @@
 // sqformat/gpu/datapath/detail/sq_lane_pack_kernel.cuh: the weight packer's lane kernel (see
 // sq_lane_policy.hpp and sq_lane_bank.cuh): a thread packs bank g of the flat N×K tensor.
 //
-//   W bank (b·sizeof(T) bytes) and mask bank (b bytes) -> registers: 16-byte loads (Stages = 1)
-//   or through the thread's cp.async slots (Stages > 1, sq_lane_staging.cuh)
+//   W bank (b·sizeof(T) bytes) and mask bank (b bytes) -> registers: 16-byte loads (Stages = 1),
+//   through the warp's coalesced cp.async stage (CoalescedLoads) or through the thread's
+//   cp.async slots (Stages > 1), sq_lane_staging.cuh
 //   mask bytes -> select words (byte · 0xff; a byte > 1 flags the launch: the reference rejects
 //   it), the bank's high count must be H -> write_bank
 #pragma once
@@ -40,11 +41,31 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     }
     if ((any & 0xfefefefeu) != 0)
       flags |= flag_bad_mask;
-    flags |= lane::write_bank<C, true>(w + g * B, r, sel, g, out, lane_codes, swizzle);
+    flags |= lane::write_bank<C, true>(r, sel, g, out, lane_codes, swizzle);
   };
 
   std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * P::threads + threadIdx.x;
-  if constexpr (S == 1) {
+  if constexpr (S == 1 && P::coalesced_loads) {
+    extern __shared__ uint4 staging[];
+    uint4* w_stage = staging + (threadIdx.x / 32) * 32 * chunks;
+    uint4* mask_stage = w_stage + 32 * w_chunks;
+    const std::int64_t first = g - threadIdx.x % 32; // the warp's first bank (warp-uniform)
+    if (first < banks) {
+      const int valid = static_cast<int>(banks - first < 32 ? banks - first : 32);
+      lane::stage_warp_banks<w_chunks>(w_stage, w + first * B, valid);
+      lane::stage_warp_banks<B / 16>(mask_stage, mask + first * B, valid);
+      lane::commit_stage();
+      lane::wait_stages<0>();
+      __syncwarp(); // the other lanes' copies are visible
+      if (g < banks) {
+        lane::RawBank<T, B> r;
+        std::uint32_t sel[B / 4];
+        lane::read_warp_bank<w_chunks>(w_stage, r.w);
+        lane::read_warp_bank<B / 16>(mask_stage, sel);
+        pack(g, r, sel);
+      }
+    }
+  } else if constexpr (S == 1) {
     if (g < banks) {
       lane::RawBank<T, B> r;
       std::uint32_t sel[B / 4];

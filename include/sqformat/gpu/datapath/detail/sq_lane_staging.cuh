@@ -49,4 +49,48 @@ __device__ __forceinline__ void read_chunks(const uint4* stage, std::uint32_t (&
   }
 }
 
+/// Warp-cooperative staging (SqLanePolicy with CoalescedLoads): a warp's 32 banks are
+/// consecutive in memory, so its lanes copy them as one coalesced run of 16-byte chunks (lane l
+/// copies chunks l, l + 32, ...) and each lane then reads the Cw chunks of its own bank. Chunk c
+/// of the warp's bank b sits in slot b·Cw + (c ^ f(b)), f(b) = (b / lanes_per_line) % Cw, with
+/// lanes_per_line the banks that share a 128-byte line of slots: the 8 lanes of one 16-byte
+/// shared-memory phase then hit 8 different 16-byte columns, for the copies and the reads.
+template <int Cw> __device__ __forceinline__ int warp_slot(int bank, int chunk) {
+  constexpr int lanes_per_line = Cw >= 8 ? 1 : 8 / Cw;
+  return bank * Cw + (chunk ^ ((bank / lanes_per_line) % Cw));
+}
+
+/// Copies the first `valid` of the 32 banks of Cw chunks at `src` into `warp_stage` (32·Cw
+/// slots) with cp.async; the caller commits, waits and __syncwarp()s before reading.
+template <int Cw>
+__device__ __forceinline__ void stage_warp_banks(uint4* warp_stage, const void* src, int valid) {
+  static_assert(Cw >= 1 && (Cw & (Cw - 1)) == 0, "stage_warp_banks: Cw a power of two");
+  const auto* s = static_cast<const uint4*>(src);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+#pragma unroll
+  for (int k = 0; k < Cw; ++k) {
+    const int i = 32 * k + lane, bank = i / Cw, chunk = i % Cw;
+    if (bank < valid) {
+      const auto dst =
+          static_cast<unsigned>(__cvta_generic_to_shared(warp_stage + warp_slot<Cw>(bank, chunk)));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(s + i));
+    }
+  }
+}
+
+/// This lane's bank (Cw chunks = 4·Cw words) from its warp's stage.
+template <int Cw>
+__device__ __forceinline__ void read_warp_bank(const uint4* warp_stage,
+                                               std::uint32_t (&w)[4 * Cw]) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+#pragma unroll
+  for (int c = 0; c < Cw; ++c) {
+    const uint4 v = warp_stage[warp_slot<Cw>(lane, c)];
+    w[4 * c] = v.x;
+    w[4 * c + 1] = v.y;
+    w[4 * c + 2] = v.z;
+    w[4 * c + 3] = v.w;
+  }
+}
+
 } // namespace sqformat::gpu::datapath::detail::lane

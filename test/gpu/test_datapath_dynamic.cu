@@ -1,6 +1,6 @@
 // GPU tests of the dynamic activation quantizer (per-bank top-H by |x|) against
 // sqformat::ref::quantize_dynamic: low and high bytes and scales bit for bit, over the data-path
-// configs, both kernels (bank-group: two policies; lane: six policies, and the fallback for the
+// configs, both kernels (bank-group: two policies; lane: seven policies, and the fallback for the
 // configs it does not take), odd and single-token M, one-bank and large K, adversarial data
 // (ties at the threshold, -0/+0, all-zero and all-equal banks, outliers, exact .5 points,
 // extreme magnitudes, adjacent magnitudes), bf16 and fp16; the kernels must agree byte for
@@ -72,8 +72,10 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
-/// Warp-cooperative coalesced loads through shared memory.
+/// Warp-cooperative coalesced loads through shared memory; 256 threads: dynamic_quantize's
+/// default.
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
+using DefaultLanePolicy = dp::SqLaneDynamicPolicy;
 
 /// Adversarial inputs the shared generator does not make. `fp16` keeps magnitudes in its range.
 enum class Extra { equal_banks, extremes, adjacent };
@@ -111,7 +113,7 @@ inline std::vector<float> extra_data(Extra kind, std::size_t m, std::size_t k, i
   return x;
 }
 
-/// The bank-group kernel and the lane kernel under five policies on the same input: each
+/// The bank-group kernel and the lane kernel under six policies on the same input: each
 /// matches the reference and all agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_t k) {
@@ -124,7 +126,8 @@ void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_
   for (const SqBytes& c : {check_against_reference<C, StagedLanePolicy, T>(xf, m, k),
                            check_against_reference<C, RoomyLanePolicy, T>(xf, m, k),
                            check_against_reference<C, TightLanePolicy, T>(xf, m, k),
-                           check_against_reference<C, CoalescedLanePolicy, T>(xf, m, k)}) {
+                           check_against_reference<C, CoalescedLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, DefaultLanePolicy, T>(xf, m, k)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }
@@ -183,11 +186,12 @@ TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][dat
         convert<__half>(make_data(kind, big_m, 4096, C::bank, big_mask, 127, 7, true, rng)));
     check_against_reference<C, LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, CoalescedLanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, DefaultLanePolicy, __half>(big_x, big_m, 4096);
   }
 }
 
 TEMPLATE_TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][dynamic]",
-                   dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy) {
+                   dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy, DefaultLanePolicy) {
   using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t m = 3, k = 64;

@@ -33,8 +33,8 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
-/// Warp-cooperative coalesced loads through shared memory.
-using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
+/// Warp-cooperative coalesced loads through shared memory (pack_weights' default).
+using CoalescedLanePolicy = dp::SqLanePackPolicy;
 /// The dequantizer has no lane kernel: lane-packed tensors are dequantized by the default one.
 template <class Policy>
 using DequantizePolicy =

@@ -8,10 +8,12 @@
 //
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
-// so "larger key" is "beats". Two kernels, same bytes:
-//   SqLanePolicy (the default; detail/sq_lane_dynamic_kernel.cuh): one thread per bank, the
-//     bank's keys in its registers, the H-th largest by a small selection network (index bits
-//     log2(b) instead of 10); configs without sq_lane_kernel_fits run the bank-group kernel.
+// so "larger key" is "beats" (the bank-group kernel's form). Two kernels, same bytes:
+//   SqLanePolicy (the default: SqLaneDynamicPolicy, coalesced loads, 256 threads;
+//     detail/sq_lane_dynamic_kernel.cuh): one thread per bank, the bank in its registers; the
+//     H-th largest |x| by a small selection network on 16-bit pairs, ties at it settled by
+//     bit masks in index order (the same tie-break); configs without sq_lane_kernel_fits run
+//     the bank-group kernel.
 //   SqBankPolicy: one block per (token, tile of banks), the tile staged in shared memory with
 //     cp.async, a bank spread over a group of lanes, the top-H keys found by select_top_h (warp
 //     shuffles within the bank group, no sort).
@@ -92,7 +94,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 /// invalid_argument (null pointer), misaligned_pointer (not 16-byte aligned),
 /// insufficient_workspace, unsupported_architecture. With InputCheck::synchronous it then waits
 /// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified).
-template <class Config, class Policy = SqLanePolicy<>, class T>
+template <class Config, class Policy = SqLaneDynamicPolicy, class T>
 Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                         InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "

@@ -5,8 +5,9 @@
 // The mask has one byte per weight, 1 = high, 0 = low, exactly H high per bank (another value,
 // or a bank with another count, sets the status word: Status::invalid_argument).
 //
-// Two kernels, same bytes: SqLanePolicy (the default; detail/sq_lane_pack_kernel.cuh) gives each
-// thread one whole bank, for configs with sq_lane_kernel_fits (others run the bank-group kernel);
+// Two kernels, same bytes: SqLanePolicy (the default: SqLanePackPolicy, coalesced loads;
+// detail/sq_lane_pack_kernel.cuh) gives each thread one whole bank, for configs with
+// sq_lane_kernel_fits (others run the bank-group kernel);
 // SqBankPolicy runs the bank-group kernel (one block per row and tile of banks, a bank spread
 // over a group of lanes, detail/sq_tile.cuh).
 #pragma once
@@ -89,7 +90,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 /// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
 /// InputCheck::synchronous it then waits and returns non_finite_input (NaN/Inf in W) or
 /// invalid_argument (a bank of the mask without exactly H high elements).
-template <class Config, class Policy = SqLanePolicy<>, class T>
+template <class Config, class Policy = SqLanePackPolicy, class T>
 Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
                     InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 2,

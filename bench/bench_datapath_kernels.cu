@@ -41,10 +41,16 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 
 } // namespace
 
-// Static split: the bank kernel (default: blocks picked by K; then fixed blocks of 512, 256 and
-// 128 threads with 2 or 3 stages, and the 5-bit config), the streaming kernel (the default
-// before the bank kernel) and the block-gather kernel's best policy.
+// Static split: the bank kernel with its output-order pass 2 (the default, blocks picked by K;
+// fixed blocks of 256, 512, 1024 threads; the 5-bit config), with its channel-order pass 2
+// (blocks picked by K; fixed blocks of 512, 256 and 128 threads with 2 or 3 stages; the 5-bit
+// config), the streaming kernel and the block-gather kernel's best policy.
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 2, 4, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<512, 2, 2, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<1024, 2, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<0, 2, 2, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<512, 2, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 2, 4>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 3, 4>)->Apply(shapes);

@@ -89,13 +89,18 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-/// The default: the bank kernel, blocks of 128 threads for K <= 8192 and M >= 1024 (here only
-/// the many-token tests), of 512 otherwise.
-using FastPolicy = dp::StaticSplitBankPolicy<>;
+/// The default: the bank kernel with the output-order pass 2 (channel table, a lane per output
+/// word; configs or K it cannot serve take the channel-order pass), blocks of 128 threads for
+/// K <= 8192 and M >= 1024 (here only the many-token tests), of 512 otherwise.
+using FastPolicy = dp::StaticSplitDefaultPolicy;
+/// The bank kernel with its channel-order pass 2.
+using ScatterPolicy = dp::StaticSplitBankPolicy<>;
 /// The bank kernel's 128-thread blocks, which the default takes for many tokens.
 using SmallBlockPolicy = dp::StaticSplitBankPolicy<128, 2, 8>;
 /// The bank kernel with two warps and one staged row: several tiles a warp, the one-stage refill.
 using SmallBankPolicy = dp::StaticSplitBankPolicy<64, 1>;
+/// The same with two warps and one staged row: many output words a lane, the one-stage refill.
+using SmallColumnPolicy = dp::StaticSplitBankPolicy<64, 1, 2, true>;
 /// The streaming kernel (the default before the bank kernel).
 using StreamPolicy = dp::StaticSplitStreamPolicy<>;
 /// The block-gather kernel: 2 tokens a block, and only 128·4 columns held in registers, so large
@@ -124,6 +129,8 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallBankPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallBlockPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, ScatterPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, SmallColumnPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, StreamPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, OtherPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, TailPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
@@ -132,7 +139,7 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
   }
 }
 
-TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and eleven "
+TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and fourteen "
           "policies give identical bytes",
           "[gpu][datapath][static]") {
   using C = sqformat::SqConfig<64, 8, 8, 4>;
@@ -145,6 +152,8 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
                                                    rng);
     check_against_reference<C, SmallBankPolicy, __half>(3, 4096, kind,
                                                         dp::ActivationScales::per_token, rng);
+    check_against_reference<C, ScatterPolicy, __half>(9, 8192, kind,
+                                                      dp::ActivationScales::per_token, rng);
   }
   for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
     CAPTURE(static_cast<int>(scales));
@@ -153,8 +162,10 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     check_against_reference<C, FastPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     check_against_reference<C, StreamPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     // Tiny inputs: amax / qmax is a subnormal float (the exact-division path of the kernels).
+    check_against_reference<C, ScatterPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     for (Data kind : {Data::random, Data::half_points}) {
       check_against_reference<C, FastPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+      check_against_reference<C, ScatterPolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, StreamPolicy, bf16>(5, 4096, kind, scales, rng, -130);
     }
   }
@@ -188,8 +199,13 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
       x, m, k, perm, dp::ActivationScales::per_token);
   const auto w = run_split<C, dp::StaticSplitBankPolicy<128, 3, 8>>(
       x, m, k, perm, dp::ActivationScales::per_token);
+  const auto col = run_split<C, ScatterPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto col_small =
+      run_split<C, SmallColumnPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto col_256 = run_split<C, dp::StaticSplitBankPolicy<256, 2, 4, true>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
   REQUIRE(d.status == Status::success);
-  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w}) {
+  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256}) {
     REQUIRE(other->status == Status::success);
     CHECK(a.x_high == other->x_high);
     CHECK(a.x_low == other->x_low);
@@ -297,6 +313,9 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       a.scales = scales;
       CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, SmallBankPolicy>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, ScatterPolicy>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, SmallColumnPolicy>(a, nullptr) ==
+            Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
       if (i == 0) // the block-gather kernel checks the range only

@@ -83,7 +83,12 @@ struct StaticSplitStreamPolicy {
 /// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread:
 ///                        2 x 512 or 8 x 128 threads = 64 registers, which the kernel fits
 ///                        without spills); not used when Threads is 0.
-template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2> struct StaticSplitBankPolicy {
+/// \tparam ColumnGather   pass 2 in output order: each lane quantizes whole output words,
+///                        gathering their channels through a 16-bit channel table in shared
+///                        memory (detail/static_split_column_pass.cuh); configs or K it cannot
+///                        serve run the channel-order pass. Same bytes either way.
+template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2, bool ColumnGather = false>
+struct StaticSplitBankPolicy {
   static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),
                 "StaticSplitBankPolicy: Threads must be 0 (pick by K) or a multiple of 32 in "
                 "[32, 1024]");
@@ -95,12 +100,18 @@ template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2> struct Sta
   static constexpr int threads = Threads;
   static constexpr int max_stages = MaxStages;
   static constexpr int min_blocks_per_sm = MinBlocksPerSm;
+  static constexpr bool column_gather = ColumnGather;
   /// Largest K and fewest tokens that Threads = 0 runs with blocks of 128 threads (H100: at
   /// M = 8192, K <= 8192 they beat 512-thread blocks by 10-30 %, at M = 2048 they tie, at
   /// M <= 16 they take 1.5-2.7x as long).
   static constexpr int auto_small_k = 8192;
   static constexpr int auto_small_rows = 1024;
 };
+
+/// The default of static_quantize_split: the bank kernel with the output-order pass 2 (on an
+/// H100 at M >= 2048: 46-61 % of a device copy, against 38-45 % for the channel-order pass;
+/// docs/performance.md).
+using StaticSplitDefaultPolicy = StaticSplitBankPolicy<0, 2, 2, true>;
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation
 /// quantizer, weight packer, dequantizer).

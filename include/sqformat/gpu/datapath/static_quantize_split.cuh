@@ -44,8 +44,8 @@ template <class P> struct is_stream_policy : std::false_type {};
 template <int N, int T, int S>
 struct is_stream_policy<StaticSplitStreamPolicy<N, T, S>> : std::true_type {};
 template <class P> struct is_bank_policy : std::false_type {};
-template <int T, int S, int B>
-struct is_bank_policy<StaticSplitBankPolicy<T, S, B>> : std::true_type {};
+template <int T, int S, int B, bool G>
+struct is_bank_policy<StaticSplitBankPolicy<T, S, B, G>> : std::true_type {};
 
 /// Launch shape of a persistent kernel for one (device, K): found once with the occupancy API
 /// and cached (one word: valid | device (8 bits) | K (31) | stages (4) | largest useful grid (20)),
@@ -142,7 +142,9 @@ Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, I
   using Tile = StaticBankTile<C>;
   const int tiles = (k / C::bank + Tile::banks - 1) / Tile::banks;
   const int threads = min_int(P::threads, 32 * tiles); // no warp without a tile
-  auto bytes_of = [&](int n) { return bank_shared_bytes<C, T>(k, n, threads / 32); };
+  auto bytes_of = [&](int n) {
+    return bank_shared_bytes<C, T, P::column_gather>(k, n, threads / 32);
+  };
   int stages = 0;
   std::int64_t grid_cap = 0;
   if ((s = persistent_shape(shape_cache, kernel, k, threads, P::max_stages, shared_limit, bytes_of,
@@ -180,7 +182,8 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 /// Quantizes and splits X (M×K, bf16 or fp16) into x_high / x_low with their scales.
 ///
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
-/// \tparam Policy  StaticSplitBankPolicy (default), StaticSplitStreamPolicy or StaticSplitPolicy;
+/// \tparam Policy  StaticSplitBankPolicy (default: StaticSplitDefaultPolicy, its output-order
+///                 pass), StaticSplitStreamPolicy or StaticSplitPolicy;
 ///                 any valid policy gives identical bytes for a permutation in the order of
 ///                 docs/layouts.md (high channels of each bank in increasing order, then the low
 ///                 ones); StaticSplitBankPolicy reports any other order as invalid_argument.
@@ -190,7 +193,7 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 /// unsupported_architecture, invalid_argument (null pointer). With InputCheck::synchronous it
 /// then waits and returns non_finite_input (NaN/Inf in X) or invalid_argument (perm not a
 /// permutation with the bank structure of docs/layouts.md) if the kernel found one.
-template <class Config, class Policy = StaticSplitBankPolicy<>, class T>
+template <class Config, class Policy = StaticSplitDefaultPolicy, class T>
 Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream,
                              InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "static_quantize_split: X must be bf16 (__nv_bfloat16) or fp16 "
@@ -209,9 +212,16 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
     // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
     // for its shared memory) as StaticSplitStreamPolicy<> would.
     if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
+      if constexpr (Policy::column_gather) { // the channel-order pass where columns cannot serve
+        if (!detail::column_pass_k_ok<Config>(args.cols)) {
+          using Scatter = StaticSplitBankPolicy<Policy::threads, Policy::max_stages,
+                                                Policy::min_blocks_per_sm, false>;
+          return static_quantize_split<Config, Scatter, T>(args, stream, check);
+        }
+      }
       if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
-        using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
-        using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
+        using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8, Policy::column_gather>;
+        using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2, Policy::column_gather>;
         s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
                 ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
                 : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);

@@ -37,6 +37,7 @@
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_bank_ops.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_column_pass.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_staging.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/static_split_args.hpp"
@@ -46,10 +47,13 @@ namespace sqformat::gpu::datapath::detail {
 /// Dynamic shared memory of the bank kernel: `stages` rows of X (the last one holds the high
 /// mask, one bit per channel, until the descriptors are built), a descriptor per 8 channels, and
 /// one code buffer per warp.
-template <class C, class T>
+/// With the column pass (ColumnGather) the code buffers give way to the channel table (2 bytes
+/// per column).
+template <class C, class T, bool ColumnGather = false>
 SQFORMAT_HD constexpr std::int64_t bank_shared_bytes(std::int64_t k, int stages, int warps) {
   return stages * stream_row_bytes<T>(k) + (k / 8 + 3) / 4 * 16 +
-         std::int64_t{warps} * StaticBankTile<C>::buffer_bytes;
+         (ColumnGather ? (2 * k + 15) / 16 * 16
+                       : std::int64_t{warps} * StaticBankTile<C>::buffer_bytes);
 }
 
 /// Stores the low byte of `value` at shared-memory address `address`.
@@ -134,6 +138,8 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   const int mask_words = (k + 31) / 32;
   std::int8_t* const codes =
       reinterpret_cast<std::int8_t*>(desc + (chunks + 3) / 4 * 4) + warp * Tile::buffer_bytes;
+  // Column pass: channel numbers of the output columns, where the code buffers would be.
+  auto* const channel_table = reinterpret_cast<std::uint16_t*>(desc + (chunks + 3) / 4 * 4);
   const auto codes_at = static_cast<std::uint32_t>(__cvta_generic_to_shared(codes));
   const std::int64_t step = gridDim.x;
   const std::int64_t count = (args.rows - blockIdx.x + step - 1) / step; // rows of this block
@@ -188,6 +194,13 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     }
     desc[c] = highs | (((high_mask[e0 / 32] >> (e0 % 32)) & 0xffu) << 24);
   }
+  if constexpr (P::column_gather) {
+    // Clamped, so that even a permutation flagged as bad (by another block) reads in bounds.
+    for (int p = tid; p < k; p += threads) {
+      const std::uint32_t c = args.perm[p];
+      channel_table[p] = static_cast<std::uint16_t>(c < kk ? c : kk - 1);
+    }
+  }
 
   const auto high_row = static_cast<std::int64_t>(static_high_row_bytes<C>(args.cols));
   const auto low_row = static_cast<std::int64_t>(static_low_row_bytes<C>(args.cols));
@@ -237,37 +250,47 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     // A subnormal scale: 1/s may overflow and |x/s| exceed qmax; every code by division then.
     const bool exact = is_subnormal(scale_high) || is_subnormal(scale_low);
 
-    // 2. Quantize whole tiles of banks per warp; pack and store them.
-    for (int tile = warp; tile < tiles; tile += warps) {
-      const int c0 = tile * Tile::chunks, high0 = tile * Tile::high_codes;
+    // 2. Quantize: output words by lanes (column pass), or whole tiles of banks per warp.
+    if constexpr (P::column_gather && column_pass_bits_ok<C>) {
+      // The table was written before the first barrier (R) of the loop; the row is staged.
+      quantize_row_by_columns<C, T>(
+          channel_table, reinterpret_cast<const std::uint16_t*>(xs), kh, kl,
+          reinterpret_cast<std::uint32_t*>(args.x_high + row * high_row),
+          reinterpret_cast<std::uint32_t*>(args.x_low + row * low_row), scale_high, scale_low,
+          inverse_high, inverse_low, exact, tid, threads);
+    } else {
+      for (int tile = warp; tile < tiles; tile += warps) {
+        const int c0 = tile * Tile::chunks, high0 = tile * Tile::high_codes;
 #pragma unroll
-      for (int j = 0; j < Tile::chunks_per_lane; ++j) {
-        const int c = c0 + lane + 32 * j;
-        if (c < chunks) {
-          const uint4 v = xs[c];
-          const std::uint32_t d = desc[c];
-          // Buffer addresses: high code j of the tile at codes_at + j, low code j at
-          // codes_at + low_offset + j.
-          const std::uint32_t high_at = codes_at + (d & 0xffffffu) - high0;
-          // Channel i of the chunk (r high ones before it): low code j = 8 (c - c0) + i - (P -
-          // high0 + r), at codes_at + low_offset + j = low_base + i - (high_at + r).
-          const std::uint32_t low_base = 2 * codes_at + Tile::low_offset + 8 * (c - c0);
-          if (exact || quantize_chunk<C, T, false>(v, d >> 24, high_at, low_base, scale_high,
-                                                   scale_low, inverse_high, inverse_low))
-            quantize_chunk<C, T, true>(v, d >> 24, high_at, low_base, scale_high, scale_low,
-                                       inverse_high, inverse_low);
+        for (int j = 0; j < Tile::chunks_per_lane; ++j) {
+          const int c = c0 + lane + 32 * j;
+          if (c < chunks) {
+            const uint4 v = xs[c];
+            const std::uint32_t d = desc[c];
+            // Buffer addresses: high code j of the tile at codes_at + j, low code j at
+            // codes_at + low_offset + j.
+            const std::uint32_t high_at = codes_at + (d & 0xffffffu) - high0;
+            // Channel i of the chunk (r high ones before it): low code j = 8 (c - c0) + i - (P -
+            // high0 + r), at codes_at + low_offset + j = low_base + i - (high_at + r).
+            const std::uint32_t low_base = 2 * codes_at + Tile::low_offset + 8 * (c - c0);
+            if (exact || quantize_chunk<C, T, false>(v, d >> 24, high_at, low_base, scale_high,
+                                                     scale_low, inverse_high, inverse_low))
+              quantize_chunk<C, T, true>(v, d >> 24, high_at, low_base, scale_high, scale_low,
+                                         inverse_high, inverse_low);
+          }
         }
+        __syncwarp();
+        const int nh = min(Tile::high_codes, kh - high0);
+        const int low0 = tile * Tile::low_codes, nl = min(Tile::low_codes, kl - low0);
+        const std::int64_t high_byte = std::int64_t{high0} * C::high_bits / 8;
+        const std::int64_t low_byte = std::int64_t{low0} * C::low_bits / 8;
+        store_packed<C::high_bits>(codes, nh, args.x_high + row * high_row + high_byte,
+                                   high_row - high_byte, lane, aligned);
+        store_packed<C::low_bits>(codes + Tile::low_offset, nl,
+                                  args.x_low + row * low_row + low_byte, low_row - low_byte, lane,
+                                  aligned);
+        __syncwarp(); // the buffer is read before the next tile overwrites it
       }
-      __syncwarp();
-      const int nh = min(Tile::high_codes, kh - high0);
-      const int low0 = tile * Tile::low_codes, nl = min(Tile::low_codes, kl - low0);
-      const std::int64_t high_byte = std::int64_t{high0} * C::high_bits / 8;
-      const std::int64_t low_byte = std::int64_t{low0} * C::low_bits / 8;
-      store_packed<C::high_bits>(codes, nh, args.x_high + row * high_row + high_byte,
-                                 high_row - high_byte, lane, aligned);
-      store_packed<C::low_bits>(codes + Tile::low_offset, nl, args.x_low + row * low_row + low_byte,
-                                low_row - low_byte, lane, aligned);
-      __syncwarp(); // the buffer is read before the next tile overwrites it
     }
   }
   cp_async_wait(0);

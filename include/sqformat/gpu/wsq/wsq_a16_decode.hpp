@@ -54,8 +54,7 @@ public:
   /// Largest M the lanes-along-K kernel serves (docs/wsq.md): up to 4 tokens, but only 2 when
   /// more than 16 of a bank's elements are high (its high-path walk grows with H; at H = 32 and
   /// M = 3-4 the tensor-core kernel was faster on H100).
-  static constexpr int gemv_max_m =
-      C::high_per_bank <= 16 ? wsq_detail::kGemvMaxTokens : 2;
+  static constexpr int gemv_max_m = C::high_per_bank <= 16 ? wsq_detail::kGemvMaxTokens : 2;
 
   /// Largest M the CUDA-core row-thread kernel serves: measured faster than the tensor-core kernel
   /// for M <= 2 only (H200, 8192 x 8192 and 28672 x 8192, docs/wsq.md).

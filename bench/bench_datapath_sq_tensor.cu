@@ -62,6 +62,9 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 2>)->Apply(shap
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<512, 1, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 4, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);

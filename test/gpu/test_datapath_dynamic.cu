@@ -76,6 +76,9 @@ using TightLanePolicy = dp::SqLanePolicy<128, 8>;
 /// default.
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
 using DefaultLanePolicy = dp::SqLaneDynamicPolicy;
+/// Coalesced candidates at 24 warps an SM (80 registers): 256 x 3 and 128 x 6.
+using Coalesced256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true>;
+using Coalesced128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true>;
 
 /// Adversarial inputs the shared generator does not make. `fp16` keeps magnitudes in its range.
 enum class Extra { equal_banks, extremes, adjacent };
@@ -113,7 +116,7 @@ inline std::vector<float> extra_data(Extra kind, std::size_t m, std::size_t k, i
   return x;
 }
 
-/// The bank-group kernel and the lane kernel under six policies on the same input: each
+/// The bank-group kernel and the lane kernel under eight policies on the same input: each
 /// matches the reference and all agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_t k) {
@@ -127,7 +130,9 @@ void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_
                            check_against_reference<C, RoomyLanePolicy, T>(xf, m, k),
                            check_against_reference<C, TightLanePolicy, T>(xf, m, k),
                            check_against_reference<C, CoalescedLanePolicy, T>(xf, m, k),
-                           check_against_reference<C, DefaultLanePolicy, T>(xf, m, k)}) {
+                           check_against_reference<C, DefaultLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Coalesced256x3LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Coalesced128x6LanePolicy, T>(xf, m, k)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }
@@ -187,6 +192,7 @@ TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][dat
     check_against_reference<C, LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, CoalescedLanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, DefaultLanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, Coalesced256x3LanePolicy, __half>(big_x, big_m, 4096);
   }
 }
 

@@ -52,9 +52,11 @@ struct SqLanePolicy {
 /// percent of a same-traffic copy; direct loads = SqLanePolicy<>):
 ///   packer bf16 W: coalesced 128 × 4 74-91, direct 66-91 (256 × 3 coalesced 75-91)
 ///   packer fp32 W: coalesced 128 × 4 78-100, direct 70-91 (40 KB of stage a block)
-///   dynamic B64:   coalesced 256 × 2 44-47, coalesced 128 × 4 38-43, direct 38-39
+///   dynamic B64:   coalesced 256 × 3 48-50, coalesced 256 × 2 47-50, coalesced 128 × 6 47-48,
+///                  direct 128 × 8 47-52 (after the borrow-free top-H compares; before them:
+///                  coalesced 256 × 2 44-47, coalesced 128 × 4 38-43, direct 38-39)
 using SqLanePackPolicy = SqLanePolicy<128, 4, 1, true>;
-using SqLaneDynamicPolicy = SqLanePolicy<256, 2, 1, true>;
+using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true>;
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};
 template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads>

@@ -23,6 +23,13 @@
 namespace sqformat::gpu::datapath::detail {
 
 namespace lane {
+/// 0xff/0x00 bytes from bits 15, 31 of `lo` and of `hi` (prmt, sign-replicating selectors).
+__device__ __forceinline__ std::uint32_t sign_bytes(std::uint32_t lo, std::uint32_t hi) {
+  std::uint32_t r;
+  asm("prmt.b32 %0, %1, %2, 0xfdb9;" : "=r"(r) : "r"(lo), "r"(hi));
+  return r;
+}
+
 /// Select words (0xff = high) of the top-H elements of a bank of 16-bit values (raw words, two
 /// elements a word): the H elements of largest |x|, equal |x| -> the lower index (-0 == +0).
 ///   T     = the H-th largest |x| bits (16-bit pair network, kth_largest_of_pairs)
@@ -33,14 +40,18 @@ __device__ __forceinline__ void top_h_select(const std::uint32_t (&w)[B / 2],
                                              std::uint32_t (&sel)[B / 4]) {
   static_assert(H <= B / 2, "top_h_select: H <= b/2 (every half of the pairs holds H values)");
   const std::uint32_t t = kth_largest_of_pairs<B / 2, H>([&](int p) { return w[p] & 0x7fff7fffu; });
-  const std::uint32_t t2 = t * 0x10001u;
+  // Per 16-bit half, (m | 0x8000) - t never borrows into the next half (m, t < 2^15) and has
+  // bit 15 set exactly when m >= t; with t + 1, when m > t. prmt's sign-replicate selectors
+  // (8 + byte) widen bits 15 and 31 of two words into the select bytes of their four elements.
+  const std::uint32_t ge_t = t * 0x10001u, gt_t = ge_t + 0x10001u;
   std::uint32_t equal_sel[B / 4];
 #pragma unroll
   for (int j = 0; j < B / 4; ++j) {
-    // 0xffff per 16-bit half; bytes 0 and 2 of the two words are elements 4j .. 4j+3.
-    const std::uint32_t m0 = w[2 * j] & 0x7fff7fffu, m1 = w[2 * j + 1] & 0x7fff7fffu;
-    sel[j] = __byte_perm(__vcmpgtu2(m0, t2), __vcmpgtu2(m1, t2), 0x6420);
-    equal_sel[j] = __byte_perm(__vcmpeq2(m0, t2), __vcmpeq2(m1, t2), 0x6420);
+    const std::uint32_t a0 = w[2 * j] | 0x80008000u, a1 = w[2 * j + 1] | 0x80008000u;
+    const std::uint32_t gt = sign_bytes(a0 - gt_t, a1 - gt_t),
+                        ge = sign_bytes(a0 - ge_t, a1 - ge_t);
+    sel[j] = gt;
+    equal_sel[j] = ge & ~gt;
   }
   const MaskBits<B> above = mask_bits<B>(sel);
   MaskBits<B> equal = mask_bits<B>(equal_sel), take = 0;

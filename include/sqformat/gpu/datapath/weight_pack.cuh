@@ -100,11 +100,7 @@ Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
   } else {
     dim3 grid;
     std::int64_t banks = 0;
-    Status s;
-    if constexpr (is_sq_lane_policy_v<Policy>)
-      s = detail::sq_lane_grid<Config, Policy>(args.rows, args.cols, banks, grid);
-    else
-      s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
+    Status s = detail::sq_tensor_grid<Config, Policy>(args.rows, args.cols, banks, grid);
     if (s != Status::success)
       return s;
     if ((s = detail::check_pointers(args.w, args.high_mask, args.out.low, args.out.high,

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
+#include "sqformat/gpu/datapath/detail/sq_launch.cuh"
+#include "sqformat/gpu/datapath/sq_lane_policy.hpp"
 #include "sqformat/status.hpp"
 
 namespace sqformat::gpu::datapath::detail {
@@ -15,16 +17,24 @@ namespace sqformat::gpu::datapath::detail {
 /// one thread per bank.
 template <class C, class P>
 Status sq_lane_grid(std::int64_t rows, std::int64_t k, std::int64_t& banks, dim3& grid) {
-  if (rows <= 0 || k <= 0 || rows >= (std::int64_t{1} << 31) || k >= (std::int64_t{1} << 31))
-    return Status::invalid_shape;
-  if (k % C::bank != 0)
-    return Status::k_not_multiple_of_bank;
+  if (const Status s = check_sq_shape<C>(rows, k); s != Status::success)
+    return s;
   banks = rows * (k / C::bank);
   const std::int64_t blocks = (banks + P::threads - 1) / P::threads;
   if (blocks >= (std::int64_t{1} << 31))
     return Status::invalid_shape;
   grid = dim3(static_cast<unsigned>(blocks));
   return Status::success;
+}
+
+/// The grid of whichever SQ-tensor kernel the policy names: one thread per bank (lane policies;
+/// `banks` set) or one block per row and tile of banks (bank-group policies).
+template <class C, class P>
+Status sq_tensor_grid(std::int64_t rows, std::int64_t k, std::int64_t& banks, dim3& grid) {
+  if constexpr (is_sq_lane_policy_v<P>)
+    return sq_lane_grid<C, P>(rows, k, banks, grid);
+  else
+    return sq_grid<C, P>(rows, k, grid);
 }
 
 /// Blocks of a staged (persistent) lane kernel that fit the device at once, found once per

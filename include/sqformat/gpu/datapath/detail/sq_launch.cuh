@@ -20,12 +20,19 @@ template <class... Pointers> Status check_pointers(const Pointers*... pointers) 
   return Status::success;
 }
 
-/// Shape rules of an SQ tensor of rows × k, and the grid (x: row, y: tile of banks).
-template <class C, class P> Status sq_grid(std::int64_t rows, std::int64_t k, dim3& grid) {
+/// Shape rules of an SQ tensor of rows × k: both in [1, 2^31), k a multiple of the bank.
+template <class C> Status check_sq_shape(std::int64_t rows, std::int64_t k) {
   if (rows <= 0 || k <= 0 || rows >= (std::int64_t{1} << 31) || k >= (std::int64_t{1} << 31))
     return Status::invalid_shape;
   if (k % C::bank != 0)
     return Status::k_not_multiple_of_bank;
+  return Status::success;
+}
+
+/// Shape rules of an SQ tensor of rows × k, and the grid (x: row, y: tile of banks).
+template <class C, class P> Status sq_grid(std::int64_t rows, std::int64_t k, dim3& grid) {
+  if (const Status s = check_sq_shape<C>(rows, k); s != Status::success)
+    return s;
   constexpr int tile_banks = SqBankShape<C, P>::tile_banks;
   const std::int64_t tiles = (k / C::bank + tile_banks - 1) / tile_banks;
   if (tiles > 65535)

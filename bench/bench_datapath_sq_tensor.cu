@@ -65,6 +65,18 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true>)->Appl
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<512, 1, 1, true>)->Apply(shapes);
+// top_h_split + write_split_bank (HighFromStage)
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 1, true, true>)->Apply(shapes);
+// the same, pipelined: resident warps walk batches with 2 or 3 stages
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 4, 2, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 2, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 2, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 2, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 3, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 4, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
@@ -79,8 +91,22 @@ BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2>, bf16)->Apply(s
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 1, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 1, true>, bf16)->Apply(shapes);
+// write_split_bank (HighFromStage)
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 1, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8, 1, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 1, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 4, 1, true, true>, bf16)->Apply(shapes);
+// the same, pipelined: resident warps walk batches with 2 or 3 stages
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 2, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 2, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 3, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 3, true, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true, true>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2, true, true>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqBankPolicy<>, bf16)->Apply(shapes);

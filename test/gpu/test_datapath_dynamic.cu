@@ -1,7 +1,7 @@
 // GPU tests of the dynamic activation quantizer (per-bank top-H by |x|) against
 // sqformat::ref::quantize_dynamic: low and high bytes and scales bit for bit, over the data-path
-// configs, both kernels (bank-group: two policies; lane: seven policies, and the fallback for the
-// configs it does not take), odd and single-token M, one-bank and large K, adversarial data
+// configs, both kernels (bank-group: two policies; lane: thirteen policies, and the fallback for
+// the configs it does not take), odd and single-token M, one-bank and large K, adversarial data
 // (ties at the threshold, -0/+0, all-zero and all-equal banks, outliers, exact .5 points,
 // extreme magnitudes, adjacent magnitudes), bf16 and fp16; the kernels must agree byte for
 // byte; then misuse and bad data.
@@ -72,13 +72,23 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
-/// Warp-cooperative coalesced loads through shared memory; 256 threads: dynamic_quantize's
-/// default.
+/// Warp-cooperative coalesced loads through shared memory (banks written by write_bank).
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
-using DefaultLanePolicy = dp::SqLaneDynamicPolicy;
-/// Coalesced candidates at 24 warps an SM (80 registers): 256 x 3 and 128 x 6.
+/// Coalesced candidates at 24 warps an SM (80 registers): 256 x 3 (the previous default) and
+/// 128 x 6.
 using Coalesced256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true>;
 using Coalesced128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true>;
+/// top_h_split + write_split_bank (HighFromStage) at two register caps; 256 x 3 is
+/// dynamic_quantize's default.
+using Split256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true, true>;
+using Split128x5LanePolicy = dp::SqLanePolicy<128, 5, 1, true, true>;
+static_assert(std::is_same_v<dp::SqLaneDynamicPolicy, Split256x3LanePolicy>,
+              "the tests below must run dynamic_quantize's default policy");
+/// The same with 2 or 3 stages: a grid of resident warps, each walking several batches.
+using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
+using Pipelined256x2LanePolicy = dp::SqLanePolicy<256, 2, 2, true, true>;
+using Pipelined256x3LanePolicy = dp::SqLanePolicy<256, 3, 2, true, true>;
+using ThreeStageLanePolicy = dp::SqLanePolicy<256, 2, 3, true, true>;
 
 /// Adversarial inputs the shared generator does not make. `fp16` keeps magnitudes in its range.
 enum class Extra { equal_banks, extremes, adjacent };
@@ -116,7 +126,7 @@ inline std::vector<float> extra_data(Extra kind, std::size_t m, std::size_t k, i
   return x;
 }
 
-/// The bank-group kernel and the lane kernel under eight policies on the same input: each
+/// The bank-group kernel and the lane kernel under thirteen policies on the same input: each
 /// matches the reference and all agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_t k) {
@@ -130,9 +140,14 @@ void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_
                            check_against_reference<C, RoomyLanePolicy, T>(xf, m, k),
                            check_against_reference<C, TightLanePolicy, T>(xf, m, k),
                            check_against_reference<C, CoalescedLanePolicy, T>(xf, m, k),
-                           check_against_reference<C, DefaultLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Pipelined128x4LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Coalesced256x3LanePolicy, T>(xf, m, k),
-                           check_against_reference<C, Coalesced128x6LanePolicy, T>(xf, m, k)}) {
+                           check_against_reference<C, Coalesced128x6LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Split256x3LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Split128x5LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Pipelined256x2LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Pipelined256x3LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, ThreeStageLanePolicy, T>(xf, m, k)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }
@@ -191,13 +206,37 @@ TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][dat
         convert<__half>(make_data(kind, big_m, 4096, C::bank, big_mask, 127, 7, true, rng)));
     check_against_reference<C, LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, CoalescedLanePolicy, __half>(big_x, big_m, 4096);
-    check_against_reference<C, DefaultLanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, Pipelined128x4LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, Coalesced256x3LanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, Split256x3LanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, Split128x5LanePolicy, __half>(big_x, big_m, 4096);
+  }
+}
+
+TEST_CASE("dynamic quantization with pipelined warps matches the reference",
+          "[gpu][datapath][dynamic]") {
+  // More batches of 32 banks than an H100 holds warps (several batches a warp), the last
+  // batch partial (37 banks a row).
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  const std::size_t m = 3001, k = 64 * 37;
+  for (Data kind : {Data::random, Data::ties}) {
+    CAPTURE(name(kind));
+    const auto mask = random_mask(m, k, C::bank, C::high_per_bank, rng);
+    const auto xf = to_float(
+        convert<bf16>(make_data(kind, m, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng)));
+    check_against_reference<C, Pipelined128x4LanePolicy, bf16>(xf, m, k);
+    check_against_reference<C, Pipelined256x2LanePolicy, bf16>(xf, m, k);
+    check_against_reference<C, Pipelined256x3LanePolicy, bf16>(xf, m, k);
+    check_against_reference<C, ThreeStageLanePolicy, bf16>(xf, m, k);
   }
 }
 
 TEMPLATE_TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][datapath][dynamic]",
-                   dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy, DefaultLanePolicy) {
+                   dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy, Coalesced256x3LanePolicy,
+                   Pipelined128x4LanePolicy) {
   using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t m = 3, k = 64;

@@ -1,7 +1,7 @@
 // GPU tests of the weight path against the host reference, bit for bit: pack_weights vs
 // sqformat::ref::pack_sq (float and bf16 weights), dequantize_sq vs sqformat::ref::dequantize
 // (float and bf16 output), permute_columns vs sqformat::ref::permute_columns; over the
-// data-path configs, both packer kernels (bank-group: two policies; lane: six policies, and the
+// data-path configs, both packer kernels (bank-group: two policies; lane: twelve policies, and the
 // fallback for configs it does not take), odd and single-row N, one-bank and large K,
 // adversarial data (ties, +-0, zero banks, outliers, .5 points, extreme magnitudes); the
 // kernels must also agree byte for byte with each other; then misuse, bad masks and NaN/Inf.
@@ -33,8 +33,20 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
-/// Warp-cooperative coalesced loads through shared memory (pack_weights' default).
-using CoalescedLanePolicy = dp::SqLanePackPolicy;
+/// Warp-cooperative coalesced loads through shared memory, banks written by write_bank
+/// (pack_weights' default).
+using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
+static_assert(std::is_same_v<dp::SqLanePackPolicy, CoalescedLanePolicy>,
+              "the tests below must run pack_weights' default policy");
+/// Banks written by write_split_bank (HighFromStage), pipelined: 2 stages, 128 registers.
+using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
+/// write_split_bank, one stage (128 registers; 80 registers: 24 warps an SM).
+using SplitLanePolicy = dp::SqLanePolicy<128, 4, 1, true, true>;
+using TightSplitLanePolicy = dp::SqLanePolicy<128, 6, 1, true, true>;
+/// write_split_bank with 2 or 3 stages: a grid of resident warps, each walking several batches.
+using Pipelined128x6LanePolicy = dp::SqLanePolicy<128, 6, 2, true, true>;
+using Pipelined256x3LanePolicy = dp::SqLanePolicy<256, 3, 2, true, true>;
+using ThreeStageLanePolicy = dp::SqLanePolicy<128, 6, 3, true, true>;
 /// The dequantizer has no lane kernel: lane-packed tensors are dequantized by the default one.
 template <class Policy>
 using DequantizePolicy =
@@ -147,7 +159,7 @@ void check_pack_and_dequantize(std::size_t n, std::size_t k, Data kind, std::mt1
   check_pack_and_dequantize<C, Policy, T>(n, k, weights<C, T>(kind, n, k, mask, rng), mask);
 }
 
-/// Both kernels (the lane kernel under five policies) on the same data: each matches the
+/// Both kernels (the lane kernel under ten policies) on the same data: each matches the
 /// reference, and they agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>& wf,
@@ -162,7 +174,12 @@ void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>&
        {check_pack_and_dequantize<C, StagedLanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, RoomyLanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, TightLanePolicy, T>(n, k, wf, mask),
-        check_pack_and_dequantize<C, CoalescedLanePolicy, T>(n, k, wf, mask)}) {
+        check_pack_and_dequantize<C, CoalescedLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, Pipelined128x4LanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, SplitLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, TightSplitLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, Pipelined128x6LanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, ThreeStageLanePolicy, T>(n, k, wf, mask)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }
@@ -206,6 +223,25 @@ TEST_CASE("weight packing of bf16 weights matches the reference", "[gpu][datapat
     // Many blocks of the lane kernel, the last one partial.
     check_pack_and_dequantize<C, LanePolicy, bf16>(301, 4096, kind, rng);
     check_pack_and_dequantize<C, CoalescedLanePolicy, bf16>(301, 4096, kind, rng);
+    check_pack_and_dequantize<C, Pipelined128x4LanePolicy, bf16>(301, 4096, kind, rng);
+    check_pack_and_dequantize<C, TightSplitLanePolicy, bf16>(301, 4096, kind, rng);
+  }
+}
+
+TEST_CASE("weight packing with pipelined warps matches the reference", "[gpu][datapath][weights]") {
+  // More batches of 32 banks than an H100 holds warps (several batches a warp), the last
+  // batch partial (37 banks a row).
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  const std::size_t n = 3001, k = 64 * 37;
+  for (Data kind : {Data::random, Data::ties}) {
+    CAPTURE(name(kind));
+    check_pack_and_dequantize<C, Pipelined128x4LanePolicy, bf16>(n, k, kind, rng);
+    check_pack_and_dequantize<C, Pipelined256x3LanePolicy, bf16>(n, k, kind, rng);
+    check_pack_and_dequantize<C, ThreeStageLanePolicy, bf16>(n, k, kind, rng);
+    check_pack_and_dequantize<C, Pipelined128x6LanePolicy, float>(n, k, kind, rng);
   }
 }
 
@@ -243,8 +279,8 @@ TEST_CASE("permute_columns matches the reference gather", "[gpu][datapath][weigh
 }
 
 TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
-                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy,
-                   CoalescedLanePolicy) {
+                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy,
+                   Pipelined128x4LanePolicy) {
   using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t n = 3, k = 64;

@@ -9,11 +9,11 @@
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
 // so "larger key" is "beats" (the bank-group kernel's form). Two kernels, same bytes:
-//   SqLanePolicy (the default: SqLaneDynamicPolicy, coalesced loads, 256 threads;
-//     detail/sq_lane_dynamic_kernel.cuh): one thread per bank, the bank in its registers; the
-//     H-th largest |x| by a small selection network on 16-bit pairs, ties at it settled by
-//     bit masks in index order (the same tie-break); configs without sq_lane_kernel_fits run
-//     the bank-group kernel.
+//   SqLanePolicy (the default: SqLaneDynamicPolicy, coalesced loads, top_h_split and
+//     write_split_bank; detail/sq_lane_dynamic_kernel.cuh): one thread per
+//     bank, the bank in its registers; the H-th largest |x| by a small selection network on
+//     16-bit pairs, ties at it settled by bit masks in index order (the same tie-break);
+//     configs without sq_lane_kernel_fits run the bank-group kernel.
 //   SqBankPolicy: one block per (token, tile of banks), the tile staged in shared memory with
 //     cp.async, a bank spread over a group of lanes, the top-H keys found by select_top_h (warp
 //     shuffles within the bank group, no sort).

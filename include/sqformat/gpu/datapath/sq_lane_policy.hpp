@@ -29,39 +29,62 @@ namespace sqformat::gpu::datapath {
 ///                        walks banks g, g + grid, ... and keeps the next Stages - 1 banks
 ///                        loading (cp.async into its own slots of shared memory) while it
 ///                        quantizes the current one (measured slower than 1 on H100; kept as an
-///                        option and as a second code path the tests compare).
-/// \tparam CoalescedLoads With Stages = 1: the 32 lanes of a warp copy the warp's 32
+///                        option and as a second code path the tests compare). With
+///                        HighFromStage, Stages counts the per-warp stages instead: a grid of
+///                        resident warps, each walking batches of 32 banks and copying the
+///                        next Stages - 1 batches while it quantizes one
+///                        (detail/sq_lane_warp_pipeline.cuh).
+/// \tparam CoalescedLoads The 32 lanes of a warp copy the warp's 32
 ///                        consecutive banks with coalesced 16-byte cp.async into a swizzled
 ///                        per-warp stage of shared memory, then each lane reads its own bank
 ///                        (conflict-free). A warp's direct loads of 32 banks 128+ bytes apart
 ///                        touch 32 lines per instruction (32 L1 wavefronts); coalesced, 4.
-template <int Threads = 128, int MinBlocksPerSm = 4, int Stages = 1, bool CoalescedLoads = false>
+///                        Without HighFromStage only with Stages = 1.
+/// \tparam HighFromStage  With CoalescedLoads: the bank is written by write_split_bank
+///                        (detail/sq_lane_split_bank.cuh): every element quantized at the low
+///                        scale in fixed point (no per-element choice of scale, one exactness
+///                        branch a bank), the H high elements read back from the warp's stage
+///                        and quantized alone; no per-lane code buffer in shared memory.
+template <int Threads = 128, int MinBlocksPerSm = 4, int Stages = 1, bool CoalescedLoads = false,
+          bool HighFromStage = false>
 struct SqLanePolicy {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "SqLanePolicy: Threads must be a multiple of 32 in [32, 1024]");
   static_assert(MinBlocksPerSm >= 1, "SqLanePolicy: MinBlocksPerSm must be >= 1");
   static_assert(Stages >= 1 && Stages <= 3, "SqLanePolicy: Stages must lie in [1, 3]");
-  static_assert(!CoalescedLoads || Stages == 1, "SqLanePolicy: CoalescedLoads needs Stages = 1");
+  static_assert(!CoalescedLoads || Stages == 1 || HighFromStage,
+                "SqLanePolicy: CoalescedLoads with Stages > 1 needs HighFromStage");
+  static_assert(!HighFromStage || CoalescedLoads,
+                "SqLanePolicy: HighFromStage reads the warp's stage, so it needs CoalescedLoads");
   static constexpr int threads = Threads;
   static constexpr int min_blocks_per_sm = MinBlocksPerSm;
   static constexpr int stages = Stages;
   static constexpr bool coalesced_loads = CoalescedLoads;
+  static constexpr bool high_from_stage = HighFromStage;
 };
 
 /// Defaults of pack_weights and dynamic_quantize (H100, M >= 2048, K in {4096, 8192, 28672},
-/// percent of a same-traffic copy; direct loads = SqLanePolicy<>):
-///   packer bf16 W: coalesced 128 × 4 74-91, direct 66-91 (256 × 3 coalesced 75-91)
-///   packer fp32 W: coalesced 128 × 4 78-100, direct 70-91 (40 KB of stage a block)
-///   dynamic B64:   coalesced 256 × 3 48-50, coalesced 256 × 2 47-50, coalesced 128 × 6 47-48,
-///                  direct 128 × 8 47-52 (after the borrow-free top-H compares; before them:
-///                  coalesced 256 × 2 44-47, coalesced 128 × 4 38-43, direct 38-39)
+/// percent of a same-traffic copy; direct loads = SqLanePolicy<>; "split" = HighFromStage):
+///   packer bf16 W: coalesced 128 × 4 68-91, 256 × 3 70-91, split 128 × 6 67-92, split
+///                  pipelined (2 stages) 51-61, 3 stages 43-51; earlier: direct 66-91
+///   packer fp32 W: coalesced 128 × 4 70-100, split 128 × 4 79-101
+///   dynamic B64:   split 256 × 3 48-53 (an earlier run 47-55), coalesced 256 × 3 (write_bank)
+///                  48-50, split pipelined 31-38; earlier: coalesced 256 × 2 47-51, direct
+///                  128 × 8 47-52
+/// The split kernels execute about 40 % fewer instructions a bank on their common path, yet at
+/// M = 2048 and K <= 8192 they are no faster. Nsight Compute of the pipelined ones there: 10.5
+/// cycles between a warp's instructions, 43 % of them waiting on instruction fetch, 20 active
+/// lanes a warp on average: a bank's exact-rounding branch (a low code within 2^-15 of a tie)
+/// runs the whole bank again for one lane, and in the benchmark's bf16 data some lane of most
+/// warps takes it (exact ties x/s = k + 1/2 are common with 8-bit mantissas).
 using SqLanePackPolicy = SqLanePolicy<128, 4, 1, true>;
-using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true>;
+using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};
-template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads>
-struct is_sq_lane_policy<SqLanePolicy<Threads, MinBlocksPerSm, Stages, CoalescedLoads>>
-    : std::true_type {};
+template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads, bool HighFromStage>
+struct is_sq_lane_policy<
+    SqLanePolicy<Threads, MinBlocksPerSm, Stages, CoalescedLoads, HighFromStage>> : std::true_type {
+};
 template <class Policy> constexpr bool is_sq_lane_policy_v = is_sq_lane_policy<Policy>::value;
 
 /// True when the lane kernels handle `Config`: 16 <= b <= 64 (a bank in one lane's registers,

@@ -10,6 +10,8 @@
 //           words live instead of 32-bit keys; |x| > T is high, and of the elements with
 //           |x| == T the lowest indices fill the rest (the reference's tie-break), by bit masks
 //   write_bank as for the weight packer
+//   With HighFromStage (SqLanePolicy): top_h_split (sq_lane_top_h_split.cuh) and
+//   write_split_bank (sq_lane_split_bank.cuh) instead.
 #pragma once
 
 #include <cstdint>
@@ -17,19 +19,15 @@
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/sq_lane_bank.cuh"
 #include "sqformat/gpu/datapath/detail/sq_lane_select.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_split_bank.cuh"
 #include "sqformat/gpu/datapath/detail/sq_lane_staging.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_top_h_split.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_warp_pipeline.cuh"
 #include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
 
 namespace sqformat::gpu::datapath::detail {
 
 namespace lane {
-/// 0xff/0x00 bytes from bits 15, 31 of `lo` and of `hi` (prmt, sign-replicating selectors).
-__device__ __forceinline__ std::uint32_t sign_bytes(std::uint32_t lo, std::uint32_t hi) {
-  std::uint32_t r;
-  asm("prmt.b32 %0, %1, %2, 0xfdb9;" : "=r"(r) : "r"(lo), "r"(hi));
-  return r;
-}
-
 /// Select words (0xff = high) of the top-H elements of a bank of 16-bit values (raw words, two
 /// elements a word): the H elements of largest |x|, equal |x| -> the lower index (-0 == +0).
 ///   T     = the H-th largest |x| bits (16-bit pair network, kth_largest_of_pairs)
@@ -96,7 +94,26 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   };
 
   std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * P::threads + threadIdx.x;
-  if constexpr (S == 1 && P::coalesced_loads) {
+  if constexpr (P::high_from_stage) {
+    extern __shared__ uint4 staging[];
+    lane::for_each_warp_batch<P::threads, S, 32 * chunks>(
+        banks, staging,
+        [&](std::int64_t first, int valid, unsigned stage) {
+          lane::stage_warp_banks_fast<chunks>(stage, x + first * B, valid);
+        },
+        [&](std::int64_t first, const uint4* warp_stage) {
+          const std::int64_t bank = first + threadIdx.x % 32;
+          if (bank >= banks)
+            return;
+          const lane::StagedBankAddress<chunks> staged(warp_stage,
+                                                       static_cast<int>(threadIdx.x % 32));
+          lane::RawBank<T, B> r;
+          std::uint32_t sel[B / 4], low_amax;
+          lane::MaskBits<B> high_bits;
+          lane::top_h_split<B, C::high_per_bank>(staged, r, sel, high_bits, low_amax);
+          flags |= lane::write_split_bank<C, false>(r, staged, sel, high_bits, low_amax, bank, out);
+        });
+  } else if constexpr (S == 1 && P::coalesced_loads) {
     extern __shared__ uint4 staging[];
     uint4* warp_stage = staging + (threadIdx.x / 32) * 32 * chunks;
     const std::int64_t first = g - threadIdx.x % 32; // the warp's first bank (warp-uniform)

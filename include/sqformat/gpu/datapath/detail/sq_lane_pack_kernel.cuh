@@ -12,7 +12,9 @@
 
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/sq_lane_bank.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_split_bank.cuh"
 #include "sqformat/gpu/datapath/detail/sq_lane_staging.cuh"
+#include "sqformat/gpu/datapath/detail/sq_lane_warp_pipeline.cuh"
 #include "sqformat/gpu/datapath/sq_tensor_ref.hpp"
 
 namespace sqformat::gpu::datapath::detail {
@@ -45,7 +47,38 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   };
 
   std::int64_t g = static_cast<std::int64_t>(blockIdx.x) * P::threads + threadIdx.x;
-  if constexpr (S == 1 && P::coalesced_loads) {
+  if constexpr (P::high_from_stage) {
+    extern __shared__ uint4 staging[];
+    lane::for_each_warp_batch<P::threads, S, 32 * chunks>(
+        banks, staging,
+        [&](std::int64_t first, int valid, unsigned stage) {
+          lane::stage_warp_banks_fast<w_chunks>(stage, w + first * B, valid);
+          lane::stage_warp_banks_fast<B / 16>(stage + 32 * w_chunks * 16, mask + first * B, valid);
+        },
+        [&](std::int64_t first, const uint4* w_stage) {
+          const std::int64_t bank = first + threadIdx.x % 32;
+          if (bank >= banks)
+            return;
+          const lane::StagedBankAddress<w_chunks> staged(w_stage,
+                                                         static_cast<int>(threadIdx.x % 32));
+          std::uint32_t sel[B / 4], any = 0;
+          lane::read_warp_bank_fast<B / 16>(w_stage + 32 * w_chunks, sel);
+#pragma unroll
+          for (int j = 0; j < B / 4; ++j)
+            any |= sel[j];
+          if ((any & 0xfefefefeu) != 0)
+            flags |= flag_bad_mask;
+          const lane::MaskBits<B> high_bits = lane::mask_bits_of<B, false>(sel);
+#pragma unroll
+          for (int j = 0; j < B / 4; ++j)
+            sel[j] *= 0xffu; // bytes 0/1 -> 0x00/0xff
+          lane::RawBank<T, B> r;
+          lane::load_staged_bank(staged, r);
+          std::uint32_t high_amax, low_amax; // high_amax unused: write_split_bank finds it
+          lane::set_amax_bits(r, sel, high_amax, low_amax);
+          flags |= lane::write_split_bank<C, true>(r, staged, sel, high_bits, low_amax, bank, out);
+        });
+  } else if constexpr (S == 1 && P::coalesced_loads) {
     extern __shared__ uint4 staging[];
     uint4* w_stage = staging + (threadIdx.x / 32) * 32 * chunks;
     uint4* mask_stage = w_stage + 32 * w_chunks;

@@ -93,4 +93,54 @@ __device__ __forceinline__ void read_warp_bank(const uint4* warp_stage,
   }
 }
 
+/// stage_warp_banks with the address arithmetic worked out (HighFromStage kernels; same slots):
+/// for Cw <= 32, copy k of lane l moves chunk c = l % Cw of bank q·k + l / Cw (q = 32 / Cw), and
+/// that bank's swizzle is f = ((l / Cw / lpl) % Cw) ^ ((q / lpl · k) % Cw) (lpl = lanes_per_line;
+/// the two terms occupy different bits), so the slot offset is a per-lane base plus a compile-time
+/// constant and a compile-time XOR: no per-copy division, no predicate when the warp has all
+/// 32 banks. `stage` is the shared-memory address of the warp's stage.
+template <int Cw>
+__device__ __forceinline__ void stage_warp_banks_fast(unsigned stage, const void* src, int valid) {
+  static_assert(Cw >= 1 && Cw <= 32 && (Cw & (Cw - 1)) == 0,
+                "stage_warp_banks_fast: Cw a power of two <= 32");
+  constexpr int q = 32 / Cw, lanes_per_line = Cw >= 8 ? 1 : 8 / Cw;
+  const auto* s = static_cast<const uint4*>(src);
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const int bank0 = lane / Cw, chunk = lane % Cw;
+  const unsigned base = stage + static_cast<unsigned>(bank0 * Cw * 16);
+  const int lane_xor = chunk ^ ((bank0 / lanes_per_line) % Cw);
+  auto copy = [&](int k) {
+    const int x = lane_xor ^ ((q / lanes_per_line * k) % Cw);
+    const unsigned dst = base + static_cast<unsigned>(q * k * Cw * 16 + x * 16);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(s + 32 * k + lane));
+  };
+  if (valid == 32) {
+#pragma unroll
+    for (int k = 0; k < Cw; ++k)
+      copy(k);
+  } else {
+#pragma unroll
+    for (int k = 0; k < Cw; ++k)
+      if (q * k + bank0 < valid)
+        copy(k);
+  }
+}
+
+/// read_warp_bank with the swizzle as one XOR of the byte offset (HighFromStage kernels).
+template <int Cw>
+__device__ __forceinline__ void read_warp_bank_fast(const uint4* warp_stage,
+                                                    std::uint32_t (&w)[4 * Cw]) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  const auto* base = reinterpret_cast<const unsigned char*>(warp_stage + lane * Cw);
+  const int swizzle = 16 * (warp_slot<Cw>(lane, 0) - lane * Cw);
+#pragma unroll
+  for (int c = 0; c < Cw; ++c) {
+    const uint4 v = *reinterpret_cast<const uint4*>(base + ((16 * c) ^ swizzle));
+    w[4 * c] = v.x;
+    w[4 * c + 1] = v.y;
+    w[4 * c + 2] = v.z;
+    w[4 * c + 3] = v.w;
+  }
+}
+
 } // namespace sqformat::gpu::datapath::detail::lane

@@ -3,6 +3,11 @@
 #include "datapath_bench.cuh"
 #include "sqformat/gpu/datapath/static_quantize_split.cuh"
 
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
 namespace {
 
 template <class C, class Policy> void bench_static(benchmark::State& state) {
@@ -15,13 +20,21 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
   Dev<std::uint8_t> ws(dp::workspace_size());
   dp::reset_workspace(ws.p, nullptr);
   fill_random<<<1024, 256>>>(x.p, m * k, 1u);
-  { // a static permutation: per bank the first H channels high (the layout, not the choice,
-    // sets the cost)
+  { // a static permutation from a random high mask (H channels a bank, fixed seed): where the
+    // high channels sit sets how the output-order gathers spread over shared-memory banks
     std::vector<std::uint32_t> p(k);
+    std::mt19937 rng(12345u);
     const std::int64_t kh = k / C::bank * C::high_per_bank;
-    for (std::int64_t bk = 0, hi = 0, lo = kh; bk < k / C::bank; ++bk)
+    std::vector<int> order(C::bank);
+    std::vector<bool> high(C::bank);
+    for (std::int64_t bk = 0, hi = 0, lo = kh; bk < k / C::bank; ++bk) {
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
       for (int i = 0; i < C::bank; ++i)
-        p[i < C::high_per_bank ? hi++ : lo++] = static_cast<std::uint32_t>(bk * C::bank + i);
+        high[order[i]] = i < C::high_per_bank;
+      for (int i = 0; i < C::bank; ++i)
+        p[high[i] ? hi++ : lo++] = static_cast<std::uint32_t>(bk * C::bank + i);
+    }
     cudaMemcpy(perm.p, p.data(), k * 4, cudaMemcpyHostToDevice);
   }
   dp::StaticSplitArgs<bf16> a;
@@ -41,21 +54,20 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 
 } // namespace
 
-// Static split: the bank kernel with its output-order pass 2 (the default, blocks picked by K;
-// fixed blocks of 256, 512, 1024 threads; the 5-bit config), with its channel-order pass 2
-// (blocks picked by K; fixed blocks of 512, 256 and 128 threads with 2 or 3 stages; the 5-bit
-// config), the streaming kernel and the block-gather kernel's best policy.
+// Static split: the column kernel (the default: blocks picked by K and M, up to 3 stages, 1 word
+// in flight; with 2 words in flight; fixed blocks of 256, 512 and 1024 threads; the 5-bit
+// config), the bank kernel with its output-order pass 2 (the previous default) and its
+// channel-order pass 2 (both configs), the streaming kernel and the block-gather kernel's best
+// policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 2, 4, true>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<512, 2, 2, true>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<1024, 2, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<0, 3, 2, 2>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<256, 3, 4, 1>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<512, 3, 2, 1>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<1024, 3, 1, 1>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitDefaultPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<0, 2, 2, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<0, 2, 2, true>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<512, 2, 2>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 2, 4>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<256, 3, 4>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<128, 2, 8>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<128, 3, 8>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitPolicy<256, 1, 16>)->Apply(shapes);

@@ -89,10 +89,15 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-/// The default: the bank kernel with the output-order pass 2 (channel table, a lane per output
-/// word; configs or K it cannot serve take the channel-order pass), blocks of 128 threads for
-/// K <= 8192 and M >= 1024 (here only the many-token tests), of 512 otherwise.
+/// The default: the column kernel (channel table, a lane per output word, two words in flight;
+/// configs or K it cannot serve take the bank kernel's channel-order pass), blocks of 128
+/// threads for K <= 8192 and M >= 1024 (here only the many-token tests), of 512 otherwise.
 using FastPolicy = dp::StaticSplitDefaultPolicy;
+/// The column kernel with two warps, one staged row and one word at a time: many output words a
+/// lane, the one-stage refill.
+using SmallColumnKernelPolicy = dp::StaticSplitColumnPolicy<64, 1, 2, 1>;
+/// The bank kernel's output-order pass (the default before the column kernel).
+using BankColumnPolicy = dp::StaticSplitBankPolicy<0, 2, 2, true>;
 /// The bank kernel with its channel-order pass 2.
 using ScatterPolicy = dp::StaticSplitBankPolicy<>;
 /// The bank kernel's 128-thread blocks, which the default takes for many tokens.
@@ -127,6 +132,9 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
       for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
         CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, SmallColumnKernelPolicy, bf16>(shape[0], shape[1], kind, scales,
+                                                                  rng);
+        check_against_reference<C, BankColumnPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallBankPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallBlockPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, ScatterPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
@@ -139,7 +147,7 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
   }
 }
 
-TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and fourteen "
+TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales, and nineteen "
           "policies give identical bytes",
           "[gpu][datapath][static]") {
   using C = sqformat::SqConfig<64, 8, 8, 4>;
@@ -150,6 +158,8 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     CAPTURE(name(kind));
     check_against_reference<C, FastPolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
                                                    rng);
+    check_against_reference<C, SmallColumnKernelPolicy, __half>(
+        3, 4096, kind, dp::ActivationScales::per_token, rng);
     check_against_reference<C, SmallBankPolicy, __half>(3, 4096, kind,
                                                         dp::ActivationScales::per_token, rng);
     check_against_reference<C, ScatterPolicy, __half>(9, 8192, kind,
@@ -165,6 +175,7 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     check_against_reference<C, ScatterPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     for (Data kind : {Data::random, Data::half_points}) {
       check_against_reference<C, FastPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+      check_against_reference<C, BankColumnPolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, ScatterPolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, StreamPolicy, bf16>(5, 4096, kind, scales, rng, -130);
     }
@@ -204,8 +215,20 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
       run_split<C, SmallColumnPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   const auto col_256 = run_split<C, dp::StaticSplitBankPolicy<256, 2, 4, true>>(
       x, m, k, perm, dp::ActivationScales::per_token);
+  // The column kernel's policies the benchmark compares, and the bank kernel's output order.
+  const auto k128 = run_split<C, dp::StaticSplitColumnPolicy<128, 3, 8, 2>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto k256 = run_split<C, dp::StaticSplitColumnPolicy<256, 2, 4, 1>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto k512 = run_split<C, dp::StaticSplitColumnPolicy<1024, 3, 1, 1>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto k64 =
+      run_split<C, SmallColumnKernelPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto bank_col =
+      run_split<C, BankColumnPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   REQUIRE(d.status == Status::success);
-  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256}) {
+  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256, &k128,
+                                   &k256, &k512, &k64, &bank_col}) {
     REQUIRE(other->status == Status::success);
     CHECK(a.x_high == other->x_high);
     CHECK(a.x_low == other->x_low);
@@ -291,10 +314,11 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
   CHECK(dp::read_status(args.workspace, nullptr) == Status::success);
 
   // Permutations the reference rejects: an entry out of range, a channel of another bank, a
-  // repeated channel (within its bank), a bank's run in decreasing order. The bank and streaming
+  // repeated channel (within its bank), a bank's run in decreasing order, a channel both high and
+  // low (its bank's runs still increasing). The column, bank and streaming
   // kernels report them all, under both scale granularities.
   const std::size_t kh = k / C::bank * C::high_per_bank;
-  std::vector<std::vector<std::uint32_t>> bad_perms(5, perm);
+  std::vector<std::vector<std::uint32_t>> bad_perms(6, perm);
   bad_perms[0][k / 2] = static_cast<std::uint32_t>(k + 5);
   std::swap(bad_perms[1][0], bad_perms[1][kh + C::low_per_bank]); // bank 0 high <-> bank 1 low
   bad_perms[2][1] = bad_perms[2][0];
@@ -302,6 +326,14 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
   std::swap(bad_perms[3][0], bad_perms[3][C::high_per_bank - 1]); // bank 0's high run
   std::swap(bad_perms[4][kh + C::low_per_bank],
             bad_perms[4][kh + C::low_per_bank + 1]); // bank 1 low
+  { // Bank 0's low run, still increasing and in its bank, takes one of the bank's high channels
+    // (which is then both high and low, and another channel is missing).
+    const std::uint32_t h = perm[0];
+    std::size_t j = kh;
+    while (j + 1 < kh + C::low_per_bank && perm[j] < h)
+      ++j;
+    bad_perms[5][j] = h;
+  }
   for (const auto& bad : bad_perms)
     REQUIRE_THROWS(ref::check_static_permutation<C>(bad, k));
   for (std::size_t i = 0; i < bad_perms.size(); ++i) {
@@ -316,6 +348,9 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       CHECK(dp::static_quantize_split<C, ScatterPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, SmallColumnPolicy>(a, nullptr) ==
             Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, SmallColumnKernelPolicy>(a, nullptr) ==
+            Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, BankColumnPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
       if (i == 0) // the block-gather kernel checks the range only

@@ -108,10 +108,44 @@ struct StaticSplitBankPolicy {
   static constexpr int auto_small_rows = 1024;
 };
 
-/// The default of static_quantize_split: the bank kernel with the output-order pass 2 (on an
-/// H100 at M >= 2048: 46-61 % of a device copy, against 38-45 % for the channel-order pass;
-/// docs/performance.md).
-using StaticSplitDefaultPolicy = StaticSplitBankPolicy<0, 2, 2, true>;
+/// Policy of the column static quantize-and-split kernel: persistent blocks, a token row at a
+/// time staged in shared memory with the next Stages - 1 rows loading, the permutation read once
+/// per block into a high mask and a channel table (one byte a column for the usual configs),
+/// and pass 2 in output order (each lane quantizes whole output words, gathering their
+/// channels). Configs or K the output order cannot serve (3-bit fields, blocks that do not end
+/// on a word), per-(token, bank) scales and K not a multiple of 8 run as
+/// StaticSplitBankPolicy<> would.
+///
+/// \tparam Threads        block size, a multiple of 32 in [32, 1024] (the launcher uses fewer
+///                        when a row has fewer words), or 0: 128 threads, 8 a SM, for K up to
+///                        auto_small_k and at least auto_small_rows tokens, else 512 threads.
+/// \tparam Stages         rows of X a block holds (1 to 3); the launcher uses fewer when more
+///                        would lower the number of blocks per SM.
+/// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread);
+///                        not used when Threads is 0.
+/// \tparam WordsInFlight  output words a lane quantizes at once in pass 2 (1 or 2): their
+///                        gathers from shared memory overlap.
+template <int Threads = 0, int Stages = 3, int MinBlocksPerSm = 2, int WordsInFlight = 1>
+struct StaticSplitColumnPolicy {
+  static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),
+                "StaticSplitColumnPolicy: Threads must be 0 (pick by K) or a multiple of 32 in "
+                "[32, 1024]");
+  static_assert(Stages >= 1 && Stages <= 3, "StaticSplitColumnPolicy: Stages must lie in [1, 3]");
+  static_assert(
+      MinBlocksPerSm >= 1 && MinBlocksPerSm * Threads <= 2048,
+      "StaticSplitColumnPolicy: MinBlocksPerSm * Threads must not exceed 2048 threads a SM");
+  static_assert(WordsInFlight == 1 || WordsInFlight == 2,
+                "StaticSplitColumnPolicy: WordsInFlight must be 1 or 2");
+  static constexpr int threads = Threads;
+  static constexpr int max_stages = Stages;
+  static constexpr int min_blocks_per_sm = MinBlocksPerSm;
+  static constexpr int words_in_flight = WordsInFlight;
+  static constexpr int auto_small_k = 8192;
+  static constexpr int auto_small_rows = 1024;
+};
+
+/// The default of static_quantize_split.
+using StaticSplitDefaultPolicy = StaticSplitColumnPolicy<>;
 
 /// Policy of the kernels that read or write an SQ tensor bank by bank (dynamic activation
 /// quantizer, weight packer, dequantizer).

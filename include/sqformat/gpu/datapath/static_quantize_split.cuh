@@ -5,8 +5,12 @@
 //      [x0 x1 x2 ... x_{K-1}]  --> k' < Kh: high --> [q q q q | q q ...]  [q q q q q q | ...]
 //                                  k' >= Kh: low      bank0 H   bank1      bank0 b-H   bank1
 //
-// Three kernels write identical bytes; the policy type picks one:
-//   StaticSplitBankPolicy (default)    detail/static_split_bank_kernel.cuh: persistent blocks,
+// Four kernels write identical bytes; the policy type picks one:
+//   StaticSplitColumnPolicy (default)  detail/static_split_column_kernel.cuh: the bank kernel's
+//                                      row loop with an output-order pass 2 and a one-byte
+//                                      channel table; configs or K it cannot serve and
+//                                      per-(token, bank) scales as StaticSplitBankPolicy<>;
+//   StaticSplitBankPolicy              detail/static_split_bank_kernel.cuh: persistent blocks,
 //                                      a token row at a time in channel order, the permutation
 //                                      as a high mask, warps quantizing whole banks; per-token
 //                                      scales and K % 8 == 0 (else as StaticSplitStreamPolicy<>);
@@ -28,6 +32,7 @@
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/sq_launch.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_bank_kernel.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_column_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_gather_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_stream_kernel.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
@@ -43,6 +48,9 @@ namespace detail {
 template <class P> struct is_stream_policy : std::false_type {};
 template <int N, int T, int S>
 struct is_stream_policy<StaticSplitStreamPolicy<N, T, S>> : std::true_type {};
+template <class P> struct is_column_policy : std::false_type {};
+template <int T, int S, int B, int W>
+struct is_column_policy<StaticSplitColumnPolicy<T, S, B, W>> : std::true_type {};
 template <class P> struct is_bank_policy : std::false_type {};
 template <int T, int S, int B, bool G>
 struct is_bank_policy<StaticSplitBankPolicy<T, S, B, G>> : std::true_type {};
@@ -157,6 +165,32 @@ Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, I
 }
 
 template <class C, class P, class T>
+Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+  auto* kernel = &static_split_column_kernel<C, P, T>;
+  static KernelLaunchCache launch_cache;
+  static StreamShapeCache shape_cache;
+  long long shared_limit = 0;
+  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
+  if (s != Status::success)
+    return s;
+  const int k = static_cast<int>(args.cols);
+  const int kh = k / C::bank * C::high_per_bank;
+  const int words = kh * C::high_bits / 32 + (k - kh) * C::low_bits / 32;
+  const int units = words > k / 8 ? words : k / 8; // pass 2 words, pass 1 chunks
+  const int threads = min_int(P::threads, max_int(round_up(units, 32), 32));
+  auto bytes_of = [&](int n) { return column_shared_bytes<C, T>(k, n); };
+  int stages = 0;
+  std::int64_t grid_cap = 0;
+  if ((s = persistent_shape(shape_cache, kernel, k, threads, P::max_stages, shared_limit, bytes_of,
+                            stages, grid_cap)) != Status::success)
+    return s;
+  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
+  kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
+           stream>>>(args, stages);
+  return finish_launch(args.workspace, stream, check);
+}
+
+template <class C, class P, class T>
 Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
   auto* kernel = &static_split_gather_kernel<C, P, T>;
   static KernelLaunchCache cache;
@@ -182,11 +216,12 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 /// Quantizes and splits X (M×K, bf16 or fp16) into x_high / x_low with their scales.
 ///
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
-/// \tparam Policy  StaticSplitBankPolicy (default: StaticSplitDefaultPolicy, its output-order
-///                 pass), StaticSplitStreamPolicy or StaticSplitPolicy;
+/// \tparam Policy  StaticSplitColumnPolicy (default: StaticSplitDefaultPolicy),
+///                 StaticSplitBankPolicy, StaticSplitStreamPolicy or StaticSplitPolicy;
 ///                 any valid policy gives identical bytes for a permutation in the order of
 ///                 docs/layouts.md (high channels of each bank in increasing order, then the low
-///                 ones); StaticSplitBankPolicy reports any other order as invalid_argument.
+///                 ones); the column and bank kernels report any other order as
+///                 invalid_argument.
 /// Returns at once on misuse: invalid_shape (M or K <= 0, K >= 2^31, or K too large for the
 /// device's shared memory: about 3 bytes per element of a row), k_not_multiple_of_bank,
 /// misaligned_pointer (any pointer not 16-byte aligned), insufficient_workspace,
@@ -208,12 +243,34 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
     return s;
   if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
-  if constexpr (detail::is_bank_policy<Policy>::value) {
+  if constexpr (detail::is_column_policy<Policy>::value) {
+    // Per-token scales, whole 16-byte chunks and words the output order can fill: the column
+    // kernel; the rest (and rows too long for its shared memory) as StaticSplitBankPolicy<>.
+    if constexpr (detail::column_pass_bits_ok<Config>) {
+      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0 &&
+          detail::column_pass_k_ok<Config>(args.cols)) {
+        if constexpr (Policy::threads == 0) { // pick the block by K and M (policy.hpp)
+          using Small =
+              StaticSplitColumnPolicy<128, Policy::max_stages, 8, Policy::words_in_flight>;
+          using Large =
+              StaticSplitColumnPolicy<512, Policy::max_stages, 2, Policy::words_in_flight>;
+          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
+                  ? detail::launch_column_kernel<Config, Small, T>(args, stream, check)
+                  : detail::launch_column_kernel<Config, Large, T>(args, stream, check);
+        } else {
+          s = detail::launch_column_kernel<Config, Policy, T>(args, stream, check);
+        }
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
+    return static_quantize_split<Config, StaticSplitBankPolicy<>, T>(args, stream, check);
+  } else if constexpr (detail::is_bank_policy<Policy>::value) {
     // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
     // for its shared memory) as StaticSplitStreamPolicy<> would.
     if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
       if constexpr (Policy::column_gather) { // the channel-order pass where columns cannot serve
-        if (!detail::column_pass_k_ok<Config>(args.cols)) {
+        if (!detail::column_pass_k_ok<Config, false>(args.cols)) {
           using Scatter = StaticSplitBankPolicy<Policy::threads, Policy::max_stages,
                                                 Policy::min_blocks_per_sm, false>;
           return static_quantize_split<Config, Scatter, T>(args, stream, check);

@@ -47,12 +47,12 @@ namespace sqformat::gpu::datapath::detail {
 /// Dynamic shared memory of the bank kernel: `stages` rows of X (the last one holds the high
 /// mask, one bit per channel, until the descriptors are built), a descriptor per 8 channels, and
 /// one code buffer per warp.
-/// With the column pass (ColumnGather) the code buffers give way to the channel table (2 bytes
-/// per column).
+/// With the column pass (ColumnGather) the code buffers give way to the channel table (absolute,
+/// 2 bytes per column).
 template <class C, class T, bool ColumnGather = false>
 SQFORMAT_HD constexpr std::int64_t bank_shared_bytes(std::int64_t k, int stages, int warps) {
   return stages * stream_row_bytes<T>(k) + (k / 8 + 3) / 4 * 16 +
-         (ColumnGather ? (2 * k + 15) / 16 * 16
+         (ColumnGather ? ColumnTable<C, false>::bytes(k)
                        : std::int64_t{warps} * StaticBankTile<C>::buffer_bytes);
 }
 
@@ -196,9 +196,11 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   }
   if constexpr (P::column_gather) {
     // Clamped, so that even a permutation flagged as bad (by another block) reads in bounds.
+    const int low_start = static_cast<int>(ColumnTable<C, false>::low_start(kh));
     for (int p = tid; p < k; p += threads) {
       const std::uint32_t c = args.perm[p];
-      channel_table[p] = static_cast<std::uint16_t>(c < kk ? c : kk - 1);
+      channel_table[p < kh ? p : low_start + p - kh] =
+          static_cast<std::uint16_t>(c < kk ? c : kk - 1);
     }
   }
 
@@ -253,7 +255,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     // 2. Quantize: output words by lanes (column pass), or whole tiles of banks per warp.
     if constexpr (P::column_gather && column_pass_bits_ok<C>) {
       // The table was written before the first barrier (R) of the loop; the row is staged.
-      quantize_row_by_columns<C, T>(
+      quantize_row_by_columns<C, ColumnTable<C, false>, T>(
           channel_table, reinterpret_cast<const std::uint16_t*>(xs), kh, kl,
           reinterpret_cast<std::uint32_t*>(args.x_high + row * high_row),
           reinterpret_cast<std::uint32_t*>(args.x_low + row * low_row), scale_high, scale_low,

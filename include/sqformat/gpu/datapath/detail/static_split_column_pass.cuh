@@ -1,16 +1,19 @@
-// sqformat/gpu/datapath/detail/static_split_column_pass.cuh: pass 2 of the bank kernel of the
-// static quantize-and-split in OUTPUT order (StaticSplitBankPolicy<..., ColumnGather = true>).
+// sqformat/gpu/datapath/detail/static_split_column_pass.cuh: pass 2 of the static
+// quantize-and-split in OUTPUT order (the column kernel, and the bank kernel with
+// ColumnGather = true).
 //
-// The block keeps the layer's permutation as 16-bit channel numbers in shared memory (the
-// "channel table", 2 bytes per column). A lane owns one 32-bit output word at a time, i.e.
-// 32 / bits consecutive columns of x_high or x_low:
+// The block keeps the layer's permutation as a channel table in shared memory (ColumnTable: one
+// byte a column relative to the word's first bank, or 16-bit channel numbers). A lane owns one
+// 32-bit output word at a time, i.e. 32 / bits consecutive columns of x_high or x_low:
 //
-//   channel numbers of its columns: one 8- or 16-byte shared-memory load
+//   table entries of its columns: one 4-, 8- or 16-byte shared-memory load
 //   x of each column: a 16-bit shared-memory load from the staged row (the gather)
-//   codes: t = fma(x, 1/s, 1.5·2^23), the low byte of t is the code; the exact residual
-//          r = fma(x, 1/s, 1.5·2^23 - t) must be at least 2^-13 from 1/2 for every column of
-//          the word (else, or with a subnormal scale, the word is redone with the IEEE division,
-//          docs/datapath.md); one scale for the whole word (a word never mixes the two blocks)
+//   codes: 8-bit fields: t = fma(x, 1/s, 1.5·2^23), the low byte of t is the code; the exact
+//          residual r = fma(x, 1/s, 1.5·2^23 - t) must be at least 2^-13 from 1/2 for every
+//          column of the word; 2- and 4-bit fields: one fma, t = fma(x, 1/s, 192.5), the code
+//          in bits 16..23 and a fraction check (quantize_column_words); else, or with a
+//          subnormal scale, the word is redone with the IEEE division (docs/datapath.md); one
+//          scale for the whole word (a word never mixes the two blocks)
 //   pack: byte permutes and masks fold the code bytes into the word, one 4-byte store
 //
 // Compared with the channel-order pass (codes scattered byte by byte to their high or low slot,
@@ -24,9 +27,11 @@
 #include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <type_traits>
 
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_staging.cuh"
+#include "sqformat/gpu/datapath/policy.hpp"
 
 namespace sqformat::gpu::datapath::detail {
 
@@ -35,12 +40,51 @@ template <class C>
 constexpr bool column_pass_bits_ok = (C::high_bits == 8 || C::high_bits == 4) &&
                                      (C::low_bits == 4 || C::low_bits == 2);
 
-/// ... and this K (run time): 16-bit channel numbers, both blocks end on a word, and the
-/// low block's channel numbers start on a 16-byte boundary of the table.
-template <class C> SQFORMAT_HD constexpr bool column_pass_k_ok(std::int64_t k) {
+/// The channel table: one entry per output column (the high block's columns, then, from a
+/// 16-byte boundary, the low block's), naming the channel of X the column takes.
+///
+/// Relative tables (1 byte an entry) hold channel - (first channel of the bank of the first
+/// column of the column's output word): a word's columns lie in at most `span` consecutive banks,
+/// so entries stay below span · b <= 256. Configs where that bound exceeds 256 use absolute
+/// 16-bit channel numbers (K <= 65536). Halving the table is what lets the column kernel keep
+/// three rows of K = 28672 in flight (docs/datapath.md).
+template <class C, bool AllowRelative = true> struct ColumnTable {
+  static constexpr int high_columns = 32 / C::high_bits; // columns of one output word
+  static constexpr int low_columns = 32 / C::low_bits;
+  /// Most banks the `n` columns of one word touch, with `run` columns a bank.
+  static constexpr int span(int run, int n) { return (n + run - 2) / run + 1; }
+  static constexpr bool relative = AllowRelative &&
+                                   span(C::high_per_bank, high_columns) * C::bank <= 256 &&
+                                   span(C::low_per_bank, low_columns) * C::bank <= 256;
+  using Entry = std::conditional_t<relative, std::uint8_t, std::uint16_t>;
+  /// Entry index of the low block's first column.
+  SQFORMAT_HD static constexpr std::int64_t low_start(std::int64_t kh) {
+    return (kh + 15) / 16 * 16;
+  }
+  SQFORMAT_HD static constexpr std::int64_t bytes(std::int64_t k) {
+    const std::int64_t kh = k / C::bank * C::high_per_bank;
+    return (low_start(kh) + (k - kh + 15) / 16 * 16) * static_cast<std::int64_t>(sizeof(Entry));
+  }
+  /// First channel of the bank that holds column c0 of a block with `Run` columns a bank
+  /// (relative), or 0 (absolute).
+  template <int Run> __device__ __forceinline__ static int base(int c0) {
+    return relative ? c0 / Run * C::bank : 0;
+  }
+  /// The entry of column c (of the block with `Run` columns a bank and `Columns` columns a
+  /// word) for channel `channel`, which lies in the column's bank.
+  template <int Run, int Columns>
+  __device__ __forceinline__ static Entry entry(int c, std::uint32_t channel) {
+    return static_cast<Entry>(channel - static_cast<std::uint32_t>(base<Run>(c - c % Columns)));
+  }
+};
+
+/// ... and this K (run time): both blocks end on a word, and absolute tables need channel
+/// numbers below 65536.
+template <class C, bool AllowRelative = true>
+SQFORMAT_HD constexpr bool column_pass_k_ok(std::int64_t k) {
   const std::int64_t kh = k / C::bank * C::high_per_bank, kl = k - kh;
-  return column_pass_bits_ok<C> && k <= 65536 && (kh * C::high_bits) % 32 == 0 &&
-         (kl * C::low_bits) % 32 == 0 && kh % 8 == 0;
+  return column_pass_bits_ok<C> && (ColumnTable<C, AllowRelative>::relative || k <= 65536) &&
+         (kh * C::high_bits) % 32 == 0 && (kl * C::low_bits) % 32 == 0;
 }
 
 /// 16-bit element -> float, exactly.
@@ -52,23 +96,26 @@ template <> __device__ __forceinline__ float float_of_bits<__half>(std::uint32_t
   return __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
 }
 
-/// Low bytes of four words -> one word (byte i from t[i]).
-__device__ __forceinline__ std::uint32_t low_bytes_of(std::uint32_t a, std::uint32_t b,
-                                                      std::uint32_t c, std::uint32_t d) {
-  return __byte_perm(__byte_perm(a, b, 0x0040), __byte_perm(c, d, 0x0040), 0x5410);
+/// Byte `B` of four words -> one word (byte i from the i-th).
+template <int B = 0>
+__device__ __forceinline__ std::uint32_t bytes_of(std::uint32_t a, std::uint32_t b, std::uint32_t c,
+                                                  std::uint32_t d) {
+  constexpr unsigned pick = B | (4 + B) << 4; // byte 0 <- byte B of the first, 1 <- of the second
+  return __byte_perm(__byte_perm(a, b, pick), __byte_perm(c, d, pick), 0x5410);
 }
 
-/// Folds 32 / Bits code bytes (the low byte of each t[i] holds a code) into one little-endian
-/// word of Bits-bit fields (docs/layouts.md, "Bit packing").
-template <int Bits> __device__ __forceinline__ std::uint32_t fold_word(const std::uint32_t* t) {
+/// Folds 32 / Bits codes into one little-endian word of Bits-bit fields (docs/layouts.md, "Bit
+/// packing"). Byte `B` of each t[i] holds code i (for Bits < 8: in its low Bits bits).
+template <int Bits, int B = 0>
+__device__ __forceinline__ std::uint32_t fold_word(const std::uint32_t* t) {
   if constexpr (Bits == 8) {
-    return low_bytes_of(t[0], t[1], t[2], t[3]);
+    return bytes_of<B>(t[0], t[1], t[2], t[3]);
   } else if constexpr (Bits == 4) {
     // Byte 2i of n <- code(2i) | code(2i+1) << 4; bytes 0 and 2 of two such words make the word.
     std::uint32_t n[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const std::uint32_t b = low_bytes_of(t[4 * h], t[4 * h + 1], t[4 * h + 2], t[4 * h + 3]);
+      const std::uint32_t b = bytes_of<B>(t[4 * h], t[4 * h + 1], t[4 * h + 2], t[4 * h + 3]);
       n[h] = (b & 0x0f0f0f0fu) | ((b >> 4) & 0xf0f0f0f0u);
     }
     return __byte_perm(n[0], n[1], 0x6420);
@@ -78,75 +125,161 @@ template <int Bits> __device__ __forceinline__ std::uint32_t fold_word(const std
     std::uint32_t c[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      const std::uint32_t b = low_bytes_of(t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
+      const std::uint32_t b = bytes_of<B>(t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
       const std::uint32_t a = (b & 0x03030303u) | ((b >> 6) & 0x0c0c0c0cu);
       c[q] = (a & 0x0f0f0f0fu) | ((a >> 12) & 0xf0f0f0f0u);
     }
-    return low_bytes_of(c[0], c[1], c[2], c[3]);
+    return bytes_of(c[0], c[1], c[2], c[3]);
   }
 }
 
-/// One output word: columns [c0, c0 + 32/Bits) of a block whose channel numbers start at
-/// `channels` (shared memory), values gathered from the staged row `xs` (shared memory).
-template <int Bits, class T>
-__device__ __forceinline__ std::uint32_t
-quantize_column_word(const std::uint16_t* channels, const std::uint16_t* xs, int c0, float scale,
-                     float inverse, int qmax, bool exact) {
-  constexpr int N = 32 / Bits;
-  std::uint32_t id[N / 2];
-  if constexpr (N == 4) {
-    const uint2 v = *reinterpret_cast<const uint2*>(channels + c0);
+/// Loads the N entries of one word (N · sizeof(E) bytes, aligned to that) into 32-bit words.
+template <class E, int N>
+__device__ __forceinline__ void load_entries(const E* entries,
+                                             std::uint32_t (&id)[N * sizeof(E) / 4]) {
+  constexpr int bytes = N * static_cast<int>(sizeof(E));
+  if constexpr (bytes == 4) {
+    id[0] = *reinterpret_cast<const std::uint32_t*>(entries);
+  } else if constexpr (bytes == 8) {
+    const uint2 v = *reinterpret_cast<const uint2*>(entries);
     id[0] = v.x, id[1] = v.y;
   } else {
 #pragma unroll
-    for (int q = 0; q < N / 8; ++q) {
-      const uint4 v = reinterpret_cast<const uint4*>(channels + c0)[q];
+    for (int q = 0; q < bytes / 16; ++q) {
+      const uint4 v = reinterpret_cast<const uint4*>(entries)[q];
       id[4 * q] = v.x, id[4 * q + 1] = v.y, id[4 * q + 2] = v.z, id[4 * q + 3] = v.w;
     }
   }
-  float x[N];
+}
+
+/// Entry i of a word's entries held in 32-bit words.
+template <class E>
+__device__ __forceinline__ std::uint32_t entry_of(const std::uint32_t* id, int i) {
+  if constexpr (sizeof(E) == 1)
+    return __byte_perm(id[i / 4], 0u, 0x4440u | static_cast<unsigned>(i % 4));
+  else
+    return i % 2 == 0 ? (id[i / 2] & 0xffffu) : (id[i / 2] >> 16);
+}
+
+/// 192.5: for |y| < 7.5, t = fma(x, 1/s, 192.5) lies in [128, 256), where floats are 2^-16
+/// apart. Bits 16..23 of t are then floor(y + 1/2) + 64 (the code in the low 4 bits), bits
+/// 0..15 the fraction of y + 1/2 in units of 2^-16.
+constexpr float small_code_magic = 192.5f;
+
+/// U output words of one block at once (their gathers in flight together): word u covers
+/// columns [c0[u], c0[u] + 32/Bits) of a block whose entries start at `entries`; `Run`
+/// columns a bank, codes in [-Qmax, Qmax]. Values come from the staged row `xs` (shared memory).
+///
+/// Codes of at most 7 (2- and 4-bit fields) take one fma each: t = fma(x, 1/s, 192.5), code in
+/// bits 16..23. The fraction bits are 0 exactly when y + 1/2 (y = x · (1/s), |y - x/s| < 2^-21)
+/// rounds to an integer on the 2^-16 grid, i.e. y lies within 2^-17 of a half-integer;
+/// otherwise x/s lies more than 2^-17 - 2^-21 from one, its IEEE quotient (within 2^-22) too, and
+/// rint of it is floor(y + 1/2). A word with a zero fraction (one 16-bit min per two columns
+/// finds it) is redone with the IEEE division. Larger codes: t = fma(x, 1/s, 1.5 · 2^23) (code
+/// in the low byte) and the exact residual, as the lane kernels (docs/datapath.md).
+template <class Table, int Bits, int Run, int Qmax, int U, class T>
+__device__ __forceinline__ void quantize_column_words(const typename Table::Entry* entries,
+                                                      const std::uint16_t* xs, const int (&c0)[U],
+                                                      float scale, float inverse, bool exact,
+                                                      std::uint32_t (&out)[U]) {
+  using E = typename Table::Entry;
+  constexpr int N = 32 / Bits;
+  std::uint32_t id[U][N * sizeof(E) / 4];
 #pragma unroll
-  for (int i = 0; i < N; ++i) {
-    const std::uint32_t ch = i % 2 == 0 ? (id[i / 2] & 0xffffu) : (id[i / 2] >> 16);
-    x[i] = float_of_bits<T>(xs[ch]);
-  }
-  std::uint32_t t[N];
-  float worst = 0.0f;
+  for (int u = 0; u < U; ++u)
+    load_entries<E, N>(entries + c0[u], id[u]);
+  float x[U][N];
 #pragma unroll
-  for (int i = 0; i < N; ++i) {
-    const float r = fmaf(x[i], inverse, rounding_magic);
-    worst = fmaxf(worst, fabsf(fmaf(x[i], inverse, rounding_magic - r)));
-    t[i] = __float_as_uint(r);
-  }
-  // NaN residuals only come from a non-finite x, which pass 1 has flagged (outputs unspecified).
-  if (exact || !(worst <= 0.5f - 0x1p-13f)) {
+  for (int u = 0; u < U; ++u) {
+    const std::uint16_t* row = xs + Table::template base<Run>(c0[u]);
 #pragma unroll
     for (int i = 0; i < N; ++i)
-      t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, qmax));
+      x[u][i] = float_of_bits<T>(row[entry_of<E>(id[u], i)]);
   }
-  return fold_word<Bits>(t);
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    std::uint32_t t[N];
+    if constexpr (Qmax <= 7) {
+      static_assert(Bits <= 4, "quantize_column_words: codes of at most 7 fill 2- or 4-bit fields");
+      std::uint32_t fraction = 0xffffffffu; // 16-bit minima of the fractions, two lanes
+#pragma unroll
+      for (int i = 0; i < N; ++i)
+        t[i] = __float_as_uint(fmaf(x[u][i], inverse, small_code_magic));
+#pragma unroll
+      for (int i = 0; i < N; i += 2)
+        fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
+      // NaN/Inf x (flagged by pass 1, outputs unspecified) give arbitrary bits here.
+      if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+          t[i] = static_cast<std::uint32_t>(quantize_code(x[u][i], scale, Qmax)) << 16;
+      }
+      out[u] = fold_word<Bits, 2>(t);
+    } else {
+      float worst = 0.0f;
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        const float r = fmaf(x[u][i], inverse, rounding_magic);
+        worst = fmaxf(worst, fabsf(fmaf(x[u][i], inverse, rounding_magic - r)));
+        t[i] = __float_as_uint(r);
+      }
+      // NaN residuals only come from a non-finite x, which pass 1 has flagged (outputs
+      // unspecified).
+      if (exact || !(worst <= 0.5f - 0x1p-13f)) {
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+          t[i] = static_cast<std::uint32_t>(quantize_code(x[u][i], scale, Qmax));
+      }
+      out[u] = fold_word<Bits>(t);
+    }
+  }
+}
+
+/// The words w, w + stride, ... (w from `first`) of one block's row, `Unroll` at a time. The
+/// output pointer advances by the stride (a loop-carried pointer: under the register cap the
+/// compiler would otherwise redo the 64-bit address arithmetic for every word).
+template <class Table, int Bits, int Run, int Qmax, int Unroll, class T>
+__device__ __forceinline__ void
+quantize_block_words(const typename Table::Entry* entries, const std::uint16_t* xs,
+                     std::uint32_t* out_row, int words, int first, int stride, float scale,
+                     float inverse, bool exact) {
+  constexpr int N = 32 / Bits;
+  std::uint32_t* out = out_row + first;
+  for (int w = first; w < words; w += Unroll * stride, out += Unroll * stride) {
+    int c0[Unroll];
+#pragma unroll
+    for (int u = 0; u < Unroll; ++u) // past the end: a copy of word w, not stored
+      c0[u] = (w + u * stride < words ? w + u * stride : w) * N;
+    std::uint32_t word[Unroll];
+    quantize_column_words<Table, Bits, Run, Qmax, Unroll, T>(entries, xs, c0, scale, inverse, exact,
+                                                             word);
+#pragma unroll
+    for (int u = 0; u < Unroll; ++u)
+      if (w + u * stride < words)
+        out[u * stride] = word[u];
+  }
 }
 
 /// Pass 2 of one row in output order. `first`/`stride`: this lane's first word and the step
-/// between its words (the block's lanes share the words of both blocks).
-template <class C, class T>
+/// between its words (the block's lanes share the words of both blocks). `table`: the high
+/// block's entries (the low block's start at Table::low_start(kh)).
+template <class C, class Table, class T, int Unroll = 1>
 __device__ __forceinline__ void
-quantize_row_by_columns(const std::uint16_t* channels, const std::uint16_t* xs, int kh, int kl,
+quantize_row_by_columns(const typename Table::Entry* table, const std::uint16_t* xs, int kh, int kl,
                         std::uint32_t* high_row, std::uint32_t* low_row, float scale_high,
                         float scale_low, float inverse_high, float inverse_low, bool exact,
                         int first, int stride) {
   constexpr int nh = 32 / C::high_bits, nl = 32 / C::low_bits;
   const int high_words = kh / nh, low_words = kl / nl;
-  for (int w = first; w < high_words; w += stride)
-    high_row[w] = quantize_column_word<C::high_bits, T>(channels, xs, w * nh, scale_high,
-                                                        inverse_high, C::high_qmax, exact);
+  quantize_block_words<Table, C::high_bits, C::high_per_bank, C::high_qmax, Unroll, T>(
+      table, xs, high_row, high_words, first, stride, scale_high, inverse_high, exact);
   // The low words continue where this lane's high words stopped, so the lanes stay balanced.
   int w = first - high_words % stride;
   if (w < 0)
     w += stride;
-  for (; w < low_words; w += stride)
-    low_row[w] = quantize_column_word<C::low_bits, T>(channels + kh, xs, w * nl, scale_low,
-                                                      inverse_low, C::low_qmax, exact);
+  quantize_block_words<Table, C::low_bits, C::low_per_bank, C::low_qmax, Unroll, T>(
+      table + Table::low_start(kh), xs, low_row, low_words, w, stride, scale_low, inverse_low,
+      exact);
 }
 
 } // namespace sqformat::gpu::datapath::detail

@@ -56,17 +56,14 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 
 // Static split: the column kernel (the default: blocks picked by K and M, up to 3 stages, 1 word
 // in flight; with 2 words in flight; fixed blocks of 256, 512 and 1024 threads; the 5-bit
-// config), the bank kernel with its output-order pass 2 (the previous default) and its
-// channel-order pass 2 (both configs), the streaming kernel and the block-gather kernel's best
-// policy.
+// config), the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
+// block-gather kernel's best policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<0, 3, 2, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<256, 3, 4, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<512, 3, 2, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<1024, 3, 1, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitDefaultPolicy)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<0, 2, 2, true>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<0, 2, 2, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitStreamPolicy<>)->Apply(shapes);

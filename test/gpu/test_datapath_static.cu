@@ -96,7 +96,8 @@ using FastPolicy = dp::StaticSplitDefaultPolicy;
 /// The column kernel with two warps, one staged row and one word at a time: many output words a
 /// lane, the one-stage refill.
 using SmallColumnKernelPolicy = dp::StaticSplitColumnPolicy<64, 1, 2, 1>;
-/// The bank kernel's output-order pass (the default before the column kernel).
+/// The spelling of the previous default (the bank kernel's output order), which now runs the
+/// column kernel with that policy's blocks.
 using BankColumnPolicy = dp::StaticSplitBankPolicy<0, 2, 2, true>;
 /// The bank kernel with its channel-order pass 2.
 using ScatterPolicy = dp::StaticSplitBankPolicy<>;
@@ -104,7 +105,8 @@ using ScatterPolicy = dp::StaticSplitBankPolicy<>;
 using SmallBlockPolicy = dp::StaticSplitBankPolicy<128, 2, 8>;
 /// The bank kernel with two warps and one staged row: several tiles a warp, the one-stage refill.
 using SmallBankPolicy = dp::StaticSplitBankPolicy<64, 1>;
-/// The same with two warps and one staged row: many output words a lane, the one-stage refill.
+/// The column kernel through the bank policy's spelling, two warps and one staged row: many
+/// output words a lane, the one-stage refill.
 using SmallColumnPolicy = dp::StaticSplitBankPolicy<64, 1, 2, true>;
 /// The streaming kernel (the default before the bank kernel).
 using StreamPolicy = dp::StaticSplitStreamPolicy<>;

@@ -66,7 +66,8 @@ struct StaticSplitStreamPolicy {
   static constexpr int max_stages = MaxStages;
 };
 
-/// Policy of the bank static quantize-and-split kernel (the default): persistent blocks, one
+/// Policy of the bank static quantize-and-split kernel (the default before the column kernel;
+/// it serves the configs and K the column kernel cannot): persistent blocks, one
 /// token row at a time staged in shared memory (cp.async, the next rows loading meanwhile), the
 /// layer's permutation turned once per block into a high mask per 8 channels, and each warp
 /// quantizing whole banks at a time into its own staging buffer. Per-(token, bank) scales, K not
@@ -83,10 +84,9 @@ struct StaticSplitStreamPolicy {
 /// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread:
 ///                        2 x 512 or 8 x 128 threads = 64 registers, which the kernel fits
 ///                        without spills); not used when Threads is 0.
-/// \tparam ColumnGather   pass 2 in output order: each lane quantizes whole output words,
-///                        gathering their channels through a 16-bit channel table in shared
-///                        memory (detail/static_split_column_pass.cuh); configs or K it cannot
-///                        serve run the channel-order pass. Same bytes either way.
+/// \tparam ColumnGather   pass 2 in output order: runs the column kernel
+///                        (StaticSplitColumnPolicy<Threads, MaxStages, MinBlocksPerSm>), which
+///                        replaced this kernel's own output-order pass. Same bytes either way.
 template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2, bool ColumnGather = false>
 struct StaticSplitBankPolicy {
   static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),

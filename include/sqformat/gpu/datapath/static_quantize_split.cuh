@@ -16,6 +16,7 @@
 //                                      scales and K % 8 == 0 (else as StaticSplitStreamPolicy<>);
 //                                      rejects a permutation not in the order of layouts.md;
 //                                      blocks of 128 or 512 threads by K and M (policy.hpp);
+//                                      ColumnGather = true runs the column kernel;
 //   StaticSplitStreamPolicy            detail/static_split_stream_kernel.cuh: persistent blocks,
 //                                      a token row at a time, next rows loading meanwhile;
 //                                      K < 65536 (16-bit channel indices);
@@ -110,6 +111,28 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
   return Status::success;
 }
 
+/// Launches a persistent row kernel (streaming, bank, column) with `threads` threads: the most
+/// stages up to max_stages that cost no block per SM, a grid of at most the blocks that fit the
+/// device at once, and bytes_of(stages) of dynamic shared memory.
+template <class T, class Kernel, class BytesOf>
+Status launch_persistent(Kernel* kernel, KernelLaunchCache& launch_cache,
+                         StreamShapeCache& shape_cache, const StaticSplitArgs<T>& args, int threads,
+                         int max_stages, BytesOf bytes_of, cudaStream_t stream, InputCheck check) {
+  long long shared_limit = 0;
+  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
+  if (s != Status::success)
+    return s;
+  int stages = 0;
+  std::int64_t grid_cap = 0;
+  if ((s = persistent_shape(shape_cache, kernel, static_cast<int>(args.cols), threads, max_stages,
+                            shared_limit, bytes_of, stages, grid_cap)) != Status::success)
+    return s;
+  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
+  kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
+           stream>>>(args, stages);
+  return finish_launch(args.workspace, stream, check);
+}
+
 template <class C, class P, class T>
 Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
   const bool per_bank = args.scales == ActivationScales::per_token_bank;
@@ -117,77 +140,39 @@ Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
                           : &static_split_stream_kernel<C, P, T, false>;
   static KernelLaunchCache launch_cache[2];
   static StreamShapeCache shape_cache[2];
-  long long shared_limit = 0;
-  Status s = check_kernel_on_device(launch_cache[per_bank], kernel, shared_limit);
-  if (s != Status::success)
-    return s;
   const int k = static_cast<int>(args.cols);
   const int wanted = (k + P::items_per_thread - 1) / P::items_per_thread;
   const int threads = min_int(max_int(round_up(wanted, 32), 32), P::max_threads);
-  int stages = 0;
-  std::int64_t grid_cap = 0;
   auto bytes_of = [&](int n) { return stream_shared_bytes<C, T>(k, n, per_bank); };
-  if ((s = persistent_shape(shape_cache[per_bank], kernel, k, threads, P::max_stages, shared_limit,
-                            bytes_of, stages, grid_cap)) != Status::success)
-    return s;
-  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
-  kernel<<<static_cast<unsigned>(blocks), threads,
-           static_cast<std::size_t>(stream_shared_bytes<C, T>(k, stages, per_bank)), stream>>>(
-      args, stages);
-  return finish_launch(args.workspace, stream, check);
+  return launch_persistent(kernel, launch_cache[per_bank], shape_cache[per_bank], args, threads,
+                           P::max_stages, bytes_of, stream, check);
 }
 
 template <class C, class P, class T>
 Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
-  auto* kernel = &static_split_bank_kernel<C, P, T>;
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
-  long long shared_limit = 0;
-  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
-  if (s != Status::success)
-    return s;
   const int k = static_cast<int>(args.cols);
   using Tile = StaticBankTile<C>;
   const int tiles = (k / C::bank + Tile::banks - 1) / Tile::banks;
   const int threads = min_int(P::threads, 32 * tiles); // no warp without a tile
-  auto bytes_of = [&](int n) {
-    return bank_shared_bytes<C, T, P::column_gather>(k, n, threads / 32);
-  };
-  int stages = 0;
-  std::int64_t grid_cap = 0;
-  if ((s = persistent_shape(shape_cache, kernel, k, threads, P::max_stages, shared_limit, bytes_of,
-                            stages, grid_cap)) != Status::success)
-    return s;
-  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
-  kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
-           stream>>>(args, stages);
-  return finish_launch(args.workspace, stream, check);
+  auto bytes_of = [&](int n) { return bank_shared_bytes<C, T>(k, n, threads / 32); };
+  return launch_persistent(&static_split_bank_kernel<C, P, T>, launch_cache, shape_cache, args,
+                           threads, P::max_stages, bytes_of, stream, check);
 }
 
 template <class C, class P, class T>
 Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
-  auto* kernel = &static_split_column_kernel<C, P, T>;
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
-  long long shared_limit = 0;
-  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
-  if (s != Status::success)
-    return s;
   const int k = static_cast<int>(args.cols);
   const int kh = k / C::bank * C::high_per_bank;
   const int words = kh * C::high_bits / 32 + (k - kh) * C::low_bits / 32;
   const int units = words > k / 8 ? words : k / 8; // pass 2 words, pass 1 chunks
   const int threads = min_int(P::threads, max_int(round_up(units, 32), 32));
   auto bytes_of = [&](int n) { return column_shared_bytes<C, T>(k, n); };
-  int stages = 0;
-  std::int64_t grid_cap = 0;
-  if ((s = persistent_shape(shape_cache, kernel, k, threads, P::max_stages, shared_limit, bytes_of,
-                            stages, grid_cap)) != Status::success)
-    return s;
-  const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
-  kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
-           stream>>>(args, stages);
-  return finish_launch(args.workspace, stream, check);
+  return launch_persistent(&static_split_column_kernel<C, P, T>, launch_cache, shape_cache, args,
+                           threads, P::max_stages, bytes_of, stream, check);
 }
 
 template <class C, class P, class T>
@@ -266,29 +251,28 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
     }
     return static_quantize_split<Config, StaticSplitBankPolicy<>, T>(args, stream, check);
   } else if constexpr (detail::is_bank_policy<Policy>::value) {
-    // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
-    // for its shared memory) as StaticSplitStreamPolicy<> would.
-    if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
-      if constexpr (Policy::column_gather) { // the channel-order pass where columns cannot serve
-        if (!detail::column_pass_k_ok<Config, false>(args.cols)) {
-          using Scatter = StaticSplitBankPolicy<Policy::threads, Policy::max_stages,
-                                                Policy::min_blocks_per_sm, false>;
-          return static_quantize_split<Config, Scatter, T>(args, stream, check);
+    if constexpr (Policy::column_gather) { // the output order is the column kernel's
+      using Column = StaticSplitColumnPolicy<Policy::threads, Policy::max_stages,
+                                             Policy::min_blocks_per_sm, 1>;
+      return static_quantize_split<Config, Column, T>(args, stream, check);
+    } else {
+      // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
+      // for its shared memory) as StaticSplitStreamPolicy<> would.
+      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
+        if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
+          using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
+          using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
+          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
+                  ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
+                  : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);
+        } else {
+          s = detail::launch_bank_kernel<Config, Policy, T>(args, stream, check);
         }
+        if (s != Status::invalid_shape)
+          return s;
       }
-      if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
-        using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8, Policy::column_gather>;
-        using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2, Policy::column_gather>;
-        s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
-                ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
-                : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);
-      } else {
-        s = detail::launch_bank_kernel<Config, Policy, T>(args, stream, check);
-      }
-      if (s != Status::invalid_shape)
-        return s;
+      return static_quantize_split<Config, StaticSplitStreamPolicy<>, T>(args, stream, check);
     }
-    return static_quantize_split<Config, StaticSplitStreamPolicy<>, T>(args, stream, check);
   } else if constexpr (detail::is_stream_policy<Policy>::value) {
     if (args.cols < 65536) // source channels are held as 16-bit indices
       return detail::launch_stream_kernel<Config, Policy, T>(args, stream, check);

@@ -1,5 +1,7 @@
 // sqformat/gpu/datapath/detail/static_split_bank_kernel.cuh: the bank kernel of the static
-// quantize-and-split (StaticSplitBankPolicy, the default; per-token scales, K a multiple of 8).
+// quantize-and-split (StaticSplitBankPolicy; per-token scales, K a multiple of 8). Its prologue
+// checks and pass 1 are the column kernel's (static_split_rows.cuh); it also serves the configs
+// and K that the column kernel's output order cannot (3-bit fields, blocks not ending on a word).
 //
 // The permutation of docs/layouts.md lists each bank's high channels in increasing order, then
 // (in the low block) its low channels in increasing order. So it is a high mask per bank, and
@@ -37,7 +39,7 @@
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_bank_ops.cuh"
-#include "sqformat/gpu/datapath/detail/static_split_column_pass.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_rows.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_staging.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/static_split_args.hpp"
@@ -47,13 +49,10 @@ namespace sqformat::gpu::datapath::detail {
 /// Dynamic shared memory of the bank kernel: `stages` rows of X (the last one holds the high
 /// mask, one bit per channel, until the descriptors are built), a descriptor per 8 channels, and
 /// one code buffer per warp.
-/// With the column pass (ColumnGather) the code buffers give way to the channel table (absolute,
-/// 2 bytes per column).
-template <class C, class T, bool ColumnGather = false>
+template <class C, class T>
 SQFORMAT_HD constexpr std::int64_t bank_shared_bytes(std::int64_t k, int stages, int warps) {
   return stages * stream_row_bytes<T>(k) + (k / 8 + 3) / 4 * 16 +
-         (ColumnGather ? ColumnTable<C, false>::bytes(k)
-                       : std::int64_t{warps} * StaticBankTile<C>::buffer_bytes);
+         std::int64_t{warps} * StaticBankTile<C>::buffer_bytes;
 }
 
 /// Stores the low byte of `value` at shared-memory address `address`.
@@ -120,7 +119,7 @@ template <class C, class P, class T>
 __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     static_split_bank_kernel(StaticSplitArgs<T> args, int stages) {
   using Tile = StaticBankTile<C>;
-  constexpr int H = C::high_per_bank, L = C::low_per_bank;
+  constexpr int H = C::high_per_bank;
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   __shared__ std::uint32_t warp_amax[2][2][32]; // [row parity][high, low][warp]
 
@@ -129,60 +128,20 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   const int k = static_cast<int>(args.cols);
   const int banks = k / C::bank, kh = banks * H, kl = k - kh;
   const int chunks = k / 8, tiles = (banks + Tile::banks - 1) / Tile::banks;
-  const int row_bytes = static_cast<int>(stream_row_bytes<T>(k));
-  unsigned char* const staged = shared_bytes;
-  auto* const desc = reinterpret_cast<std::uint32_t*>(shared_bytes + stages * row_bytes);
-  // The high mask lives in the last row buffer, which no copy fills before the first barrier of
-  // the row loop.
-  auto* const high_mask = reinterpret_cast<std::uint32_t*>(staged + (stages - 1) * row_bytes);
-  const int mask_words = (k + 31) / 32;
+  const StagedRows<T> rows(args, shared_bytes, stages);
+  auto* const desc =
+      reinterpret_cast<std::uint32_t*>(shared_bytes + stages * stream_row_bytes<T>(k));
   std::int8_t* const codes =
       reinterpret_cast<std::int8_t*>(desc + (chunks + 3) / 4 * 4) + warp * Tile::buffer_bytes;
-  // Column pass: channel numbers of the output columns, where the code buffers would be.
-  auto* const channel_table = reinterpret_cast<std::uint16_t*>(desc + (chunks + 3) / 4 * 4);
   const auto codes_at = static_cast<std::uint32_t>(__cvta_generic_to_shared(codes));
-  const std::int64_t step = gridDim.x;
-  const std::int64_t count = (args.rows - blockIdx.x + step - 1) / step; // rows of this block
+  rows.prime();
 
-  auto issue = [&](std::int64_t i) { // row i of this block into buffer i % stages
-    if (i < count)
-      issue_row_copy(staged + (i % stages) * row_bytes,
-                     args.x + (blockIdx.x + i * step) * args.cols, k);
-    cp_async_commit(); // one group per call, empty or not, so that the waits count rows
-  };
-  for (int s = 0; s + 1 < stages; ++s)
-    issue(s);
-
-  // Permutation -> high mask. The high part: every block, since the descriptors rely on it.
-  for (int w = tid; w < mask_words; w += threads)
-    high_mask[w] = 0;
-  __syncthreads();
-  const auto kk = static_cast<std::uint32_t>(k);
-  int bad = 0;
-  for (int p = tid; p < kh; p += threads) {
-    const std::uint32_t c = args.perm[p];
-    const bool ok = c < kk && static_cast<int>(c) / C::bank == p / H &&
-                    ((p + 1) % H == 0 || args.perm[p + 1] > c);
-    if (ok)
-      atomicOr(&high_mask[c / 32], 1u << (c % 32));
-    else
-      bad = 1;
-  }
-  const bool high_ok = __syncthreads_or(bad) == 0; // also: the high mask is complete
-  unsigned flags = high_ok ? 0u : flag_bad_permutation;
-  { // The low part: a slice per block (together the grid checks all of it).
-    const int slice = (kl + static_cast<int>(gridDim.x) - 1) / static_cast<int>(gridDim.x);
-    const int begin = static_cast<int>(blockIdx.x) * slice;
-    const int end = begin + slice < kl ? begin + slice : kl;
-    for (int q = begin + tid; q < end; q += threads) {
-      const std::uint32_t c = args.perm[kh + q];
-      const bool ok = c < kk && static_cast<int>(c) / C::bank == q / L &&
-                      ((high_mask[c / 32] >> (c % 32)) & 1u) == 0 &&
-                      ((q + 1) % L == 0 || args.perm[kh + q + 1] > c);
-      if (!ok)
-        flags |= flag_bad_permutation;
-    }
-  }
+  // The high mask lives in the last row buffer, which no copy fills before the first barrier of
+  // the row loop (with one stage: before the barrier of StagedRows::wait).
+  auto* const high_mask = reinterpret_cast<std::uint32_t*>(rows.buffer(stages - 1));
+  const bool high_ok = build_high_mask<C>(args.perm, k, high_mask);
+  unsigned flags =
+      (high_ok ? 0u : flag_bad_permutation) | check_low_slice<C>(args.perm, k, high_mask);
   for (int c = tid; c < chunks; c += threads) {
     const int e0 = 8 * c, bank_start = e0 / C::bank * C::bank;
     std::uint32_t highs = static_cast<std::uint32_t>(e0 / C::bank * H);
@@ -194,105 +153,53 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     }
     desc[c] = highs | (((high_mask[e0 / 32] >> (e0 % 32)) & 0xffu) << 24);
   }
-  if constexpr (P::column_gather) {
-    // Clamped, so that even a permutation flagged as bad (by another block) reads in bounds.
-    const int low_start = static_cast<int>(ColumnTable<C, false>::low_start(kh));
-    for (int p = tid; p < k; p += threads) {
-      const std::uint32_t c = args.perm[p];
-      channel_table[p < kh ? p : low_start + p - kh] =
-          static_cast<std::uint16_t>(c < kk ? c : kk - 1);
-    }
-  }
 
   const auto high_row = static_cast<std::int64_t>(static_high_row_bytes<C>(args.cols));
   const auto low_row = static_cast<std::int64_t>(static_low_row_bytes<C>(args.cols));
   // Output rows on 4-byte boundaries (x_high, x_low are 16-byte aligned; tiles end on words).
   const bool aligned = high_row % 4 == 0 && low_row % 4 == 0;
-  const std::int64_t rows = high_ok ? count : 0;
-  // Pass 1 reads only chunks this thread copied (the copy loop and pass 1 both give chunk c to
-  // thread c % threads) and descriptors it wrote, so it needs no barrier before it: one barrier
-  // (R) per row. Warps drift apart by up to a row (one runs pass 1 of row i + 1 while another
-  // still packs row i), hence the amax partials alternate between two slots.
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const std::int64_t row = blockIdx.x + i * step;
-    if (stages == 1) { // the only buffer (also the high mask's) is free once all are done
-      __syncthreads();
-      issue(i);
-      cp_async_wait(0);
-    } else {
-      cp_async_wait(stages - 2); // this thread's copies of row i have landed
-    }
-    const auto* xs = reinterpret_cast<const uint4*>(staged + (i % stages) * row_bytes);
+  // Pass 1 reads only chunks this thread copied and descriptors it wrote (both chunk c ->
+  // thread c % threads), so it needs no barrier before it: one barrier (R) per row.
+  for (std::int64_t i = 0; i < (high_ok ? rows.count : 0); ++i) {
+    const uint4* xs = rows.wait(i);
+    const RowScales s = row_scales<C>(
+        args, rows, i, xs, [&](int c) { return desc[c] >> 24; }, warp_amax, flags);
+    const std::int64_t row = rows.row(i);
+    const float scale_high = s.high, scale_low = s.low;
+    const float inverse_high = s.inverse_high, inverse_low = s.inverse_low;
+    const bool exact = s.exact;
 
-    // 1. max |x| of the high and of the low channels.
-    PairMax<T> pm;
-    for (int c = tid; c < chunks; c += threads)
-      pm.add(xs[c], desc[c] >> 24);
-    std::uint32_t amax_high = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pm.high));
-    std::uint32_t amax_low = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pm.low));
-    auto& partial = warp_amax[i % 2];
-    if (lane == 0) {
-      partial[0][warp] = amax_high;
-      partial[1][warp] = amax_low;
-    }
-    __syncthreads(); // (R) partials visible; row i staged everywhere; row i - 1 done by all
-    if (stages > 1)
-      issue(i + stages - 1); // into the buffer of row i - 1
-    amax_high = __reduce_max_sync(0xffffffffu, lane < warps ? partial[0][lane] : 0u);
-    amax_low = __reduce_max_sync(0xffffffffu, lane < warps ? partial[1][lane] : 0u);
-    const float scale_high = symmetric_scale(Element<T>::from_magnitude(amax_high), C::high_qmax);
-    const float scale_low = symmetric_scale(Element<T>::from_magnitude(amax_low), C::low_qmax);
-    if (tid == 0) {
-      if (max(amax_high, amax_low) >= Element<T>::non_finite_magnitude)
-        flags |= flag_non_finite;
-      args.scale_high[row] = scale_high;
-      args.scale_low[row] = scale_low;
-    }
-    const float inverse_high = inverse_scale(scale_high), inverse_low = inverse_scale(scale_low);
-    // A subnormal scale: 1/s may overflow and |x/s| exceed qmax; every code by division then.
-    const bool exact = is_subnormal(scale_high) || is_subnormal(scale_low);
-
-    // 2. Quantize: output words by lanes (column pass), or whole tiles of banks per warp.
-    if constexpr (P::column_gather && column_pass_bits_ok<C>) {
-      // The table was written before the first barrier (R) of the loop; the row is staged.
-      quantize_row_by_columns<C, ColumnTable<C, false>, T>(
-          channel_table, reinterpret_cast<const std::uint16_t*>(xs), kh, kl,
-          reinterpret_cast<std::uint32_t*>(args.x_high + row * high_row),
-          reinterpret_cast<std::uint32_t*>(args.x_low + row * low_row), scale_high, scale_low,
-          inverse_high, inverse_low, exact, tid, threads);
-    } else {
-      for (int tile = warp; tile < tiles; tile += warps) {
-        const int c0 = tile * Tile::chunks, high0 = tile * Tile::high_codes;
+    // 2. Quantize: whole tiles of banks per warp.
+    for (int tile = warp; tile < tiles; tile += warps) {
+      const int c0 = tile * Tile::chunks, high0 = tile * Tile::high_codes;
 #pragma unroll
-        for (int j = 0; j < Tile::chunks_per_lane; ++j) {
-          const int c = c0 + lane + 32 * j;
-          if (c < chunks) {
-            const uint4 v = xs[c];
-            const std::uint32_t d = desc[c];
-            // Buffer addresses: high code j of the tile at codes_at + j, low code j at
-            // codes_at + low_offset + j.
-            const std::uint32_t high_at = codes_at + (d & 0xffffffu) - high0;
-            // Channel i of the chunk (r high ones before it): low code j = 8 (c - c0) + i - (P -
-            // high0 + r), at codes_at + low_offset + j = low_base + i - (high_at + r).
-            const std::uint32_t low_base = 2 * codes_at + Tile::low_offset + 8 * (c - c0);
-            if (exact || quantize_chunk<C, T, false>(v, d >> 24, high_at, low_base, scale_high,
-                                                     scale_low, inverse_high, inverse_low))
-              quantize_chunk<C, T, true>(v, d >> 24, high_at, low_base, scale_high, scale_low,
-                                         inverse_high, inverse_low);
-          }
+      for (int j = 0; j < Tile::chunks_per_lane; ++j) {
+        const int c = c0 + lane + 32 * j;
+        if (c < chunks) {
+          const uint4 v = xs[c];
+          const std::uint32_t d = desc[c];
+          // Buffer addresses: high code j of the tile at codes_at + j, low code j at
+          // codes_at + low_offset + j.
+          const std::uint32_t high_at = codes_at + (d & 0xffffffu) - high0;
+          // Channel i of the chunk (r high ones before it): low code j = 8 (c - c0) + i - (P -
+          // high0 + r), at codes_at + low_offset + j = low_base + i - (high_at + r).
+          const std::uint32_t low_base = 2 * codes_at + Tile::low_offset + 8 * (c - c0);
+          if (exact || quantize_chunk<C, T, false>(v, d >> 24, high_at, low_base, scale_high,
+                                                   scale_low, inverse_high, inverse_low))
+            quantize_chunk<C, T, true>(v, d >> 24, high_at, low_base, scale_high, scale_low,
+                                       inverse_high, inverse_low);
         }
-        __syncwarp();
-        const int nh = min(Tile::high_codes, kh - high0);
-        const int low0 = tile * Tile::low_codes, nl = min(Tile::low_codes, kl - low0);
-        const std::int64_t high_byte = std::int64_t{high0} * C::high_bits / 8;
-        const std::int64_t low_byte = std::int64_t{low0} * C::low_bits / 8;
-        store_packed<C::high_bits>(codes, nh, args.x_high + row * high_row + high_byte,
-                                   high_row - high_byte, lane, aligned);
-        store_packed<C::low_bits>(codes + Tile::low_offset, nl,
-                                  args.x_low + row * low_row + low_byte, low_row - low_byte, lane,
-                                  aligned);
-        __syncwarp(); // the buffer is read before the next tile overwrites it
       }
+      __syncwarp();
+      const int nh = min(Tile::high_codes, kh - high0);
+      const int low0 = tile * Tile::low_codes, nl = min(Tile::low_codes, kl - low0);
+      const std::int64_t high_byte = std::int64_t{high0} * C::high_bits / 8;
+      const std::int64_t low_byte = std::int64_t{low0} * C::low_bits / 8;
+      store_packed<C::high_bits>(codes, nh, args.x_high + row * high_row + high_byte,
+                                 high_row - high_byte, lane, aligned);
+      store_packed<C::low_bits>(codes + Tile::low_offset, nl, args.x_low + row * low_row + low_byte,
+                                low_row - low_byte, lane, aligned);
+      __syncwarp(); // the buffer is read before the next tile overwrites it
     }
   }
   cp_async_wait(0);

@@ -1,6 +1,5 @@
-// sqformat/gpu/datapath/detail/static_split_column_pass.cuh: pass 2 of the static
-// quantize-and-split in OUTPUT order (the column kernel, and the bank kernel with
-// ColumnGather = true).
+// sqformat/gpu/datapath/detail/static_split_column_pass.cuh: pass 2 of the column kernel of the
+// static quantize-and-split, in OUTPUT order.
 //
 // The block keeps the layer's permutation as a channel table in shared memory (ColumnTable: one
 // byte a column relative to the word's first bank, or 16-bit channel numbers). A lane owns one
@@ -48,13 +47,12 @@ constexpr bool column_pass_bits_ok = (C::high_bits == 8 || C::high_bits == 4) &&
 /// so entries stay below span · b <= 256. Configs where that bound exceeds 256 use absolute
 /// 16-bit channel numbers (K <= 65536). Halving the table is what lets the column kernel keep
 /// three rows of K = 28672 in flight (docs/datapath.md).
-template <class C, bool AllowRelative = true> struct ColumnTable {
+template <class C> struct ColumnTable {
   static constexpr int high_columns = 32 / C::high_bits; // columns of one output word
   static constexpr int low_columns = 32 / C::low_bits;
   /// Most banks the `n` columns of one word touch, with `run` columns a bank.
   static constexpr int span(int run, int n) { return (n + run - 2) / run + 1; }
-  static constexpr bool relative = AllowRelative &&
-                                   span(C::high_per_bank, high_columns) * C::bank <= 256 &&
+  static constexpr bool relative = span(C::high_per_bank, high_columns) * C::bank <= 256 &&
                                    span(C::low_per_bank, low_columns) * C::bank <= 256;
   using Entry = std::conditional_t<relative, std::uint8_t, std::uint16_t>;
   /// Entry index of the low block's first column.
@@ -80,10 +78,9 @@ template <class C, bool AllowRelative = true> struct ColumnTable {
 
 /// ... and this K (run time): both blocks end on a word, and absolute tables need channel
 /// numbers below 65536.
-template <class C, bool AllowRelative = true>
-SQFORMAT_HD constexpr bool column_pass_k_ok(std::int64_t k) {
+template <class C> SQFORMAT_HD constexpr bool column_pass_k_ok(std::int64_t k) {
   const std::int64_t kh = k / C::bank * C::high_per_bank, kl = k - kh;
-  return column_pass_bits_ok<C> && (ColumnTable<C, AllowRelative>::relative || k <= 65536) &&
+  return column_pass_bits_ok<C> && (ColumnTable<C>::relative || k <= 65536) &&
          (kh * C::high_bits) % 32 == 0 && (kl * C::low_bits) % 32 == 0;
 }
 

@@ -86,7 +86,8 @@ struct StaticSplitStreamPolicy {
 ///                        without spills); not used when Threads is 0.
 /// \tparam ColumnGather   pass 2 in output order: runs the column kernel
 ///                        (StaticSplitColumnPolicy<Threads, MaxStages, MinBlocksPerSm>), which
-///                        replaced this kernel's own output-order pass. Same bytes either way.
+///                        replaced this kernel's own output-order pass; what it cannot serve
+///                        runs as StaticSplitBankPolicy<> (default blocks). Same bytes either way.
 template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2, bool ColumnGather = false>
 struct StaticSplitBankPolicy {
   static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),
@@ -112,9 +113,9 @@ struct StaticSplitBankPolicy {
 /// time staged in shared memory with the next Stages - 1 rows loading, the permutation read once
 /// per block into a high mask and a channel table (one byte a column for the usual configs),
 /// and pass 2 in output order (each lane quantizes whole output words, gathering their
-/// channels). Configs or K the output order cannot serve (3-bit fields, blocks that do not end
-/// on a word), per-(token, bank) scales and K not a multiple of 8 run as
-/// StaticSplitBankPolicy<> would.
+/// channels). Configs or K the output order cannot serve (3-bit fields, table entries that
+/// would not fit a byte, blocks that do not end on a word), per-(token, bank) scales, K not a
+/// multiple of 8 and rows too long for its shared memory run as StaticSplitBankPolicy<> would.
 ///
 /// \tparam Threads        block size, a multiple of 32 in [32, 1024] (the launcher uses fewer
 ///                        when a row has fewer words), or 0: 128 threads, 8 a SM, for K up to

@@ -165,11 +165,11 @@ template <class C, class P, class T>
 Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
-  const int k = static_cast<int>(args.cols);
-  const int kh = k / C::bank * C::high_per_bank;
-  const int words = kh * C::high_bits / 32 + (k - kh) * C::low_bits / 32;
-  const int units = words > k / 8 ? words : k / 8; // pass 2 words, pass 1 chunks
-  const int threads = min_int(P::threads, max_int(round_up(units, 32), 32));
+  const std::int64_t k = args.cols, kh = k / C::bank * C::high_per_bank;
+  const std::int64_t words = kh * C::high_bits / 32 + (k - kh) * C::low_bits / 32;
+  const std::int64_t units = words > k / 8 ? words : k / 8; // pass 2 words, pass 1 chunks
+  const int threads =
+      units >= P::threads ? P::threads : max_int(round_up(static_cast<int>(units), 32), 32);
   auto bytes_of = [&](int n) { return column_shared_bytes<C, T>(k, n); };
   return launch_persistent(&static_split_column_kernel<C, P, T>, launch_cache, shape_cache, args,
                            threads, P::max_stages, bytes_of, stream, check);

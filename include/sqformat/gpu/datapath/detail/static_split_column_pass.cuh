@@ -2,8 +2,8 @@
 // static quantize-and-split, in OUTPUT order.
 //
 // The block keeps the layer's permutation as a channel table in shared memory (ColumnTable: one
-// byte a column relative to the word's first bank, or 16-bit channel numbers). A lane owns one
-// 32-bit output word at a time, i.e. 32 / bits consecutive columns of x_high or x_low:
+// byte a column relative to the word's first bank). A lane owns one 32-bit output word at a
+// time, i.e. 32 / bits consecutive columns of x_high or x_low:
 //
 //   table entries of its columns: one 4-, 8- or 16-byte shared-memory load
 //   x of each column: a 16-bit shared-memory load from the staged row (the gather)
@@ -26,7 +26,6 @@
 #include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-#include <type_traits>
 
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_staging.cuh"
@@ -34,39 +33,41 @@
 
 namespace sqformat::gpu::datapath::detail {
 
-/// Whether the column pass can serve this config (compile time) ...
-template <class C>
-constexpr bool column_pass_bits_ok = (C::high_bits == 8 || C::high_bits == 4) &&
-                                     (C::low_bits == 4 || C::low_bits == 2);
+/// Banks that the `n` columns of one output word can touch, with `run` columns a bank.
+constexpr int column_word_span(int run, int n) { return (n + run - 2) / run + 1; }
 
-/// The channel table: one entry per output column (the high block's columns, then, from a
-/// 16-byte boundary, the low block's), naming the channel of X the column takes.
-///
-/// Relative tables (1 byte an entry) hold channel - (first channel of the bank of the first
-/// column of the column's output word): a word's columns lie in at most `span` consecutive banks,
-/// so entries stay below span · b <= 256. Configs where that bound exceeds 256 use absolute
-/// 16-bit channel numbers (K <= 65536). Halving the table is what lets the column kernel keep
-/// three rows of K = 28672 in flight (docs/datapath.md).
+/// Whether the column pass can serve this config (compile time): codes that fill whole words
+/// (2, 4 or 8 bits), and a channel table whose entries fit a byte (span · b <= 256 for both
+/// blocks; true for every config of the test list; others run the bank kernel) ...
+template <class C>
+constexpr bool
+    column_pass_bits_ok = (C::high_bits == 8 || C::high_bits == 4) &&
+                          (C::low_bits == 4 || C::low_bits == 2) &&
+                          column_word_span(C::high_per_bank, 32 / C::high_bits) * C::bank <= 256 &&
+                          column_word_span(C::low_per_bank, 32 / C::low_bits) * C::bank <= 256;
+
+/// The channel table: one byte per output column (the high block's columns, then, from a
+/// 16-byte boundary, the low block's), naming the channel of X the column takes as channel -
+/// (first channel of the bank of the first column of the column's output word). A word's columns
+/// lie in at most `column_word_span` consecutive banks, so entries stay below span · b <= 256.
+/// The one-byte table is what lets the column kernel keep three rows of K = 28672 in flight
+/// (docs/datapath.md).
 template <class C> struct ColumnTable {
+  static_assert(column_pass_bits_ok<C>, "ColumnTable: the config's entries do not fit a byte");
   static constexpr int high_columns = 32 / C::high_bits; // columns of one output word
   static constexpr int low_columns = 32 / C::low_bits;
-  /// Most banks the `n` columns of one word touch, with `run` columns a bank.
-  static constexpr int span(int run, int n) { return (n + run - 2) / run + 1; }
-  static constexpr bool relative = span(C::high_per_bank, high_columns) * C::bank <= 256 &&
-                                   span(C::low_per_bank, low_columns) * C::bank <= 256;
-  using Entry = std::conditional_t<relative, std::uint8_t, std::uint16_t>;
+  using Entry = std::uint8_t;
   /// Entry index of the low block's first column.
   SQFORMAT_HD static constexpr std::int64_t low_start(std::int64_t kh) {
     return (kh + 15) / 16 * 16;
   }
   SQFORMAT_HD static constexpr std::int64_t bytes(std::int64_t k) {
     const std::int64_t kh = k / C::bank * C::high_per_bank;
-    return (low_start(kh) + (k - kh + 15) / 16 * 16) * static_cast<std::int64_t>(sizeof(Entry));
+    return low_start(kh) + (k - kh + 15) / 16 * 16;
   }
-  /// First channel of the bank that holds column c0 of a block with `Run` columns a bank
-  /// (relative), or 0 (absolute).
+  /// First channel of the bank that holds column c0 of a block with `Run` columns a bank.
   template <int Run> __device__ __forceinline__ static int base(int c0) {
-    return relative ? c0 / Run * C::bank : 0;
+    return c0 / Run * C::bank;
   }
   /// The entry of column c (of the block with `Run` columns a bank and `Columns` columns a
   /// word) for channel `channel`, which lies in the column's bank.
@@ -76,12 +77,10 @@ template <class C> struct ColumnTable {
   }
 };
 
-/// ... and this K (run time): both blocks end on a word, and absolute tables need channel
-/// numbers below 65536.
+/// ... and this K (run time): both blocks end on a word.
 template <class C> SQFORMAT_HD constexpr bool column_pass_k_ok(std::int64_t k) {
   const std::int64_t kh = k / C::bank * C::high_per_bank, kl = k - kh;
-  return column_pass_bits_ok<C> && (ColumnTable<C>::relative || k <= 65536) &&
-         (kh * C::high_bits) % 32 == 0 && (kl * C::low_bits) % 32 == 0;
+  return column_pass_bits_ok<C> && (kh * C::high_bits) % 32 == 0 && (kl * C::low_bits) % 32 == 0;
 }
 
 /// 16-bit element -> float, exactly.
@@ -130,32 +129,26 @@ __device__ __forceinline__ std::uint32_t fold_word(const std::uint32_t* t) {
   }
 }
 
-/// Loads the N entries of one word (N · sizeof(E) bytes, aligned to that) into 32-bit words.
-template <class E, int N>
-__device__ __forceinline__ void load_entries(const E* entries,
-                                             std::uint32_t (&id)[N * sizeof(E) / 4]) {
-  constexpr int bytes = N * static_cast<int>(sizeof(E));
-  if constexpr (bytes == 4) {
+/// Loads the N one-byte entries of one word (N = 4, 8 or 16 bytes, aligned to that) into
+/// 32-bit words.
+template <int N>
+__device__ __forceinline__ void load_entries(const std::uint8_t* entries,
+                                             std::uint32_t (&id)[N / 4]) {
+  if constexpr (N == 4) {
     id[0] = *reinterpret_cast<const std::uint32_t*>(entries);
-  } else if constexpr (bytes == 8) {
+  } else if constexpr (N == 8) {
     const uint2 v = *reinterpret_cast<const uint2*>(entries);
     id[0] = v.x, id[1] = v.y;
   } else {
-#pragma unroll
-    for (int q = 0; q < bytes / 16; ++q) {
-      const uint4 v = reinterpret_cast<const uint4*>(entries)[q];
-      id[4 * q] = v.x, id[4 * q + 1] = v.y, id[4 * q + 2] = v.z, id[4 * q + 3] = v.w;
-    }
+    static_assert(N == 16, "load_entries: 4, 8 or 16 entries");
+    const uint4 v = *reinterpret_cast<const uint4*>(entries);
+    id[0] = v.x, id[1] = v.y, id[2] = v.z, id[3] = v.w;
   }
 }
 
 /// Entry i of a word's entries held in 32-bit words.
-template <class E>
 __device__ __forceinline__ std::uint32_t entry_of(const std::uint32_t* id, int i) {
-  if constexpr (sizeof(E) == 1)
-    return __byte_perm(id[i / 4], 0u, 0x4440u | static_cast<unsigned>(i % 4));
-  else
-    return i % 2 == 0 ? (id[i / 2] & 0xffffu) : (id[i / 2] >> 16);
+  return __byte_perm(id[i / 4], 0u, 0x4440u | static_cast<unsigned>(i % 4));
 }
 
 /// 192.5: for |y| < 7.5, t = fma(x, 1/s, 192.5) lies in [128, 256), where floats are 2^-16
@@ -170,28 +163,28 @@ constexpr float small_code_magic = 192.5f;
 /// Codes of at most 7 (2- and 4-bit fields) take one fma each: t = fma(x, 1/s, 192.5), code in
 /// bits 16..23. The fraction bits are 0 exactly when y + 1/2 (y = x · (1/s), |y - x/s| < 2^-21)
 /// rounds to an integer on the 2^-16 grid, i.e. y lies within 2^-17 of a half-integer;
-/// otherwise x/s lies more than 2^-17 - 2^-21 from one, its IEEE quotient (within 2^-22) too, and
-/// rint of it is floor(y + 1/2). A word with a zero fraction (one 16-bit min per two columns
-/// finds it) is redone with the IEEE division. Larger codes: t = fma(x, 1/s, 1.5 · 2^23) (code
-/// in the low byte) and the exact residual, as the lane kernels (docs/datapath.md).
+/// otherwise x/s lies more than 2^-17 - 2^-21 from one and its IEEE quotient (within 2^-22 of
+/// x/s) more than 2^-17 - 2^-21 - 2^-22, so rint of it is floor(y + 1/2). A word with a zero
+/// fraction (one 16-bit min per two columns finds it) is redone with the IEEE division. Larger
+/// codes: t = fma(x, 1/s, 1.5 · 2^23) (code in the low byte) and the exact residual, as the lane
+/// kernels (docs/datapath.md).
 template <class Table, int Bits, int Run, int Qmax, int U, class T>
 __device__ __forceinline__ void quantize_column_words(const typename Table::Entry* entries,
                                                       const std::uint16_t* xs, const int (&c0)[U],
                                                       float scale, float inverse, bool exact,
                                                       std::uint32_t (&out)[U]) {
-  using E = typename Table::Entry;
   constexpr int N = 32 / Bits;
-  std::uint32_t id[U][N * sizeof(E) / 4];
+  std::uint32_t id[U][N / 4];
 #pragma unroll
   for (int u = 0; u < U; ++u)
-    load_entries<E, N>(entries + c0[u], id[u]);
+    load_entries<N>(entries + c0[u], id[u]);
   float x[U][N];
 #pragma unroll
   for (int u = 0; u < U; ++u) {
     const std::uint16_t* row = xs + Table::template base<Run>(c0[u]);
 #pragma unroll
     for (int i = 0; i < N; ++i)
-      x[u][i] = float_of_bits<T>(row[entry_of<E>(id[u], i)]);
+      x[u][i] = float_of_bits<T>(row[entry_of(id[u], i)]);
   }
 #pragma unroll
   for (int u = 0; u < U; ++u) {

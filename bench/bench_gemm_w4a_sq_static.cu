@@ -6,9 +6,12 @@
 // call, 3 warm-up calls, random data. Counters use the MEDIAN call time: TOPS = 2MNK/t, GB/s =
 // bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
 // t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
-// `_pp` variants also pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which
-// the prefill (prepass) policies use instead of the canonical one: `w4a_sq5_pp` is the auto header
-// (warp-specialized prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
+// `w4a_sq5` is the auto header (on sm_90 for M <= 16 the wgmma decode kernel with 64 channels
+// per CTA for N <= 16384, else 128: `w4a_sq5_w64` / `w4a_sq5_w128` force each); `w4a_sq5_mma`
+// forces the mma.sync kernel (the decode path of other devices) for M <= 256. `_pp` variants also
+// pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which the prefill (prepass)
+// policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (warp-specialized
+// prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
 #include <benchmark/benchmark.h>
 
 #include <sqformat/gpu/gemm/w4_prepack.cuh>
@@ -29,9 +32,12 @@ namespace {
 using namespace sqformat::bench;
 using Sq5 = sqformat::SqConfig<16, 4, 8, 4>;
 using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
-/// A decode variant with one warpgroup per CTA (64 channels): twice the CTAs for small N.
-using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<
-    Sq5, sqformat::gpu::W4ASqTilePolicy<64, 16, 8, sqformat::gpu::LowStaging::in_loop>>;
+/// The mma.sync decode kernel (what the auto header runs for M <= 16 on devices other than
+/// sm_90), forced on this device.
+using GemmMma = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaDecodePolicy>;
+/// The two wgmma decode policies the auto header picks from by N (64 and 128 channels per CTA).
+using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode64Policy>;
+using GemmDecode128 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecodePolicy>;
 /// The prefill kernel forced at small M (to place the auto policy's threshold).
 using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPolicy>;
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
@@ -167,8 +173,12 @@ void register_all() {
       setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
       if (m > 128)
         setup(benchmark::RegisterBenchmark("w4a_sq5_pp", bm_w4a_sq5<Gemm, true>));
-      if (m <= 16)
+      if (m <= 16) {
         setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_w128", bm_w4a_sq5<GemmDecode128>));
+      }
+      if (m <= 256)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));
       if (m == 64)
         setup(benchmark::RegisterBenchmark("w4a_sq5_prefill", bm_w4a_sq5<GemmPrefill>));
       if (m >= 64)

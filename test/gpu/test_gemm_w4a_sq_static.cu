@@ -7,6 +7,7 @@
 
 #include <sqformat/gpu/gemm/w4_prepack.cuh>
 #include <sqformat/gpu/gemm/w4a_sq_static.cuh>
+#include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
 #include <sqformat/reference/products.hpp>
 #include <sqformat/reference/static_split.hpp>
 #include <sqformat/reference/uniform.hpp>
@@ -121,18 +122,19 @@ enum class WeightInput {
   prepacked, ///< `w_prepacked` only (host reference transform); `w` is null
 };
 
-template <class C, class Policy>
-RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
-                     gpu::OutputType type = gpu::OutputType::bf16,
-                     WeightInput input = WeightInput::canonical) {
-  using Gemm = gpu::GemmW4ASqStatic<C, Policy>;
+/// Runs `Gemm` (a GemmW4ASqStatic or the auto header) on the problem's device copies.
+template <class Gemm, class C>
+RunResult run_gemm(const Problem<C>& pr, bool want_sums, bool with_bias,
+                   gpu::OutputType type = gpu::OutputType::bf16,
+                   WeightInput input = WeightInput::canonical) {
   const int M = static_cast<int>(pr.x.rows), K = static_cast<int>(pr.x.cols);
   const int N = static_cast<int>(pr.w.rows);
   DeviceVector<std::uint8_t> xh(pr.x.x_high), xl(pr.x.x_low), w(pr.w_packed);
   const bool prepacked = input == WeightInput::prepacked;
   DeviceVector<std::uint8_t> wp(
-      prepacked ? gpu::prepack_w4_sm90(pr.w_packed.data(), N, K, Gemm::high_columns(K))
-                : std::vector<std::uint8_t>{});
+      prepacked
+          ? gpu::prepack_w4_sm90(pr.w_packed.data(), N, K, gpu::GemmW4ASqStatic<C>::high_columns(K))
+          : std::vector<std::uint8_t>{});
   DeviceVector<float> sh(pr.x.scale_high), sl(pr.x.scale_low), sw(pr.w.scales), b(pr.bias);
   DeviceVector<std::uint16_t> y(static_cast<std::size_t>(M) * N);
   DeviceVector<std::int32_t> sums(want_sums ? 2 * static_cast<std::size_t>(M) * N : 0);
@@ -163,6 +165,13 @@ RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
   if (want_sums)
     r.sums = sums.to_host();
   return r;
+}
+
+template <class C, class Policy>
+RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
+                     gpu::OutputType type = gpu::OutputType::bf16,
+                     WeightInput input = WeightInput::canonical) {
+  return run_gemm<gpu::GemmW4ASqStatic<C, Policy>>(pr, want_sums, with_bias, type, input);
 }
 
 /// The reference output rounded to the device's output type, bias added in float32 first.
@@ -218,6 +227,11 @@ std::uint32_t fresh_seed() { return std::random_device{}(); }
 using Configs = std::tuple<sqformat::SqConfig<16, 4, 8, 4>, sqformat::SqConfig<64, 4, 8, 4>,
                            sqformat::SqConfig<32, 16, 8, 3>, sqformat::SqConfig<16, 8, 8, 2>>;
 using SmallPolicy = gpu::W4ASqTilePolicy<64, 32, 3, gpu::LowStaging::in_loop>;
+/// mma.sync decode kernel: the default, and one warp of one row tile with short staging chunks
+/// (16 channels per CTA: many CTAs, so split-K stays off for larger problems).
+using MmaPolicy = gpu::W4ASqMmaDecodePolicy;
+using MmaSmallPolicy = gpu::W4ASqMmaSyncPolicy<1, 1, 1, 1>;
+using MmaWidePolicy = gpu::W4ASqMmaSyncPolicy<1, 8, 3, 4>;
 
 } // namespace
 
@@ -232,6 +246,44 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) int sums and bf16 output match the reference (i
     CAPTURE(M);
     Problem<C> pr(M, 200, 1024, 1024, seed + M);
     check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) mma.sync decode kernel matches the reference", "[gpu][gemm]",
+                        Configs) {
+  using C = TestType;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // Same shapes: M = 1 (one MMA column), odd, 16, several token tiles; split-K with the atomic
+  // sums and the last CTA's fold (the default policy at N = 200 always splits here).
+  for (int M : {1, 7, 16, 37}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 200, 1024, 1024, seed + M);
+    check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, MmaWidePolicy>(pr, true, true), true);
+  }
+  // No split (enough CTAs: 19 token tiles x 64 channel tiles): the in-register fold.
+  Problem<C> many(300, 1024, 1024, 1024, seed + 1);
+  gpu::W4ASqStaticArguments shape;
+  shape.m = 300;
+  shape.n = 1024;
+  shape.k = 1024;
+  REQUIRE(gpu::GemmW4ASqStatic<C, MmaSmallPolicy>::split_count(shape) == 1);
+  check_against_reference(many, run_device<C, MmaSmallPolicy>(many, true, true), true);
+}
+
+TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the reference",
+          "[gpu][gemm]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  using Auto = gpu::GemmW4ASqStaticAuto<C>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // Decode with N <= 16384 (64-channel CTAs on sm_90) and above (128), medium and prefill M.
+  const int shapes[][2] = {{1, 200}, {16, 200}, {5, 16392}, {40, 200}, {130, 264}};
+  for (const auto& sh : shapes) {
+    CAPTURE(sh[0], sh[1]);
+    Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
+    check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
   }
 }
 
@@ -328,6 +380,7 @@ TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", 
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   Problem<C> pr(5, 128, 4096, 4096, fresh_seed(), true);
   check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+  check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
 }
 
 TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu][gemm]") {
@@ -342,6 +395,10 @@ TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu
   check_against_reference(
       pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, false, true, gpu::OutputType::fp16), true,
       gpu::OutputType::fp16);
+  // mma.sync kernel: per-group scales never split K (the fold follows the groups in K order).
+  check_against_reference(pr, run_device<C, MmaPolicy>(pr, false, true), true);
+  check_against_reference(pr, run_device<C, MmaWidePolicy>(pr, false, true, gpu::OutputType::fp16),
+                          true, gpu::OutputType::fp16);
   // Prepacked weights: the correction is applied per group of 128 columns.
   check_against_reference(pr,
                           run_device<C, gpu::W4ASqPrefillPolicy>(
@@ -367,10 +424,22 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
                                                         WeightInput::prepacked);
   const auto g = run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
       pr, false, true, gpu::OutputType::bf16, WeightInput::prepacked);
+  const auto h = run_device<C, MmaPolicy>(pr, false, true);      // split K
+  const auto i = run_device<C, MmaSmallPolicy>(pr, false, true); // other splits, other tiles
+  const auto j = run_device<C, MmaWidePolicy>(pr, false, true);
+  const auto k = run_device<C, gpu::W4ASqDecode64Policy>(pr, false, true);
   REQUIRE(f.status == Status::success);
   REQUIRE(g.status == Status::success);
+  REQUIRE(h.status == Status::success);
+  REQUIRE(i.status == Status::success);
+  REQUIRE(j.status == Status::success);
+  REQUIRE(k.status == Status::success);
   CHECK(a.y == f.y);
   CHECK(a.y == g.y);
+  CHECK(a.y == h.y);
+  CHECK(a.y == i.y);
+  CHECK(a.y == j.y);
+  CHECK(a.y == k.y);
   REQUIRE(a.status == Status::success);
   REQUIRE(b.status == Status::success);
   REQUIRE(c.status == Status::success);
@@ -393,6 +462,7 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
     CAPTURE(N, K);
     Problem<C> pr(3, N, K, K, seed + N + K);
     check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
   }
   Problem<C> pr(2, 1024, 8192, 8192, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, false), false);
@@ -401,6 +471,7 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
   check_against_reference(many, run_device<C, gpu::W4ASqPrefillPolicy>(many, true, true), true);
   check_against_reference(
       many, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(many, true, true), true);
+  check_against_reference(many, run_device<C, MmaSmallPolicy>(many, true, true), true);
   check_against_reference(many,
                           run_device<C, gpu::W4ASqPrefillPolicy>(
                               many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
@@ -471,4 +542,11 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   using Decode = gpu::GemmW4ASqStatic<C, gpu::W4ASqDecodePolicy>;
   pa.w_prepacked = base + 8192;
   CHECK(Decode::can_implement(pa, &why) == Status::invalid_argument);
+  // The mma.sync kernel keeps its offset-binary sums exact only below K = 2^20.
+  using Mma = gpu::GemmW4ASqStatic<C, MmaPolicy>;
+  REQUIRE(Mma::can_implement(a, &why) == Status::success);
+  Gemm::Arguments big = a;
+  big.k = 1 << 20;
+  CHECK(Mma::can_implement(big, &why) == Status::invalid_shape);
+  CHECK(Gemm::can_implement(big, &why) == Status::success);
 }

@@ -47,6 +47,7 @@ struct W4ASqTilePolicy {
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
                 "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
+  static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
   static constexpr int block_w = BlockW;
   static constexpr int block_tokens = BlockTokens;
   static constexpr int stages = Stages;
@@ -56,8 +57,45 @@ struct W4ASqTilePolicy {
   static constexpr int threads = consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
 };
 
-/// Decode (M <= 16): 16 tokens, deep pipeline to keep enough weight bytes in flight.
+/// The mma.sync kernel for few tokens (detail/w4a_sq_static_mma_kernel.cuh; sm_80 and newer):
+/// every warp streams its own weight rows from global memory into registers, no shared-memory
+/// weight pipeline; the activations are staged per CTA. 16 tokens per CTA (grid over token tiles).
+/// \tparam RowTiles      16-row tiles of W per warp (1 or 2): each staged X fragment serves them
+/// all. \tparam Warps         warps per CTA (1 to 8). \tparam TilesInFlight stages of the
+/// per-thread cp.async weight ring (1-8): K tiles of 128
+///                       columns in flight ahead of the MMAs (TilesInFlight - 1 while one is used).
+/// \tparam ChunkTiles    K tiles of X staged in shared memory at once (1 to 16).
+template <int RowTiles, int Warps, int TilesInFlight, int ChunkTiles> struct W4ASqMmaSyncPolicy {
+  static_assert(RowTiles == 1 || RowTiles == 2, "W4ASqMmaSyncPolicy: RowTiles must be 1 or 2");
+  static_assert(Warps >= 1 && Warps <= 8, "W4ASqMmaSyncPolicy: Warps must lie in [1, 8]");
+  static_assert(TilesInFlight >= 1 && TilesInFlight <= 8,
+                "W4ASqMmaSyncPolicy: TilesInFlight must lie in [1, 8]");
+  static_assert(ChunkTiles >= 1 && ChunkTiles <= 16,
+                "W4ASqMmaSyncPolicy: ChunkTiles must lie in [1, 16]");
+  static constexpr bool mma_sync = true;
+  static constexpr int row_tiles = RowTiles;
+  static constexpr int warps = Warps;
+  static constexpr int tiles_in_flight = TilesInFlight;
+  static constexpr int chunk_tiles = ChunkTiles;
+  static constexpr int block_w = 16 * RowTiles * Warps;
+  static constexpr int block_tokens = 16;
+  static constexpr int stages = TilesInFlight;
+  static constexpr LowStaging low_staging = LowStaging::in_loop; ///< X_low widened while staged
+  static constexpr Schedule schedule = Schedule::cooperative;    ///< every warp loads and computes
+  static constexpr int threads = 32 * Warps;
+};
+
+/// Decode (M <= 16) with mma.sync: 128 channels per CTA (4 warps x 2 row tiles), a 4-stage
+/// weight ring, X staged 8 K tiles (1024 columns) at a time. What GemmW4ASqStaticAuto runs for
+/// M <= 16.
+using W4ASqMmaDecodePolicy = W4ASqMmaSyncPolicy<2, 4, 4, 8>;
+
+/// Decode (M <= 16) on wgmma: 16 tokens, deep pipeline to keep enough weight bytes in flight.
 using W4ASqDecodePolicy = W4ASqTilePolicy<128, 16, 8, LowStaging::in_loop>;
+/// Decode with one warpgroup (64 channels) per CTA: twice the CTAs of W4ASqDecodePolicy. Faster
+/// than it on an H100 for N = 8192, slower for N = 28672 (docs/performance.md); the auto header
+/// picks between the two by N.
+using W4ASqDecode64Policy = W4ASqTilePolicy<64, 16, 8, LowStaging::in_loop>;
 /// Medium M (17..256).
 using W4ASqMediumPolicy = W4ASqTilePolicy<128, 64, 5, LowStaging::in_loop>;
 /// Prefill (large M): 128 x 128 output tiles, X_low widened by a prepass, all warpgroups compute.

@@ -21,8 +21,11 @@
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
 //   - prepacked weights (`w_prepacked`, w4_prepack.hpp): used by prepass policies, which then need
 //     no canonical `w`; K < 2^20 (the offset-binary sums stay exact). In-loop policies read `w`.
-//   - compute capability 9.0 and a build that contains sm_90a code; otherwise
-//     Status::unsupported_architecture (an sm_80/sm_89 path slots into run()'s dispatch).
+//   - mma.sync policies: K < 2^20 as well (they widen W to offset binary in registers).
+//   - wgmma policies (W4ASqTilePolicy): compute capability 9.0 and a build that contains sm_90a
+//     code; mma.sync policies (W4ASqMmaSyncPolicy, the decode kernel for few tokens): compute
+//     capability 8.0 or newer with machine code for it in the build (sm_80 code serves sm_86 and
+//     sm_89 too); otherwise Status::unsupported_architecture.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -35,6 +38,7 @@
 #include "../common/device_arch.hpp"
 #include "../common/tma_sm90.cuh"
 #include "detail/w4a_sq_static_finalize.cuh"
+#include "detail/w4a_sq_static_mma_kernel.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/w4a_sq_static_ws_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
@@ -115,6 +119,9 @@ public:
     if (prepacked && args.k >= (1 << 20))
       return fail(Status::invalid_shape,
                   "prepacked weights need K below 2^20 (offset-binary int32 sums stay exact)");
+    if (Policy::mma_sync && args.k >= (1 << 20))
+      return fail(Status::invalid_shape,
+                  "the mma.sync kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
     if (args.x_high == nullptr || args.x_low == nullptr || (args.w == nullptr && !prepacked) ||
         args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
         args.y == nullptr)
@@ -136,6 +143,8 @@ public:
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
+    if constexpr (Policy::mma_sync)
+      return mma_workspace_bytes(args, split_count(args));
     return prepass_bytes(args) + sums_bytes(args) + partial_bytes(args, split_count(args));
   }
 
@@ -147,12 +156,15 @@ public:
   /// Split-K factor `run` will use: 1, unless the output tiles are fewer than the SMs (small M,
   /// per-channel scales, in-loop policy); then enough splits for about two CTAs per SM, each split
   /// keeping at least 4 K tiles. Every split count gives the same output (exact int32 partials).
+  /// mma.sync policies: enough splits for about four CTAs per SM, each split keeping at least
+  /// two K tiles.
   static int split_count(const Arguments& args) {
     if (Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
       return 1;
-    int device = 0, sms = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    if constexpr (Policy::mma_sync)
+      return mma_split_count(args);
+    int sms = 0;
+    if (current_sm_count(sms) != Status::success)
       return 1;
     const long long ctas =
         static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
@@ -184,9 +196,13 @@ public:
     int sm = 0;
     if (current_compute_capability(sm) != Status::success)
       return Status::cuda_error;
-    if (sm == 90)
-      return run_sm90(args, workspace, stream);
-    return Status::unsupported_architecture; // sm_80 / sm_89 (mma.sync INT4) path: not built yet
+    if constexpr (Policy::mma_sync) {
+      return sm >= 80 ? run_mma(args, workspace, stream) : Status::unsupported_architecture;
+    } else {
+      if (sm == 90)
+        return run_sm90(args, workspace, stream);
+      return Status::unsupported_architecture; // wgmma is Hopper-only
+    }
   }
 
 private:
@@ -217,6 +233,85 @@ private:
                       : 0;
   }
 
+  // ---- mma.sync decode kernel (W4ASqMmaSyncPolicy) ----------------------------------------
+  static int mma_split_count(const Arguments& args) {
+    int sms = 0;
+    if (current_sm_count(sms) != Status::success)
+      return 1;
+    const long long ctas =
+        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
+        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    const long long target = 4LL * sms;
+    if (ctas >= target)
+      return 1;
+    const int tiles = k_tiles(args);
+    long long splits = (target + ctas - 1) / ctas;
+    if (splits > tiles / 2)
+      splits = tiles / 2;
+    if (splits > 64)
+      splits = 64;
+    if (splits < 2)
+      return 1;
+    const int per = (tiles + static_cast<int>(splits) - 1) / static_cast<int>(splits);
+    return (tiles + per - 1) / per; // no empty splits
+  }
+  static std::size_t mma_plane_bytes(const Arguments& args) {
+    const std::size_t bytes = 2 * static_cast<std::size_t>(args.m) * args.n * sizeof(std::int32_t);
+    return (bytes + 255) / 256 * 256;
+  }
+  static std::size_t mma_counter_count(const Arguments& args) {
+    return static_cast<std::size_t>((args.n + Policy::block_w - 1) / Policy::block_w) *
+           ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+  }
+  /// Split-K: the two int32 sum planes, then one arrival counter per output tile.
+  static std::size_t mma_workspace_bytes(const Arguments& args, int splits) {
+    return splits > 1 ? mma_plane_bytes(args) + mma_counter_count(args) * sizeof(unsigned int) : 0;
+  }
+  template <int TokenTiles> static auto mma_kernel() {
+    return detail::w4a_sq_static_mma_kernel<low_bits, Policy, TokenTiles>;
+  }
+  static Status run_mma(const Arguments& args, void* workspace, cudaStream_t stream) {
+    // One MMA column (8 tokens) when every token fits it, else two per 16-token tile.
+    const auto kernel = args.m <= 8 ? mma_kernel<1>() : mma_kernel<2>();
+    // Machine code for sm_80 or newer that this device runs (sm_80 code serves sm_86/sm_89).
+    if (kernel_binary_version(reinterpret_cast<const void*>(kernel)) < 80)
+      return Status::unsupported_architecture;
+    constexpr int smem_bytes = detail::W4ASqMmaShape<Policy>::smem_bytes;
+    if (ensure_dynamic_shared_memory(kernel, smem_bytes) != Status::success)
+      return Status::cuda_error;
+    detail::W4ASqStaticParams p{};
+    p.m = args.m;
+    p.n = args.n;
+    p.k = args.k;
+    p.k_high = high_columns(args.k);
+    p.k_low = args.k - p.k_high;
+    p.x_high = args.x_high;
+    p.x_low = args.x_low;
+    p.w = args.w;
+    p.scale_x_high = args.scale_x_high;
+    p.scale_x_low = args.scale_x_low;
+    p.scale_w = args.scale_w;
+    p.bias = args.bias;
+    p.y = args.y;
+    p.int_sums = args.int_sums;
+    p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
+    p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+    const int tiles = k_tiles(args);
+    p.splits = split_count(args);
+    p.tiles_per_split = (tiles + p.splits - 1) / p.splits;
+    if (p.splits > 1) {
+      p.partials = static_cast<std::int32_t*>(workspace);
+      p.split_counters = reinterpret_cast<unsigned int*>(static_cast<std::uint8_t*>(workspace) +
+                                                         mma_plane_bytes(args));
+      if (cudaMemsetAsync(workspace, 0, mma_workspace_bytes(args, p.splits), stream) != cudaSuccess)
+        return Status::cuda_error;
+    }
+    const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w, p.splits,
+                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    kernel<<<grid, Policy::threads, smem_bytes, stream>>>(p);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+
   /// The kernel of this policy's schedule and weight layout (prepacked: prepass policies only).
   template <bool PrepackedW> static auto sm90_kernel() {
     if constexpr (Policy::schedule == Schedule::warp_specialized)
@@ -243,8 +338,7 @@ private:
     const auto kernel = sm90_kernel<PrepackedW>();
     if (!kernel_built_for(kernel, 90))
       return Status::unsupported_architecture;
-    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             Shape::smem_bytes) != cudaSuccess)
+    if (ensure_dynamic_shared_memory(kernel, Shape::smem_bytes) != Status::success)
       return Status::cuda_error;
 
     detail::W4ASqStaticParams p{};

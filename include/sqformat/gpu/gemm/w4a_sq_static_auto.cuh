@@ -1,7 +1,11 @@
 // sqformat/gpu/gemm/w4a_sq_static_auto.cuh: W4A(SQ) static GEMM that picks its tile policy from
 // the token count M at run time. Same arguments and results as GemmW4ASqStatic (policies never
 // change results).
-//   M <= 16        decode policy   (16-token tiles, X_low widened in the loop, no workspace)
+//   M <= 16        decode: on sm_90 the wgmma decode kernel (16-token tiles, X_low widened in
+//                  the loop) with 64 channels per CTA for N <= 16384 and 128 above (on an H100
+//                  the 64-channel variant was faster at N = 8192, slower at N = 28672); on other
+//                  devices (sm_80, sm_86, sm_89) the mma.sync kernel
+//                  (detail/w4a_sq_static_mma_kernel.cuh), the only one they can run
 //   16 < M <= 128  medium policy   (64-token tiles, X_low widened in the loop, no workspace)
 //   M > 128        prefill policy  (128 x 128 tiles, X_low widened once by a prepass; at M = 256
 //                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md);
@@ -16,15 +20,27 @@ namespace sqformat::gpu {
 template <class Config> class GemmW4ASqStaticAuto {
 public:
   using Decode = GemmW4ASqStatic<Config, W4ASqDecodePolicy>;
+  using Decode64 = GemmW4ASqStatic<Config, W4ASqDecode64Policy>;
+  static constexpr int decode64_max_n = 16384;
+  using DecodeMmaSync = GemmW4ASqStatic<Config, W4ASqMmaDecodePolicy>;
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
   using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
   using Arguments = W4ASqStaticArguments;
   static constexpr int medium_max_tokens = 128;
 
+  /// Whether decode (M <= 16) takes the mma.sync kernel: on every device but sm_90, where the
+  /// wgmma decode kernels measured faster (docs/performance.md).
+  static bool mma_sync_decode() {
+    int sm = 0;
+    return current_compute_capability(sm) == Status::success && sm != 90;
+  }
+
   static Status can_implement(const Arguments& args, const char** reason = nullptr) {
     if (args.m <= 16)
-      return Decode::can_implement(args, reason);
+      return mma_sync_decode()          ? DecodeMmaSync::can_implement(args, reason)
+             : args.n <= decode64_max_n ? Decode64::can_implement(args, reason)
+                                        : Decode::can_implement(args, reason);
     if (args.m <= medium_max_tokens)
       return Medium::can_implement(args, reason);
     if (args.w_prepacked != nullptr)
@@ -33,7 +49,9 @@ public:
   }
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m <= 16)
-      return Decode::workspace_size(args);
+      return mma_sync_decode()          ? DecodeMmaSync::workspace_size(args)
+             : args.n <= decode64_max_n ? Decode64::workspace_size(args)
+                                        : Decode::workspace_size(args);
     if (args.m <= medium_max_tokens)
       return Medium::workspace_size(args);
     if (args.w_prepacked != nullptr)
@@ -43,7 +61,9 @@ public:
   static Status run(const Arguments& args, void* workspace, std::size_t workspace_bytes,
                     cudaStream_t stream) {
     if (args.m <= 16)
-      return Decode::run(args, workspace, workspace_bytes, stream);
+      return mma_sync_decode() ? DecodeMmaSync::run(args, workspace, workspace_bytes, stream)
+             : args.n <= decode64_max_n ? Decode64::run(args, workspace, workspace_bytes, stream)
+                                        : Decode::run(args, workspace, workspace_bytes, stream);
     if (args.m <= medium_max_tokens)
       return Medium::run(args, workspace, workspace_bytes, stream);
     if (args.w_prepacked != nullptr)

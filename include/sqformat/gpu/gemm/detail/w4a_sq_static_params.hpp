@@ -40,6 +40,9 @@ struct W4ASqStaticParams {
   int splits;
   int tiles_per_split;
   std::int32_t* partials;
+  /// mma.sync kernel with split-K only: one arrival counter per output tile (zeroed by run()),
+  /// and `partials` is then 2 x M x N int32 (high plane, low plane) filled with atomicAdd.
+  unsigned int* split_counters;
 };
 
 } // namespace sqformat::gpu::detail

@@ -243,6 +243,58 @@ __device__ __forceinline__ MaskBits<B> mask_bits(const std::uint32_t (&sel)[B / 
   return bits;
 }
 
+/// Number of set bits of a bank mask.
+template <int B> __device__ __forceinline__ int popcount(MaskBits<B> bits) {
+  if constexpr (B <= 32)
+    return __popc(bits);
+  else
+    return __popcll(bits);
+}
+
+/// Top-H ties: the lowest H - popcount(above) set bits of `equal` (|x| > T above, |x| == T
+/// in equal; ties go to the lowest indices, as the reference takes them).
+template <int B, int H>
+__device__ __forceinline__ MaskBits<B> lowest_ties(MaskBits<B> above, MaskBits<B> equal) {
+  const int need = H - popcount<B>(above);
+  MaskBits<B> take = 0;
+#pragma unroll
+  for (int i = 0; i < H; ++i) { // at most H steps: the lowest set bit of `equal` while needed
+    const MaskBits<B> lowest = equal & (~equal + 1);
+    take |= i < need ? lowest : MaskBits<B>{0};
+    equal ^= lowest;
+  }
+  return take;
+}
+
+/// Select bytes (0x00 / 0xff) of elements 4j .. 4j + 3 from their bits in `bits`.
+template <int B> __device__ __forceinline__ std::uint32_t select_bytes(MaskBits<B> bits, int j) {
+  // nibble n -> bytes 0x01 at bits 0, 8, 16, 24 (n · 0x204081: no overlapping terms)
+  const std::uint32_t n = static_cast<std::uint32_t>(bits >> (4 * j)) & 0xfu;
+  return ((n * 0x204081u) & 0x01010101u) * 0xffu;
+}
+
+/// Puts the low sentinel into the code bytes of the high elements (select bytes 0xff).
+template <class C, int B>
+__device__ __forceinline__ void put_sentinels(std::uint32_t (&bytes)[B / 4],
+                                              const std::uint32_t (&sel)[B / 4]) {
+  constexpr std::uint32_t sentinel =
+      (static_cast<std::uint32_t>(C::low_sentinel) & ((1u << C::low_bits) - 1u)) * 0x01010101u;
+#pragma unroll
+  for (int j = 0; j < B / 4; ++j)
+    bytes[j] = (bytes[j] & ~sel[j]) | (sentinel & sel[j]);
+}
+
+/// Stores bank g's folded low and high words and its two scales.
+template <class C, int B>
+__device__ __forceinline__ void store_bank(
+    const SqTensorRef& out, std::int64_t g, const std::uint32_t (&low_words)[B * C::low_bits / 32],
+    const std::uint32_t (&high_words)[C::high_per_bank * C::high_bits / 32], const BankScales& s) {
+  store_words(out.low + g * (B * C::low_bits / 8), low_words);
+  store_words(out.high + g * (C::high_per_bank * C::high_bits / 8), high_words);
+  out.scale_low[g] = s.low;
+  out.scale_high[g] = s.high;
+}
+
 /// Swizzle of a lane's b bytes of shared memory: the 16-byte chunk index is XORed with the
 /// lane's position among the lanes that share a 128-byte line, so the 8 lanes of one 16-byte
 /// store phase hit 8 different groups of banks.
@@ -258,11 +310,7 @@ __device__ __forceinline__ int
 collect_high(const std::uint32_t (&codes)[B / 4], const std::uint32_t (&sel)[B / 4],
              std::uint8_t* lane_codes, int swizzle, std::uint32_t (&high)[H / 4]) {
   MaskBits<B> bits = mask_bits<B>(sel);
-  int count;
-  if constexpr (B <= 32)
-    count = __popc(bits);
-  else
-    count = __popcll(bits);
+  const int count = popcount<B>(bits);
 #pragma unroll
   for (int c = 0; c < B / 16; ++c)
     *reinterpret_cast<uint4*>(lane_codes + ((16 * c) ^ swizzle)) =
@@ -305,12 +353,11 @@ write_bank(const RawBank<T, B>& r, const std::uint32_t (&sel)[B / 4], std::int64
   std::uint32_t codes[B / 4];
   bank_codes<C>(r, sel, s, codes);
 
-  constexpr std::uint32_t sentinel =
-      (static_cast<std::uint32_t>(C::low_sentinel) & ((1u << C::low_bits) - 1u)) * 0x01010101u;
   std::uint32_t low_bytes[B / 4];
 #pragma unroll
   for (int j = 0; j < B / 4; ++j)
-    low_bytes[j] = (codes[j] & ~sel[j]) | (sentinel & sel[j]);
+    low_bytes[j] = codes[j];
+  put_sentinels<C, B>(low_bytes, sel);
   std::uint32_t low_words[B * C::low_bits / 32];
   fold_codes<C::low_bits>(low_bytes, low_words);
 
@@ -320,11 +367,7 @@ write_bank(const RawBank<T, B>& r, const std::uint32_t (&sel)[B / 4], std::int64
     flags |= flag_bad_mask;
   std::uint32_t high_words[H * C::high_bits / 32];
   fold_codes<C::high_bits>(high_bytes, high_words);
-
-  store_words(out.low + g * (B * C::low_bits / 8), low_words);
-  store_words(out.high + g * (H * C::high_bits / 8), high_words);
-  out.scale_low[g] = s.low;
-  out.scale_high[g] = s.high;
+  store_bank<C, B>(out, g, low_words, high_words, s);
   return flags;
 }
 

@@ -51,25 +51,11 @@ __device__ __forceinline__ void top_h_select(const std::uint32_t (&w)[B / 2],
     sel[j] = gt;
     equal_sel[j] = ge & ~gt;
   }
-  const MaskBits<B> above = mask_bits<B>(sel);
-  MaskBits<B> equal = mask_bits<B>(equal_sel), take = 0;
-  int need;
-  if constexpr (B <= 32)
-    need = H - __popc(above);
-  else
-    need = H - __popcll(above);
+  const MaskBits<B> above = mask_bits<B>(sel), equal = mask_bits<B>(equal_sel);
+  const MaskBits<B> take = lowest_ties<B, H>(above, equal);
 #pragma unroll
-  for (int i = 0; i < H; ++i) { // at most H steps: the lowest set bit of `equal` while needed
-    const MaskBits<B> lowest = equal & (~equal + 1);
-    take |= i < need ? lowest : MaskBits<B>{0};
-    equal ^= lowest;
-  }
-#pragma unroll
-  for (int j = 0; j < B / 4; ++j) {
-    // nibble n -> bytes 0x01 at bits 0, 8, 16, 24 (n · 0x204081: no overlapping terms)
-    const std::uint32_t n = static_cast<std::uint32_t>(take >> (4 * j)) & 0xfu;
-    sel[j] |= ((n * 0x204081u) & 0x01010101u) * 0xffu;
-  }
+  for (int j = 0; j < B / 4; ++j)
+    sel[j] |= select_bytes<B>(take, j);
 }
 } // namespace lane
 

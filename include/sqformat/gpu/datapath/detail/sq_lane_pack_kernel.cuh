@@ -19,6 +19,18 @@
 
 namespace sqformat::gpu::datapath::detail {
 
+/// The caller's mask bytes (0 or 1 each) -> select bytes (0x00 / 0xff), in place. Returns
+/// flag_bad_mask if a byte is neither (the reference rejects such a mask).
+template <int B> __device__ __forceinline__ unsigned widen_mask_bytes(std::uint32_t (&sel)[B / 4]) {
+  std::uint32_t any = 0;
+#pragma unroll
+  for (int j = 0; j < B / 4; ++j) {
+    any |= sel[j];
+    sel[j] *= 0xffu; // bytes 0/1 -> 0x00/0xff (other bytes are flagged)
+  }
+  return (any & 0xfefefefeu) != 0 ? flag_bad_mask : 0u;
+}
+
 /// 16-byte chunks of one bank's inputs (W, mask): the staged kernel's dynamic shared memory is
 /// Stages · chunks · Threads · 16 bytes.
 template <class C, class T> constexpr int sq_lane_pack_chunks = C::bank*(sizeof(T) + 1) / 16;
@@ -35,14 +47,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   unsigned flags = 0;
 
   auto pack = [&](std::int64_t g, const lane::RawBank<T, B>& r, std::uint32_t(&sel)[B / 4]) {
-    std::uint32_t any = 0;
-#pragma unroll
-    for (int j = 0; j < B / 4; ++j) {
-      any |= sel[j];
-      sel[j] *= 0xffu; // bytes 0/1 -> 0x00/0xff (other bytes are flagged below)
-    }
-    if ((any & 0xfefefefeu) != 0)
-      flags |= flag_bad_mask;
+    flags |= widen_mask_bytes<B>(sel);
     flags |= lane::write_bank<C, true>(r, sel, g, out, lane_codes, swizzle);
   };
 
@@ -61,17 +66,10 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
             return;
           const lane::StagedBankAddress<w_chunks> staged(w_stage,
                                                          static_cast<int>(threadIdx.x % 32));
-          std::uint32_t sel[B / 4], any = 0;
+          std::uint32_t sel[B / 4];
           lane::read_warp_bank_fast<B / 16>(w_stage + 32 * w_chunks, sel);
-#pragma unroll
-          for (int j = 0; j < B / 4; ++j)
-            any |= sel[j];
-          if ((any & 0xfefefefeu) != 0)
-            flags |= flag_bad_mask;
           const lane::MaskBits<B> high_bits = lane::mask_bits_of<B, false>(sel);
-#pragma unroll
-          for (int j = 0; j < B / 4; ++j)
-            sel[j] *= 0xffu; // bytes 0/1 -> 0x00/0xff
+          flags |= widen_mask_bytes<B>(sel);
           lane::RawBank<T, B> r;
           lane::load_staged_bank(staged, r);
           std::uint32_t high_amax, low_amax; // high_amax unused: write_split_bank finds it

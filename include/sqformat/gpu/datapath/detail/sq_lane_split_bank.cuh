@@ -202,15 +202,8 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
                  std::int64_t g, const SqTensorRef& out) {
   constexpr int H = C::high_per_bank;
   unsigned flags = 0;
-  if (CheckCount) {
-    int count;
-    if constexpr (B <= 32)
-      count = __popc(high_mask);
-    else
-      count = __popcll(high_mask);
-    if (count != H)
-      flags |= flag_bad_mask;
-  }
+  if (CheckCount && popcount<B>(high_mask) != H)
+    flags |= flag_bad_mask;
 
   // The high elements in K order, as float bits (a bad mask with fewer than H bits reads some
   // element again, in bounds).
@@ -234,11 +227,7 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
   const std::uint32_t fraction = low_code_bytes(r, s.inv_low, bytes);
   if (fraction < 2u || __float_as_uint(s.inv_low) >= 0x7f800000u)
     fix_low_code_bytes<C, T, B>(staged, s.low, s.inv_low, bytes);
-  constexpr std::uint32_t sentinel =
-      (static_cast<std::uint32_t>(C::low_sentinel) & ((1u << C::low_bits) - 1u)) * 0x01010101u;
-#pragma unroll
-  for (int j = 0; j < B / 4; ++j)
-    bytes[j] = (bytes[j] & ~sel[j]) | (sentinel & sel[j]);
+  put_sentinels<C, B>(bytes, sel);
   std::uint32_t low_words[B * C::low_bits / 32];
   if constexpr (C::low_bits == 4) {
     // fold_codes<4> with the nibble merge as one bitwise select (lop3): byte 2i of a word <-
@@ -287,11 +276,7 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
                                 __byte_perm(t[4 * j + 2], t[4 * j + 3], 0x0040), 0x5410);
   std::uint32_t high_words[H * C::high_bits / 32];
   fold_codes<C::high_bits>(high_bytes, high_words);
-
-  store_words(out.low + g * (B * C::low_bits / 8), low_words);
-  store_words(out.high + g * (H * C::high_bits / 8), high_words);
-  out.scale_low[g] = s.low;
-  out.scale_high[g] = s.high;
+  store_bank<C, B>(out, g, low_words, high_words, s);
   return flags;
 }
 

@@ -57,11 +57,7 @@ __device__ __forceinline__ void top_h_split(const StagedBankAddress<Cw>& staged,
     below = __vmaxs2(below, __vmaxs2(d0, d1));
   }
   high = mask_bits_of<B, true>(sel);
-  int count;
-  if constexpr (B <= 32)
-    count = __popc(high);
-  else
-    count = __popcll(high);
+  const int count = popcount<B>(high);
   if (count != H) { // ties at T: |x| > T, then the lowest indices of |x| == T
     // Lean on registers (w, sel and the rest stay live across this branch): the |x| > T
     // bytes are made twice, 8 elements at a time, instead of kept.
@@ -75,25 +71,11 @@ __device__ __forceinline__ void top_h_split(const StagedBankAddress<Cw>& staged,
       const std::uint32_t v = (gt_bytes(2 * i) & 0x01010101u) | (gt_bytes(2 * i + 1) & 0x10101010u);
       above |= static_cast<MaskBits<B>>((v * 0x1020408u) >> 24) << (8 * i);
     }
-    MaskBits<B> equal = high & ~above, take = 0;
-    int need;
-    if constexpr (B <= 32)
-      need = H - __popc(above);
-    else
-      need = H - __popcll(above);
-#pragma unroll
-    for (int i = 0; i < H; ++i) { // at most H steps: the lowest set bit of `equal` while needed
-      const MaskBits<B> lowest = equal & (~equal + 1);
-      take |= i < need ? lowest : MaskBits<B>{0};
-      equal ^= lowest;
-    }
+    const MaskBits<B> take = lowest_ties<B, H>(above, high & ~above);
     high = above | take;
 #pragma unroll
-    for (int j = 0; j < B / 4; ++j) {
-      // nibble n -> bytes 0x01 at bits 0, 8, 16, 24 (n · 0x204081: no overlapping terms)
-      const std::uint32_t n = static_cast<std::uint32_t>(take >> (4 * j)) & 0xfu;
-      sel[j] = gt_bytes(j) | ((n * 0x204081u) & 0x01010101u) * 0xffu;
-    }
+    for (int j = 0; j < B / 4; ++j)
+      sel[j] = gt_bytes(j) | select_bytes<B>(take, j);
   }
   const int below_max = max(static_cast<int>(static_cast<std::int16_t>(below & 0xffffu)),
                             static_cast<int>(static_cast<std::int16_t>(below >> 16)));

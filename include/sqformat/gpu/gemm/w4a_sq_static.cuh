@@ -161,27 +161,13 @@ public:
   static int split_count(const Arguments& args) {
     if (Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
       return 1;
-    if constexpr (Policy::mma_sync)
-      return mma_split_count(args);
     int sms = 0;
     if (current_sm_count(sms) != Status::success)
       return 1;
-    const long long ctas =
-        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
-        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
-    if (ctas >= sms)
-      return 1;
-    const int tiles = k_tiles(args);
-    long long splits = (2LL * sms + ctas - 1) / ctas;
-    if (splits > tiles / 4)
-      splits = tiles / 4;
-    if (splits > 32)
-      splits = 32;
-    if (splits < 2)
-      return 1;
-    // No empty splits: recount with the tiles each split gets.
-    const int per = (tiles + static_cast<int>(splits) - 1) / static_cast<int>(splits);
-    return (tiles + per - 1) / per;
+    if constexpr (Policy::mma_sync)
+      return splits_for(args, 4LL * sms, 4LL * sms, 2, 64);
+    else
+      return splits_for(args, sms, 2LL * sms, 4, 32);
   }
 
   /// Enqueues the GEMM on `stream`. Never throws; returns why it did not run.
@@ -206,6 +192,27 @@ public:
   }
 
 private:
+  /// Splits so that the CTAs reach `target` when there are fewer than `split_below` output tiles:
+  /// at least `min_tiles` K tiles a split and at most `max_splits` splits, none of them empty.
+  static int splits_for(const Arguments& args, long long split_below, long long target,
+                        int min_tiles, int max_splits) {
+    const long long ctas =
+        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
+        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    if (ctas >= split_below)
+      return 1;
+    const int tiles = k_tiles(args);
+    long long splits = (target + ctas - 1) / ctas;
+    if (splits > tiles / min_tiles)
+      splits = tiles / min_tiles;
+    if (splits > max_splits)
+      splits = max_splits;
+    if (splits < 2)
+      return 1;
+    // No empty splits: recount with the tiles each split gets.
+    const int per = (tiles + static_cast<int>(splits) - 1) / static_cast<int>(splits);
+    return (tiles + per - 1) / per;
+  }
   static int k_tiles(const Arguments& args) {
     const int kh = high_columns(args.k), kl = args.k - kh;
     return (kh + 127) / 128 + (kl + 127) / 128;
@@ -233,28 +240,32 @@ private:
                       : 0;
   }
 
-  // ---- mma.sync decode kernel (W4ASqMmaSyncPolicy) ----------------------------------------
-  static int mma_split_count(const Arguments& args) {
-    int sms = 0;
-    if (current_sm_count(sms) != Status::success)
-      return 1;
-    const long long ctas =
-        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
-        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
-    const long long target = 4LL * sms;
-    if (ctas >= target)
-      return 1;
-    const int tiles = k_tiles(args);
-    long long splits = (target + ctas - 1) / ctas;
-    if (splits > tiles / 2)
-      splits = tiles / 2;
-    if (splits > 64)
-      splits = 64;
-    if (splits < 2)
-      return 1;
-    const int per = (tiles + static_cast<int>(splits) - 1) / static_cast<int>(splits);
-    return (tiles + per - 1) / per; // no empty splits
+  /// The kernel parameters every path fills the same way (shape, operands, scales, output, the
+  /// split-K factor); the TMA maps, workspace pointers and prepacked fields are each path's own.
+  static detail::W4ASqStaticParams common_params(const Arguments& args) {
+    detail::W4ASqStaticParams p{};
+    p.m = args.m;
+    p.n = args.n;
+    p.k = args.k;
+    p.k_high = high_columns(args.k);
+    p.k_low = args.k - p.k_high;
+    p.x_high = args.x_high;
+    p.x_low = args.x_low;
+    p.w = args.w;
+    p.scale_x_high = args.scale_x_high;
+    p.scale_x_low = args.scale_x_low;
+    p.scale_w = args.scale_w;
+    p.bias = args.bias;
+    p.y = args.y;
+    p.int_sums = args.int_sums;
+    p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
+    p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+    p.splits = split_count(args);
+    p.tiles_per_split = (k_tiles(args) + p.splits - 1) / p.splits;
+    return p;
   }
+
+  // ---- mma.sync decode kernel (W4ASqMmaSyncPolicy) ----------------------------------------
   static std::size_t mma_plane_bytes(const Arguments& args) {
     const std::size_t bytes = 2 * static_cast<std::size_t>(args.m) * args.n * sizeof(std::int32_t);
     return (bytes + 255) / 256 * 256;
@@ -279,26 +290,7 @@ private:
     constexpr int smem_bytes = detail::W4ASqMmaShape<Policy>::smem_bytes;
     if (ensure_dynamic_shared_memory(kernel, smem_bytes) != Status::success)
       return Status::cuda_error;
-    detail::W4ASqStaticParams p{};
-    p.m = args.m;
-    p.n = args.n;
-    p.k = args.k;
-    p.k_high = high_columns(args.k);
-    p.k_low = args.k - p.k_high;
-    p.x_high = args.x_high;
-    p.x_low = args.x_low;
-    p.w = args.w;
-    p.scale_x_high = args.scale_x_high;
-    p.scale_x_low = args.scale_x_low;
-    p.scale_w = args.scale_w;
-    p.bias = args.bias;
-    p.y = args.y;
-    p.int_sums = args.int_sums;
-    p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
-    p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
-    const int tiles = k_tiles(args);
-    p.splits = split_count(args);
-    p.tiles_per_split = (tiles + p.splits - 1) / p.splits;
+    detail::W4ASqStaticParams p = common_params(args);
     if (p.splits > 1) {
       p.partials = static_cast<std::int32_t*>(workspace);
       p.split_counters = reinterpret_cast<unsigned int*>(static_cast<std::uint8_t*>(workspace) +
@@ -341,26 +333,8 @@ private:
     if (ensure_dynamic_shared_memory(kernel, Shape::smem_bytes) != Status::success)
       return Status::cuda_error;
 
-    detail::W4ASqStaticParams p{};
-    p.m = args.m;
-    p.n = args.n;
-    p.k = args.k;
-    p.k_high = high_columns(args.k);
-    p.k_low = args.k - p.k_high;
-    p.x_high = args.x_high;
-    p.x_low = args.x_low;
-    p.w = args.w;
-    p.scale_x_high = args.scale_x_high;
-    p.scale_x_low = args.scale_x_low;
-    p.scale_w = args.scale_w;
-    p.bias = args.bias;
-    p.y = args.y;
-    p.int_sums = args.int_sums;
-    p.w_groups = args.weight_scale_group == 128 ? args.k / 128 : 1;
-    p.y_is_fp16 = args.y_type == OutputType::fp16 ? 1 : 0;
+    detail::W4ASqStaticParams p = common_params(args);
     const int tiles = k_tiles(args);
-    p.splits = split_count(args);
-    p.tiles_per_split = (tiles + p.splits - 1) / p.splits;
     p.partials = p.splits > 1 ? reinterpret_cast<std::int32_t*>(
                                     static_cast<std::uint8_t*>(workspace) + prepass_bytes(args))
                               : nullptr;

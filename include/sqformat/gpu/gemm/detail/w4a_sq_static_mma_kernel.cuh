@@ -49,27 +49,24 @@
 
 namespace sqformat::gpu::detail {
 
-/// D += A * B for one m16n8k32 tile, s8 x s8 -> s32.
-__device__ __forceinline__ void mma_s8_16832(std::int32_t (&d)[4], std::uint32_t a0,
-                                             std::uint32_t a1, std::uint32_t a2, std::uint32_t a3,
-                                             std::uint32_t b0, std::uint32_t b1) {
+/// D += A * B for one m16n8k32 tile with s32 accumulation; A is u8 (offset-binary weights) when
+/// `UnsignedA`, else s8; B is s8.
+template <bool UnsignedA>
+__device__ __forceinline__ void mma_16832(std::int32_t (&d)[4], std::uint32_t a0, std::uint32_t a1,
+                                          std::uint32_t a2, std::uint32_t a3, std::uint32_t b0,
+                                          std::uint32_t b1) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
-               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-#endif
-}
-
-/// D += A * B for one m16n8k32 tile, u8 x s8 -> s32 (A unsigned: offset-binary weights).
-__device__ __forceinline__ void mma_u8s8_16832(std::int32_t (&d)[4], std::uint32_t a0,
-                                               std::uint32_t a1, std::uint32_t a2, std::uint32_t a3,
-                                               std::uint32_t b0, std::uint32_t b1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, "
-               "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  if constexpr (UnsignedA) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  } else {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  }
 #endif
 }
 
@@ -328,7 +325,7 @@ __global__ void __launch_bounds__(32 * Policy::warps, 16 / Policy::warps) // >= 
         const std::uint32_t a1 = int4_even_u8(wb[st]), a3 = int4_odd_u8(wb[st]);
 #pragma unroll
         for (int j = 0; j < TokenTiles; ++j)
-          mma_u8s8_16832(acc[r][j], a0, a1, a2, a3, b[j][2 * st], b[j][2 * st + 1]);
+          mma_16832<true>(acc[r][j], a0, a1, a2, a3, b[j][2 * st], b[j][2 * st + 1]);
       }
     }
     // The offset: -8 * sum_k x[m][k] for every channel, once per token tile (A = all -8).
@@ -337,7 +334,8 @@ __global__ void __launch_bounds__(32 * Policy::warps, 16 / Policy::warps) // >= 
     for (int st = 0; st < 4; ++st)
 #pragma unroll
       for (int j = 0; j < TokenTiles; ++j)
-        mma_s8_16832(offset[j], kMinus8, kMinus8, kMinus8, kMinus8, b[j][2 * st], b[j][2 * st + 1]);
+        mma_16832<false>(offset[j], kMinus8, kMinus8, kMinus8, kMinus8, b[j][2 * st],
+                         b[j][2 * st + 1]);
 
     // Segment ends: the high or low range (or this split's part of it), or with per-group
     // weight scales every tile (Kh is then a multiple of 128, so tile index = group index).

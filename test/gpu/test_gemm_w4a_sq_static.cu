@@ -549,4 +549,17 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   big.k = 1 << 20;
   CHECK(Mma::can_implement(big, &why) == Status::invalid_shape);
   CHECK(Gemm::can_implement(big, &why) == Status::success);
+  // 3-bit X_low rows of 36 bytes (Kl = 96): the wgmma kernels' TMA boxes need 16-byte multiples,
+  // the mma.sync kernel reads 4-byte words.
+  using C3 = sqformat::SqConfig<32, 16, 8, 3>;
+  Gemm::Arguments three = a;
+  three.k = 192;
+  CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqPrefillPolicy>::can_implement(three, &why) ==
+        Status::invalid_shape);
+  CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqDecodePolicy>::can_implement(three, &why) ==
+        Status::invalid_shape);
+  CHECK(gpu::GemmW4ASqStatic<C3, MmaPolicy>::can_implement(three, &why) == Status::success);
+  three.k = 256; // Kl = 128: 48-byte rows
+  CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqPrefillPolicy>::can_implement(three, &why) ==
+        Status::success);
 }

@@ -1,8 +1,9 @@
 // sqformat/gpu/common/device_arch.hpp: which kernel family the current device can run.
 //
 // Host code (CUDA runtime only). Kernels are chosen by the device's compute capability at run
-// time; a device without a kernel in this build gets Status::unsupported_architecture. The
-// answers are cached per device (and per kernel), so that run() costs no repeated driver queries.
+// time; a device without a kernel in this build gets Status::unsupported_architecture. Device
+// attributes and kernel versions, which never change while the process runs, are queried once per
+// device (and kernel).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -31,11 +32,11 @@ inline DeviceFacts* device_facts(int device) {
   return device >= 0 && device < kCachedDevices ? &facts[device] : nullptr;
 }
 
-/// Per (kernel, device): the kernel's binary version (-1: no machine code for the device) and
-/// the dynamic shared-memory limit already set with cudaFuncSetAttribute.
+/// Per (kernel, device): the architecture of the machine code the device runs (binary version)
+/// and the virtual architecture it was compiled from (PTX version); 0 while unknown.
 struct KernelFacts {
   int binary_version = 0;
-  int dynamic_shared = 0;
+  int ptx_version = 0;
 };
 inline std::mutex& kernel_facts_mutex() {
   static std::mutex m;
@@ -98,49 +99,64 @@ inline Status current_sm_count(int& sms) {
       sms);
 }
 
-/// The binary version of `kernel`'s machine code for the current device (major * 10 + minor),
-/// or -1 when the build has none that the device can run; cached per kernel and device.
-inline int kernel_binary_version(const void* kernel) {
+/// The versions of the code the current device would run for `kernel`: `binary` is the machine
+/// code's architecture (major * 10 + minor), `ptx` the virtual architecture it was compiled from
+/// (they differ when the driver compiles embedded PTX for a newer device, and a kernel whose body
+/// is guarded by `__CUDA_ARCH__` is empty when that PTX is older than the guard). Returns
+/// `unsupported_architecture` when the build holds no code this device can run (remembered per
+/// kernel and device), `cuda_error` when the query itself failed (not remembered).
+inline Status kernel_versions(const void* kernel, int& binary, int& ptx) {
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess)
-    return -1;
+    return Status::cuda_error;
   std::lock_guard<std::mutex> lock(detail::kernel_facts_mutex());
   detail::KernelFacts& facts = detail::kernel_facts()[{kernel, device}];
   if (facts.binary_version == 0) {
     cudaFuncAttributes attributes{};
-    if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
-      (void)cudaGetLastError(); // clear the "no kernel image" error
-      facts.binary_version = -1;
+    const cudaError_t e = cudaFuncGetAttributes(&attributes, kernel);
+    if (e == cudaErrorInvalidDeviceFunction || e == cudaErrorNoKernelImageForDevice) {
+      (void)cudaGetLastError(); // not sticky: clear it so that it is not reported later
+      facts.binary_version = facts.ptx_version = -1;
+    } else if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      return Status::cuda_error;
     } else {
       facts.binary_version = attributes.binaryVersion;
+      facts.ptx_version = attributes.ptxVersion;
     }
   }
-  return facts.binary_version;
+  binary = facts.binary_version;
+  ptx = facts.ptx_version;
+  return binary < 0 ? Status::unsupported_architecture : Status::success;
+}
+
+/// Whether `kernel` has code for this device that was compiled for at least `min_sm` (so a body
+/// guarded by `__CUDA_ARCH__ >= min_sm` is not empty): `unsupported_architecture` if not.
+template <class Kernel> inline Status check_kernel_arch(Kernel kernel, int min_sm) {
+  int binary = 0, ptx = 0;
+  const Status s = kernel_versions(reinterpret_cast<const void*>(kernel), binary, ptx);
+  if (s != Status::success)
+    return s;
+  return binary >= min_sm && ptx >= min_sm ? Status::success : Status::unsupported_architecture;
 }
 
 /// Whether `kernel` has machine code for exactly `sm` in this build. A binary built for an older
 /// architecture would otherwise run through binary compatibility, and kernels compiled to empty
 /// bodies for that architecture (the arch-guarded ones) must never run.
 template <class Kernel> inline bool kernel_built_for(Kernel kernel, int sm) {
-  return kernel_binary_version(reinterpret_cast<const void*>(kernel)) == sm;
+  int binary = 0, ptx = 0;
+  return kernel_versions(reinterpret_cast<const void*>(kernel), binary, ptx) == Status::success &&
+         binary == sm && ptx == sm;
 }
 
-/// Raises `kernel`'s dynamic shared-memory limit on the current device to at least `bytes`
-/// (cudaFuncSetAttribute once per kernel, device and size).
+/// Raises `kernel`'s dynamic shared-memory limit to `bytes`. Called on every launch: the limit
+/// belongs to the current context, which a cudaDeviceReset or another context replaces, and the
+/// call is cheap.
 template <class Kernel> inline Status ensure_dynamic_shared_memory(Kernel kernel, int bytes) {
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess)
-    return Status::cuda_error;
-  const void* key = reinterpret_cast<const void*>(kernel);
-  std::lock_guard<std::mutex> lock(detail::kernel_facts_mutex());
-  detail::KernelFacts& facts = detail::kernel_facts()[{key, device}];
-  if (facts.dynamic_shared >= bytes)
-    return Status::success;
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) !=
-      cudaSuccess)
-    return Status::cuda_error;
-  facts.dynamic_shared = bytes;
-  return Status::success;
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) ==
+                 cudaSuccess
+             ? Status::success
+             : Status::cuda_error;
 }
 
 } // namespace sqformat::gpu

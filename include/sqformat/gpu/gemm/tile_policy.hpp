@@ -58,12 +58,13 @@ struct W4ASqTilePolicy {
 };
 
 /// The mma.sync kernel for few tokens (detail/w4a_sq_static_mma_kernel.cuh; sm_80 and newer):
-/// every warp streams its own weight rows from global memory into registers, no shared-memory
-/// weight pipeline; the activations are staged per CTA. 16 tokens per CTA (grid over token tiles).
-/// \tparam RowTiles      16-row tiles of W per warp (1 or 2): each staged X fragment serves them
-/// all. \tparam Warps         warps per CTA (1 to 8). \tparam TilesInFlight stages of the
-/// per-thread cp.async weight ring (1-8): K tiles of 128
-///                       columns in flight ahead of the MMAs (TilesInFlight - 1 while one is used).
+/// every thread copies its own weight pieces with cp.async into private slots of a shared-memory
+/// ring (no block-wide weight pipeline); the activations are staged per CTA. 16 tokens per CTA
+/// (grid over token tiles).
+/// \tparam RowTiles      16-row tiles of W per warp (1 or 2); each staged X fragment serves all.
+/// \tparam Warps         warps per CTA (1 to 8).
+/// \tparam TilesInFlight stages of the weight ring (1 to 8): K tiles of 128 columns in flight
+///                       ahead of the MMAs (TilesInFlight - 1 while one is being used).
 /// \tparam ChunkTiles    K tiles of X staged in shared memory at once (1 to 16).
 template <int RowTiles, int Warps, int TilesInFlight, int ChunkTiles> struct W4ASqMmaSyncPolicy {
   static_assert(RowTiles == 1 || RowTiles == 2, "W4ASqMmaSyncPolicy: RowTiles must be 1 or 2");

@@ -15,7 +15,8 @@
 //
 // Requirements (checked by can_implement, reported as a Status with a reason):
 //   - M, N, K >= 1; K a multiple of the bank b; Kh = H·K/b and Kl = K - Kh multiples of 32;
-//     a packed X_low row, Kl·low_bits/8 bytes, a multiple of 16 (3-bit: Kl multiple of 128);
+//     wgmma policies: a packed X_low row, Kl·low_bits/8 bytes, a multiple of 16 (3-bit: Kl a
+//     multiple of 128, 2-bit: of 64);
 //     K < 2^21 (int32 sums stay exact); N a multiple of 8 (16-byte output rows).
 //   - per-group weight scales (weight_scale_group = 128): K and Kh multiples of 128.
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
@@ -106,6 +107,10 @@ public:
     if (kh % 32 != 0 || kl % 32 != 0)
       return fail(Status::invalid_shape,
                   "Kh = H*K/b and Kl = K - Kh must be multiples of 32 (16-byte INT4/INT8 chunks)");
+    if (!Policy::mma_sync && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
+      return fail(Status::invalid_shape,
+                  "wgmma policies need a packed X_low row (Kl * low_bits / 8 bytes) that is a "
+                  "multiple of 16 bytes (3-bit: Kl a multiple of 128; 2-bit: of 64)");
     if (args.n % 8 != 0)
       return fail(Status::n_not_supported, "N must be a multiple of 8");
     if (args.weight_scale_group != 0 && args.weight_scale_group != 128)
@@ -153,11 +158,11 @@ public:
     return Policy::low_staging == LowStaging::prepass && args.w_prepacked != nullptr;
   }
 
-  /// Split-K factor `run` will use: 1, unless the output tiles are fewer than the SMs (small M,
-  /// per-channel scales, in-loop policy); then enough splits for about two CTAs per SM, each split
-  /// keeping at least 4 K tiles. Every split count gives the same output (exact int32 partials).
-  /// mma.sync policies: enough splits for about four CTAs per SM, each split keeping at least
-  /// two K tiles.
+  /// Split-K factor `run` will use (in-loop policies with per-channel scales; 1 otherwise). wgmma
+  /// policies: 1 unless the output tiles are fewer than the SMs, then enough splits for about two
+  /// CTAs per SM, each split keeping at least 4 K tiles. mma.sync policies: 1 unless the output
+  /// tiles are fewer than four per SM, then enough splits for about four CTAs per SM, each split
+  /// keeping at least 2 K tiles. Every split count gives the same output (exact int32 sums).
   static int split_count(const Arguments& args) {
     if (Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
       return 1;
@@ -284,9 +289,9 @@ private:
   static Status run_mma(const Arguments& args, void* workspace, cudaStream_t stream) {
     // One MMA column (8 tokens) when every token fits it, else two per 16-token tile.
     const auto kernel = args.m <= 8 ? mma_kernel<1>() : mma_kernel<2>();
-    // Machine code for sm_80 or newer that this device runs (sm_80 code serves sm_86/sm_89).
-    if (kernel_binary_version(reinterpret_cast<const void*>(kernel)) < 80)
-      return Status::unsupported_architecture;
+    // Code compiled for sm_80 or newer that this device runs (sm_80 code serves sm_86/sm_89).
+    if (const Status st = check_kernel_arch(kernel, 80); st != Status::success)
+      return st;
     constexpr int smem_bytes = detail::W4ASqMmaShape<Policy>::smem_bytes;
     if (ensure_dynamic_shared_memory(kernel, smem_bytes) != Status::success)
       return Status::cuda_error;

@@ -34,9 +34,10 @@ struct W4ASqStaticParams {
   int m, n, k, k_high, k_low;
   int w_groups;  ///< 1: per output channel; K/128: per group of 128 columns
   int y_is_fp16; ///< 0: bf16 output, 1: fp16 output
-  /// Split-K: gridDim.z CTAs share one output tile, each over `tiles_per_split` consecutive K
-  /// tiles, and write their exact partial sums to `partials` (splits x 2 x M x N int32: high
-  /// plane, low plane) instead of an output; w4a_sq_static_finalize_kernel adds them up.
+  /// Split-K (wgmma kernels): gridDim.z CTAs share one output tile, each over `tiles_per_split`
+  /// consecutive K tiles, and write their exact partial sums to `partials` (splits x 2 x M x N
+  /// int32: high plane, low plane) instead of an output; w4a_sq_static_finalize_kernel adds them
+  /// up. The mma.sync kernel splits over gridDim.y and adds into 2 x M x N planes (see below).
   int splits;
   int tiles_per_split;
   std::int32_t* partials;

@@ -38,6 +38,8 @@ using GemmMma = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaDecod
 /// The two wgmma decode policies the auto header picks from by N (64 and 128 channels per CTA).
 using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode64Policy>;
 using GemmDecode128 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecodePolicy>;
+/// 8-token tiles (what the auto header takes for M <= 8 on sm_90).
+using GemmDecode8 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode8Policy>;
 /// The prefill kernel forced at small M (to place the auto policy's threshold).
 using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPolicy>;
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
@@ -176,6 +178,7 @@ void register_all() {
       if (m <= 16) {
         setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_w128", bm_w4a_sq5<GemmDecode128>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
       }
       if (m <= 256)
         setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));

@@ -246,6 +246,8 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) int sums and bf16 output match the reference (i
     CAPTURE(M);
     Problem<C> pr(M, 200, 1024, 1024, seed + M);
     check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
+    // 8-token tiles (one wgmma column of 8; several token tiles from M = 16 on).
+    check_against_reference(pr, run_device<C, gpu::W4ASqDecode8Policy>(pr, true, true), true);
   }
 }
 
@@ -278,8 +280,9 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
   using Auto = gpu::GemmW4ASqStaticAuto<C>;
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
-  // Decode with N <= 16384 (64-channel CTAs on sm_90) and above (128), medium and prefill M.
-  const int shapes[][2] = {{1, 200}, {16, 200}, {5, 16392}, {40, 200}, {130, 264}};
+  // Decode with M <= 8 (8-token tiles on sm_90), with N <= 16384 (64-channel CTAs) and above
+  // (128), medium and prefill M.
+  const int shapes[][2] = {{1, 200}, {16, 200}, {5, 16392}, {12, 16392}, {40, 200}, {130, 264}};
   for (const auto& sh : shapes) {
     CAPTURE(sh[0], sh[1]);
     Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
@@ -428,18 +431,21 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto i = run_device<C, MmaSmallPolicy>(pr, false, true); // other splits, other tiles
   const auto j = run_device<C, MmaWidePolicy>(pr, false, true);
   const auto k = run_device<C, gpu::W4ASqDecode64Policy>(pr, false, true);
+  const auto l = run_device<C, gpu::W4ASqDecode8Policy>(pr, false, true);
   REQUIRE(f.status == Status::success);
   REQUIRE(g.status == Status::success);
   REQUIRE(h.status == Status::success);
   REQUIRE(i.status == Status::success);
   REQUIRE(j.status == Status::success);
   REQUIRE(k.status == Status::success);
+  REQUIRE(l.status == Status::success);
   CHECK(a.y == f.y);
   CHECK(a.y == g.y);
   CHECK(a.y == h.y);
   CHECK(a.y == i.y);
   CHECK(a.y == j.y);
   CHECK(a.y == k.y);
+  CHECK(a.y == l.y);
   REQUIRE(a.status == Status::success);
   REQUIRE(b.status == Status::success);
   REQUIRE(c.status == Status::success);

@@ -1,9 +1,10 @@
 // sqformat/gpu/gemm/w4a_sq_static_auto.cuh: W4A(SQ) static GEMM that picks its tile policy from
 // the token count M at run time. Same arguments and results as GemmW4ASqStatic (policies never
 // change results).
-//   M <= 16        decode: on sm_90 the wgmma decode kernel (16-token tiles, X_low widened in
-//                  the loop) with 64 channels per CTA for N <= 16384 and 128 above (on an H100
-//                  the 64-channel variant was faster at N = 8192, slower at N = 28672); on other
+//   M <= 16        decode: on sm_90 the wgmma decode kernel (X_low widened in the loop): for
+//                  M <= 8 with 8-token tiles and 64 channels per CTA, else 16-token tiles with 64
+//                  channels per CTA for N <= 16384 and 128 above (on an H100 the 64-channel
+//                  variant was faster at N = 8192, slower at N = 28672); on other
 //                  devices (sm_80, sm_86, sm_89) the mma.sync kernel
 //                  (detail/w4a_sq_static_mma_kernel.cuh), the only one they can run
 //   16 < M <= 128  medium policy   (64-token tiles, X_low widened in the loop, no workspace)
@@ -21,6 +22,7 @@ template <class Config> class GemmW4ASqStaticAuto {
 public:
   using Decode = GemmW4ASqStatic<Config, W4ASqDecodePolicy>;
   using Decode64 = GemmW4ASqStatic<Config, W4ASqDecode64Policy>;
+  using Decode8 = GemmW4ASqStatic<Config, W4ASqDecode8Policy>;
   static constexpr int decode64_max_n = 16384;
   using DecodeMmaSync = GemmW4ASqStatic<Config, W4ASqMmaDecodePolicy>;
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
@@ -39,6 +41,7 @@ public:
   static Status can_implement(const Arguments& args, const char** reason = nullptr) {
     if (args.m <= 16)
       return mma_sync_decode()          ? DecodeMmaSync::can_implement(args, reason)
+             : args.m <= 8              ? Decode8::can_implement(args, reason)
              : args.n <= decode64_max_n ? Decode64::can_implement(args, reason)
                                         : Decode::can_implement(args, reason);
     if (args.m <= medium_max_tokens)
@@ -50,6 +53,7 @@ public:
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m <= 16)
       return mma_sync_decode()          ? DecodeMmaSync::workspace_size(args)
+             : args.m <= 8              ? Decode8::workspace_size(args)
              : args.n <= decode64_max_n ? Decode64::workspace_size(args)
                                         : Decode::workspace_size(args);
     if (args.m <= medium_max_tokens)
@@ -62,6 +66,7 @@ public:
                     cudaStream_t stream) {
     if (args.m <= 16)
       return mma_sync_decode() ? DecodeMmaSync::run(args, workspace, workspace_bytes, stream)
+             : args.m <= 8     ? Decode8::run(args, workspace, workspace_bytes, stream)
              : args.n <= decode64_max_n ? Decode64::run(args, workspace, workspace_bytes, stream)
                                         : Decode::run(args, workspace, workspace_bytes, stream);
     if (args.m <= medium_max_tokens)

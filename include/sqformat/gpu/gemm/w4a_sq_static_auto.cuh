@@ -39,41 +39,32 @@ public:
   }
 
   static Status can_implement(const Arguments& args, const char** reason = nullptr) {
-    if (args.m <= 16)
-      return mma_sync_decode()          ? DecodeMmaSync::can_implement(args, reason)
-             : args.m <= 8              ? Decode8::can_implement(args, reason)
-             : args.n <= decode64_max_n ? Decode64::can_implement(args, reason)
-                                        : Decode::can_implement(args, reason);
-    if (args.m <= medium_max_tokens)
-      return Medium::can_implement(args, reason);
-    if (args.w_prepacked != nullptr)
-      return PrefillPrepacked::can_implement(args, reason);
-    return Prefill::can_implement(args, reason);
+    return with_chosen(args,
+                       [&](auto gemm) { return decltype(gemm)::can_implement(args, reason); });
   }
   static std::size_t workspace_size(const Arguments& args) {
-    if (args.m <= 16)
-      return mma_sync_decode()          ? DecodeMmaSync::workspace_size(args)
-             : args.m <= 8              ? Decode8::workspace_size(args)
-             : args.n <= decode64_max_n ? Decode64::workspace_size(args)
-                                        : Decode::workspace_size(args);
-    if (args.m <= medium_max_tokens)
-      return Medium::workspace_size(args);
-    if (args.w_prepacked != nullptr)
-      return PrefillPrepacked::workspace_size(args);
-    return Prefill::workspace_size(args);
+    return with_chosen(args, [&](auto gemm) { return decltype(gemm)::workspace_size(args); });
   }
   static Status run(const Arguments& args, void* workspace, std::size_t workspace_bytes,
                     cudaStream_t stream) {
-    if (args.m <= 16)
-      return mma_sync_decode() ? DecodeMmaSync::run(args, workspace, workspace_bytes, stream)
-             : args.m <= 8     ? Decode8::run(args, workspace, workspace_bytes, stream)
-             : args.n <= decode64_max_n ? Decode64::run(args, workspace, workspace_bytes, stream)
-                                        : Decode::run(args, workspace, workspace_bytes, stream);
+    return with_chosen(args, [&](auto gemm) {
+      return decltype(gemm)::run(args, workspace, workspace_bytes, stream);
+    });
+  }
+
+private:
+  /// The one place the policy is chosen: calls `f` with a value of the chosen GemmW4ASqStatic.
+  template <class F> static decltype(auto) with_chosen(const Arguments& args, F&& f) {
+    if (args.m <= 16) {
+      if (mma_sync_decode())
+        return f(DecodeMmaSync{});
+      if (args.m <= 8)
+        return f(Decode8{});
+      return args.n <= decode64_max_n ? f(Decode64{}) : f(Decode{});
+    }
     if (args.m <= medium_max_tokens)
-      return Medium::run(args, workspace, workspace_bytes, stream);
-    if (args.w_prepacked != nullptr)
-      return PrefillPrepacked::run(args, workspace, workspace_bytes, stream);
-    return Prefill::run(args, workspace, workspace_bytes, stream);
+      return f(Medium{});
+    return args.w_prepacked != nullptr ? f(PrefillPrepacked{}) : f(Prefill{});
   }
 };
 

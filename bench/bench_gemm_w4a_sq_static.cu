@@ -40,6 +40,10 @@ using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDec
 using GemmDecode128 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecodePolicy>;
 /// 8-token tiles (what the auto header takes for M <= 8 on sm_90).
 using GemmDecode8 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode8Policy>;
+/// CUDA-core decode kernel: the default policy, 4 steps of W in flight, and 2 rows per warp.
+using GemmGemv = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvDecodePolicy>;
+using GemmGemvD4 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 4, 4>>;
+using GemmGemvR2 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 2, 4>>;
 /// The prefill kernel forced at small M (to place the auto policy's threshold).
 using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPolicy>;
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
@@ -156,7 +160,8 @@ template <class Op, bool Prepacked = false> void bm_w4a_sq5(benchmark::State& st
 
 void register_all() {
   const int shapes[][2] = {{8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672}};
-  for (int m : {1, 16, 64, 256, 2048, 8192}) {
+  for (int m : {1, 4, 8, 16, 64, 256, 2048, 8192}) {
+    const bool extra_m = m == 4 || m == 8; // decode kernels only
     for (const auto& s : shapes) {
       const int iterations = m >= 2048 ? 10 : 30;
       auto setup = [&](benchmark::internal::Benchmark* b) {
@@ -166,6 +171,16 @@ void register_all() {
             ->Iterations(iterations)
             ->Unit(benchmark::kMicrosecond);
       };
+      if (extra_m) {
+        setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
+                                           "bf16"));
+        setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv", bm_w4a_sq5<GemmGemv>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
+        continue;
+      }
       setup(benchmark::RegisterBenchmark("cublaslt_int8", bm_baseline, BaselineKind::int8_s32,
                                          "int8"));
       setup(
@@ -179,6 +194,9 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_w128", bm_w4a_sq5<GemmDecode128>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv", bm_w4a_sq5<GemmGemv>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
       }
       if (m <= 256)
         setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));

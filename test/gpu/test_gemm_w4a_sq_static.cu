@@ -232,6 +232,11 @@ using SmallPolicy = gpu::W4ASqTilePolicy<64, 32, 3, gpu::LowStaging::in_loop>;
 using MmaPolicy = gpu::W4ASqMmaDecodePolicy;
 using MmaSmallPolicy = gpu::W4ASqMmaSyncPolicy<1, 1, 1, 1>;
 using MmaWidePolicy = gpu::W4ASqMmaSyncPolicy<1, 8, 3, 4>;
+/// CUDA-core decode kernel: the default (8 warps x 4 rows), one warp of one row with nothing
+/// loaded ahead, and 16 warps of 8 rows (4 at 8 tokens, 2 at 16).
+using GemvPolicy = gpu::W4ASqGemvDecodePolicy;
+using GemvSmallPolicy = gpu::W4ASqGemvPolicy<1, 1, 1>;
+using GemvWidePolicy = gpu::W4ASqGemvPolicy<16, 8, 2>;
 
 } // namespace
 
@@ -274,15 +279,42 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) mma.sync decode kernel matches the reference", 
   check_against_reference(many, run_device<C, MmaSmallPolicy>(many, true, true), true);
 }
 
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) CUDA-core decode kernel (GEMV) matches the reference",
+                        "[gpu][gemm]", Configs) {
+  using C = TestType;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // Every token tile (1, 2, 4, 8, 16; 37 = three CTAs of 16 tokens, the last one partial);
+  // N = 200 ends inside a CTA's rows; K = 1024: Kh (256 / 64 / 512 / 512 columns) ends inside a
+  // 1024-column step, so lanes idle there.
+  for (int M : {1, 2, 3, 4, 7, 8, 16, 37}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 200, 1024, 1024, seed + M);
+    check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, GemvSmallPolicy>(pr, true, true), true);
+    check_against_reference(pr,
+                            run_device<C, GemvWidePolicy>(pr, false, true, gpu::OutputType::fp16),
+                            true, gpu::OutputType::fp16);
+  }
+  // Long K: one staged chunk of 28 steps (1 token: 32 steps a chunk), chunks that hold steps of
+  // both blocks (4 tokens: 8 steps), many chunks (16 tokens: 2 steps).
+  for (int M : {1, 4, 16}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 64, 28672, 28672, seed + 100 + M);
+    check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, true), true);
+  }
+}
+
 TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the reference",
           "[gpu][gemm]") {
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   using Auto = gpu::GemmW4ASqStaticAuto<C>;
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
-  // Decode with M <= 8 (8-token tiles on sm_90), with N <= 16384 (64-channel CTAs) and above
-  // (128), medium and prefill M.
-  const int shapes[][2] = {{1, 200}, {16, 200}, {5, 16392}, {12, 16392}, {40, 200}, {130, 264}};
+  // Decode with M <= 4 (the CUDA-core kernel on sm_90), M <= 8 (8-token tiles), with
+  // N <= 16384 (64-channel CTAs) and above (128), medium and prefill M.
+  const int shapes[][2] = {{1, 200},    {3, 16392}, {16, 200}, {5, 16392},
+                           {12, 16392}, {40, 200},  {130, 264}};
   for (const auto& sh : shapes) {
     CAPTURE(sh[0], sh[1]);
     Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
@@ -384,6 +416,7 @@ TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", 
   Problem<C> pr(5, 128, 4096, 4096, fresh_seed(), true);
   check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
   check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
+  check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, false), false);
 }
 
 TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu][gemm]") {
@@ -432,6 +465,12 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto j = run_device<C, MmaWidePolicy>(pr, false, true);
   const auto k = run_device<C, gpu::W4ASqDecode64Policy>(pr, false, true);
   const auto l = run_device<C, gpu::W4ASqDecode8Policy>(pr, false, true);
+  const auto gv = run_device<C, GemvPolicy>(pr, false, true);
+  const auto gs = run_device<C, GemvSmallPolicy>(pr, false, true);
+  REQUIRE(gv.status == Status::success);
+  REQUIRE(gs.status == Status::success);
+  CHECK(a.y == gv.y);
+  CHECK(a.y == gs.y);
   REQUIRE(f.status == Status::success);
   REQUIRE(g.status == Status::success);
   REQUIRE(h.status == Status::success);
@@ -469,6 +508,7 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
     Problem<C> pr(3, N, K, K, seed + N + K);
     check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
     check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, false), false);
   }
   Problem<C> pr(2, 1024, 8192, 8192, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, false), false);
@@ -555,6 +595,15 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   big.k = 1 << 20;
   CHECK(Mma::can_implement(big, &why) == Status::invalid_shape);
   CHECK(Gemm::can_implement(big, &why) == Status::success);
+  // The GEMV kernel: the same K rule; per-channel weight scales only.
+  using Gemv = gpu::GemmW4ASqStatic<C, GemvPolicy>;
+  REQUIRE(Gemv::can_implement(a, &why) == Status::success);
+  REQUIRE(Gemv::workspace_size(a) == 0);
+  CHECK(Gemv::can_implement(big, &why) == Status::invalid_shape);
+  Gemm::Arguments grouped = a;
+  grouped.weight_scale_group = 128;
+  grouped.k = 16 * 32 * 3;
+  CHECK(Gemv::can_implement(grouped, &why) == Status::invalid_argument);
   // 3-bit X_low rows of 36 bytes (Kl = 96): the wgmma kernels' TMA boxes need 16-byte multiples,
   // the mma.sync kernel reads 4-byte words.
   using C3 = sqformat::SqConfig<32, 16, 8, 3>;
@@ -565,6 +614,7 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqDecodePolicy>::can_implement(three, &why) ==
         Status::invalid_shape);
   CHECK(gpu::GemmW4ASqStatic<C3, MmaPolicy>::can_implement(three, &why) == Status::success);
+  CHECK(gpu::GemmW4ASqStatic<C3, GemvPolicy>::can_implement(three, &why) == Status::success);
   three.k = 256; // Kl = 128: 48-byte rows
   CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqPrefillPolicy>::can_implement(three, &why) ==
         Status::success);

@@ -48,6 +48,7 @@ struct W4ASqTilePolicy {
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
                 "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
+  static constexpr bool gemv = false;
   static constexpr int block_w = BlockW;
   static constexpr int block_tokens = BlockTokens;
   static constexpr int stages = Stages;
@@ -74,6 +75,7 @@ template <int RowTiles, int Warps, int TilesInFlight, int ChunkTiles> struct W4A
   static_assert(ChunkTiles >= 1 && ChunkTiles <= 16,
                 "W4ASqMmaSyncPolicy: ChunkTiles must lie in [1, 16]");
   static constexpr bool mma_sync = true;
+  static constexpr bool gemv = false;
   static constexpr int row_tiles = RowTiles;
   static constexpr int warps = Warps;
   static constexpr int tiles_in_flight = TilesInFlight;
@@ -85,6 +87,35 @@ template <int RowTiles, int Warps, int TilesInFlight, int ChunkTiles> struct W4A
   static constexpr Schedule schedule = Schedule::cooperative;    ///< every warp loads and computes
   static constexpr int threads = 32 * Warps;
 };
+
+/// The CUDA-core decode kernel for few tokens (detail/w4a_sq_static_gemv_kernel.cuh; sm_80 and
+/// newer; per-channel weight scales only): a warp streams RowsPerWarp rows of W (fewer when
+/// RowsPerWarp * tokens > 32) with dp4a, the CTA stages X in shared memory. Token tiles of 1, 2,
+/// 4, 8 or 16 (the smallest that holds M; 16 per CTA above).
+/// \tparam Warps         warps per CTA (1 to 16).
+/// \tparam RowsPerWarp   rows of W per warp (1, 2, 4 or 8).
+/// \tparam StepsInFlight 1024-column steps of W a warp loads ahead of use (1 to 4).
+template <int Warps, int RowsPerWarp, int StepsInFlight> struct W4ASqGemvPolicy {
+  static_assert(Warps >= 1 && Warps <= 16, "W4ASqGemvPolicy: Warps must lie in [1, 16]");
+  static_assert(RowsPerWarp == 1 || RowsPerWarp == 2 || RowsPerWarp == 4 || RowsPerWarp == 8,
+                "W4ASqGemvPolicy: RowsPerWarp must be 1, 2, 4 or 8");
+  static_assert(StepsInFlight >= 1 && StepsInFlight <= 4,
+                "W4ASqGemvPolicy: StepsInFlight must lie in [1, 4]");
+  static constexpr bool mma_sync = false;
+  static constexpr bool gemv = true;
+  static constexpr int warps = Warps;
+  static constexpr int rows_per_warp = RowsPerWarp;
+  static constexpr int steps_in_flight = StepsInFlight;
+  static constexpr int block_w = Warps * RowsPerWarp; ///< rows per CTA at token tiles up to 32/R
+  static constexpr int block_tokens = 16;
+  static constexpr int stages = StepsInFlight;
+  static constexpr LowStaging low_staging = LowStaging::in_loop; ///< X_low widened while staged
+  static constexpr Schedule schedule = Schedule::cooperative;
+  static constexpr int threads = 32 * Warps;
+};
+
+/// Decode on CUDA cores: 8 warps of 4 rows (2 rows at 16 tokens), two steps of W in flight.
+using W4ASqGemvDecodePolicy = W4ASqGemvPolicy<8, 4, 2>;
 
 /// Decode (M <= 16) with mma.sync: 128 channels per CTA (4 warps x 2 row tiles), a 4-stage
 /// weight ring, X staged 8 K tiles (1024 columns) at a time. What GemmW4ASqStaticAuto runs for

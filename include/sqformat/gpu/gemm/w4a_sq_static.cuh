@@ -22,11 +22,12 @@
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
 //   - prepacked weights (`w_prepacked`, w4_prepack.hpp): used by prepass policies, which then need
 //     no canonical `w`; K < 2^20 (the offset-binary sums stay exact). In-loop policies read `w`.
-//   - mma.sync policies: K < 2^20 as well (they widen W to offset binary in registers).
+//   - mma.sync and GEMV policies: K < 2^20 as well (they widen W to offset binary in registers);
+//     GEMV policies (W4ASqGemvPolicy, the CUDA-core decode kernel): per-channel weight scales.
 //   - wgmma policies (W4ASqTilePolicy): compute capability 9.0 and a build that contains sm_90a
 //     code; mma.sync policies (W4ASqMmaSyncPolicy, the decode kernel for few tokens): compute
 //     capability 8.0 or newer with machine code for it in the build (sm_80 code serves sm_86 and
-//     sm_89 too); otherwise Status::unsupported_architecture.
+//     sm_89 too), and the same for GEMV policies; otherwise Status::unsupported_architecture.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -39,6 +40,7 @@
 #include "../common/device_arch.hpp"
 #include "../common/tma_sm90.cuh"
 #include "detail/w4a_sq_static_finalize.cuh"
+#include "detail/w4a_sq_static_gemv_kernel.cuh"
 #include "detail/w4a_sq_static_mma_kernel.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/w4a_sq_static_ws_sm90.cuh"
@@ -107,7 +109,7 @@ public:
     if (kh % 32 != 0 || kl % 32 != 0)
       return fail(Status::invalid_shape,
                   "Kh = H*K/b and Kl = K - Kh must be multiples of 32 (16-byte INT4/INT8 chunks)");
-    if (!Policy::mma_sync && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
+    if (!Policy::mma_sync && !Policy::gemv && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
       return fail(Status::invalid_shape,
                   "wgmma policies need a packed X_low row (Kl * low_bits / 8 bytes) that is a "
                   "multiple of 16 bytes (3-bit: Kl a multiple of 128; 2-bit: of 64)");
@@ -127,6 +129,12 @@ public:
     if (Policy::mma_sync && args.k >= (1 << 20))
       return fail(Status::invalid_shape,
                   "the mma.sync kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
+    if (Policy::gemv && args.k >= (1 << 20))
+      return fail(Status::invalid_shape,
+                  "the GEMV kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
+    if (Policy::gemv && args.weight_scale_group != 0)
+      return fail(Status::invalid_argument,
+                  "the GEMV kernel takes per-channel weight scales only (weight_scale_group = 0)");
     if (args.x_high == nullptr || args.x_low == nullptr || (args.w == nullptr && !prepacked) ||
         args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
         args.y == nullptr)
@@ -148,6 +156,8 @@ public:
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
+    if constexpr (Policy::gemv)
+      return 0;
     if constexpr (Policy::mma_sync)
       return mma_workspace_bytes(args, split_count(args));
     return prepass_bytes(args) + sums_bytes(args) + partial_bytes(args, split_count(args));
@@ -164,7 +174,7 @@ public:
   /// tiles are fewer than four per SM, then enough splits for about four CTAs per SM, each split
   /// keeping at least 2 K tiles. Every split count gives the same output (exact int32 sums).
   static int split_count(const Arguments& args) {
-    if (Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
+    if (Policy::gemv || Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
       return 1;
     int sms = 0;
     if (current_sm_count(sms) != Status::success)
@@ -187,7 +197,9 @@ public:
     int sm = 0;
     if (current_compute_capability(sm) != Status::success)
       return Status::cuda_error;
-    if constexpr (Policy::mma_sync) {
+    if constexpr (Policy::gemv) {
+      return sm >= 80 ? run_gemv(args, stream) : Status::unsupported_architecture;
+    } else if constexpr (Policy::mma_sync) {
       return sm >= 80 ? run_mma(args, workspace, stream) : Status::unsupported_architecture;
     } else {
       if (sm == 90)
@@ -307,6 +319,34 @@ private:
                     (args.m + Policy::block_tokens - 1) / Policy::block_tokens);
     kernel<<<grid, Policy::threads, smem_bytes, stream>>>(p);
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+
+  // ---- CUDA-core decode kernel (W4ASqGemvPolicy) ------------------------------------------
+  template <int Tokens> static Status launch_gemv(const Arguments& args, cudaStream_t stream) {
+    using Shape = detail::W4ASqGemvShape<Policy, Tokens>;
+    const auto kernel = detail::w4a_sq_static_gemv_kernel<low_bits, Policy, Tokens>;
+    // Code compiled for sm_80 or newer that this device runs (sm_80 code serves sm_86/sm_89).
+    if (const Status st = check_kernel_arch(kernel, 80); st != Status::success)
+      return st;
+    if (ensure_dynamic_shared_memory(kernel, Shape::smem_bytes) != Status::success)
+      return Status::cuda_error;
+    const detail::W4ASqStaticParams p = common_params(args);
+    const dim3 grid((args.n + Shape::block_rows - 1) / Shape::block_rows, 1,
+                    (args.m + Tokens - 1) / Tokens);
+    kernel<<<grid, Shape::threads, Shape::smem_bytes, stream>>>(p);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+  /// The smallest token tile that holds M (16 tokens per CTA above 16).
+  static Status run_gemv(const Arguments& args, cudaStream_t stream) {
+    if (args.m <= 1)
+      return launch_gemv<1>(args, stream);
+    if (args.m <= 2)
+      return launch_gemv<2>(args, stream);
+    if (args.m <= 4)
+      return launch_gemv<4>(args, stream);
+    if (args.m <= 8)
+      return launch_gemv<8>(args, stream);
+    return launch_gemv<16>(args, stream);
   }
 
   /// The kernel of this policy's schedule and weight layout (prepacked: prepass policies only).

@@ -1,6 +1,10 @@
 // sqformat/gpu/gemm/w4a_sq_static_auto.cuh: W4A(SQ) static GEMM that picks its tile policy from
 // the token count M at run time. Same arguments and results as GemmW4ASqStatic (policies never
 // change results).
+//   M <= 4         on sm_90 with per-channel weight scales: the CUDA-core decode kernel
+//                  (detail/w4a_sq_static_gemv_kernel.cuh; on an H100 1.2-1.4x faster than the
+//                  wgmma decode kernels at M = 1 and 1.0-1.3x at M = 4, slower from M = 8 on,
+//                  docs/performance.md)
 //   M <= 16        decode: on sm_90 the wgmma decode kernel (X_low widened in the loop): for
 //                  M <= 8 with 8-token tiles and 64 channels per CTA, else 16-token tiles with 64
 //                  channels per CTA for N <= 16384 and 128 above (on an H100 the 64-channel
@@ -25,6 +29,8 @@ public:
   using Decode8 = GemmW4ASqStatic<Config, W4ASqDecode8Policy>;
   static constexpr int decode64_max_n = 16384;
   using DecodeMmaSync = GemmW4ASqStatic<Config, W4ASqMmaDecodePolicy>;
+  using DecodeGemv = GemmW4ASqStatic<Config, W4ASqGemvDecodePolicy>;
+  static constexpr int gemv_max_tokens = 4;
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
   using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
@@ -58,6 +64,8 @@ private:
     if (args.m <= 16) {
       if (mma_sync_decode())
         return f(DecodeMmaSync{});
+      if (args.m <= gemv_max_tokens && args.weight_scale_group == 0)
+        return f(DecodeGemv{});
       if (args.m <= 8)
         return f(Decode8{});
       return args.n <= decode64_max_n ? f(Decode64{}) : f(Decode{});

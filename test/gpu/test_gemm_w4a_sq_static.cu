@@ -237,6 +237,11 @@ using MmaWidePolicy = gpu::W4ASqMmaSyncPolicy<1, 8, 3, 4>;
 using GemvPolicy = gpu::W4ASqGemvDecodePolicy;
 using GemvSmallPolicy = gpu::W4ASqGemvPolicy<1, 1, 1>;
 using GemvWidePolicy = gpu::W4ASqGemvPolicy<16, 8, 2>;
+/// Streaming mma.sync decode kernel: the default (2 row tiles x 4 K warps), one warp with nothing
+/// loaded ahead, and 4 row tiles x 8 K warps (1024 threads) with 4 steps ahead.
+using StreamPolicy = gpu::W4ASqMmaStreamDecodePolicy;
+using StreamSmallPolicy = gpu::W4ASqMmaStreamPolicy<1, 1, 1>;
+using StreamWidePolicy = gpu::W4ASqMmaStreamPolicy<4, 8, 4>;
 
 } // namespace
 
@@ -305,16 +310,42 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) CUDA-core decode kernel (GEMV) matches the refe
   }
 }
 
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) streaming mma.sync decode kernel matches the reference",
+                        "[gpu][gemm]", Configs) {
+  using C = TestType;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // 8- and 16-token CTAs (37: three of 16, the last partial); N = 200 ends inside a row tile;
+  // K = 1024: Kh ends inside a 256-column step for two configs (a thread's 64 columns half in
+  // the block), and the K warps get different step counts.
+  for (int M : {1, 3, 8, 9, 16, 37}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 200, 1024, 1024, seed + M);
+    check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, StreamSmallPolicy>(pr, true, true), true);
+    check_against_reference(pr,
+                            run_device<C, StreamWidePolicy>(pr, false, true, gpu::OutputType::fp16),
+                            true, gpu::OutputType::fp16);
+  }
+  // Long K: several staged chunks (16 tokens: 16 steps a chunk), chunks holding both blocks.
+  for (int M : {1, 16}) {
+    CAPTURE(M);
+    Problem<C> pr(M, 64, 28672, 28672, seed + 100 + M);
+    check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, true), true);
+  }
+}
+
 TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the reference",
           "[gpu][gemm]") {
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   using Auto = gpu::GemmW4ASqStaticAuto<C>;
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
-  // Decode with M <= 4 (the CUDA-core kernel on sm_90), M <= 8 (8-token tiles), with
-  // N <= 16384 (64-channel CTAs) and above (128), medium and prefill M.
-  const int shapes[][2] = {{1, 200},    {3, 16392}, {16, 200}, {5, 16392},
-                           {12, 16392}, {40, 200},  {130, 264}};
+  // Decode with M <= 4 (the CUDA-core kernel on sm_90), 4 < M <= 8 (streaming mma.sync from
+  // N = 4096 on, else 8-token wgmma tiles), N <= 16384 (64-channel CTAs) and above (128), medium
+  // and prefill M.
+  const int shapes[][2] = {{1, 200}, {3, 16392},  {16, 200}, {5, 16392},
+                           {6, 200}, {12, 16392}, {40, 200}, {130, 264}};
   for (const auto& sh : shapes) {
     CAPTURE(sh[0], sh[1]);
     Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
@@ -417,6 +448,7 @@ TEST_CASE("W4A(SQ) adversarial codes (+-qmax everywhere, outliers) stay exact", 
   check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
   check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
   check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, false), false);
+  check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, false), false);
 }
 
 TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu][gemm]") {
@@ -467,10 +499,16 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto l = run_device<C, gpu::W4ASqDecode8Policy>(pr, false, true);
   const auto gv = run_device<C, GemvPolicy>(pr, false, true);
   const auto gs = run_device<C, GemvSmallPolicy>(pr, false, true);
+  const auto sv = run_device<C, StreamPolicy>(pr, false, true);
+  const auto ss = run_device<C, StreamSmallPolicy>(pr, false, true);
   REQUIRE(gv.status == Status::success);
   REQUIRE(gs.status == Status::success);
+  REQUIRE(sv.status == Status::success);
+  REQUIRE(ss.status == Status::success);
   CHECK(a.y == gv.y);
   CHECK(a.y == gs.y);
+  CHECK(a.y == sv.y);
+  CHECK(a.y == ss.y);
   REQUIRE(f.status == Status::success);
   REQUIRE(g.status == Status::success);
   REQUIRE(h.status == Status::success);
@@ -509,6 +547,7 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
     check_against_reference(pr, run_device<C, gpu::W4ASqDecodePolicy>(pr, true, false), false);
     check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
     check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, false), false);
+    check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, false), false);
   }
   Problem<C> pr(2, 1024, 8192, 8192, seed);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, false), false);
@@ -604,6 +643,11 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   grouped.weight_scale_group = 128;
   grouped.k = 16 * 32 * 3;
   CHECK(Gemv::can_implement(grouped, &why) == Status::invalid_argument);
+  using Stream = gpu::GemmW4ASqStatic<C, StreamPolicy>;
+  REQUIRE(Stream::can_implement(a, &why) == Status::success);
+  REQUIRE(Stream::workspace_size(a) == 0);
+  CHECK(Stream::can_implement(big, &why) == Status::invalid_shape);
+  CHECK(Stream::can_implement(grouped, &why) == Status::invalid_argument);
   // 3-bit X_low rows of 36 bytes (Kl = 96): the wgmma kernels' TMA boxes need 16-byte multiples,
   // the mma.sync kernel reads 4-byte words.
   using C3 = sqformat::SqConfig<32, 16, 8, 3>;
@@ -615,6 +659,7 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
         Status::invalid_shape);
   CHECK(gpu::GemmW4ASqStatic<C3, MmaPolicy>::can_implement(three, &why) == Status::success);
   CHECK(gpu::GemmW4ASqStatic<C3, GemvPolicy>::can_implement(three, &why) == Status::success);
+  CHECK(gpu::GemmW4ASqStatic<C3, StreamPolicy>::can_implement(three, &why) == Status::success);
   three.k = 256; // Kl = 128: 48-byte rows
   CHECK(gpu::GemmW4ASqStatic<C3, gpu::W4ASqPrefillPolicy>::can_implement(three, &why) ==
         Status::success);

@@ -49,6 +49,7 @@ struct W4ASqTilePolicy {
                 "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
   static constexpr bool gemv = false;
+  static constexpr bool mma_stream = false;
   static constexpr int block_w = BlockW;
   static constexpr int block_tokens = BlockTokens;
   static constexpr int stages = Stages;
@@ -76,6 +77,7 @@ template <int RowTiles, int Warps, int TilesInFlight, int ChunkTiles> struct W4A
                 "W4ASqMmaSyncPolicy: ChunkTiles must lie in [1, 16]");
   static constexpr bool mma_sync = true;
   static constexpr bool gemv = false;
+  static constexpr bool mma_stream = false;
   static constexpr int row_tiles = RowTiles;
   static constexpr int warps = Warps;
   static constexpr int tiles_in_flight = TilesInFlight;
@@ -103,6 +105,7 @@ template <int Warps, int RowsPerWarp, int StepsInFlight> struct W4ASqGemvPolicy 
                 "W4ASqGemvPolicy: StepsInFlight must lie in [1, 4]");
   static constexpr bool mma_sync = false;
   static constexpr bool gemv = true;
+  static constexpr bool mma_stream = false;
   static constexpr int warps = Warps;
   static constexpr int rows_per_warp = RowsPerWarp;
   static constexpr int steps_in_flight = StepsInFlight;
@@ -116,6 +119,36 @@ template <int Warps, int RowsPerWarp, int StepsInFlight> struct W4ASqGemvPolicy 
 
 /// Decode on CUDA cores: 8 warps of 4 rows (2 rows at 16 tokens), two steps of W in flight.
 using W4ASqGemvDecodePolicy = W4ASqGemvPolicy<8, 4, 2>;
+
+/// The streaming mma.sync decode kernel (detail/w4a_sq_static_mma_stream_kernel.cuh; sm_80 and
+/// newer; per-channel weight scales only): each thread loads its m16n8k32 weight fragments
+/// straight from global memory (16-byte loads), the CTA stages X in shared memory; 8 or 16 tokens
+/// per CTA (grid over token tiles above 16).
+/// \tparam RowTiles      16-row tiles of W per CTA (1 to 4).
+/// \tparam KWarps        warps per row tile, each over every KWarps-th 256-column step (1 to 8).
+/// \tparam StepsInFlight 256-column steps of W a warp loads ahead of use (1 to 4).
+template <int RowTiles, int KWarps, int StepsInFlight> struct W4ASqMmaStreamPolicy {
+  static_assert(RowTiles >= 1 && RowTiles <= 4,
+                "W4ASqMmaStreamPolicy: RowTiles must lie in [1, 4]");
+  static_assert(KWarps >= 1 && KWarps <= 8, "W4ASqMmaStreamPolicy: KWarps must lie in [1, 8]");
+  static_assert(StepsInFlight >= 1 && StepsInFlight <= 4,
+                "W4ASqMmaStreamPolicy: StepsInFlight must lie in [1, 4]");
+  static constexpr bool mma_sync = false;
+  static constexpr bool gemv = false;
+  static constexpr bool mma_stream = true;
+  static constexpr int row_tiles = RowTiles;
+  static constexpr int k_warps = KWarps;
+  static constexpr int steps_in_flight = StepsInFlight;
+  static constexpr int block_w = 16 * RowTiles;
+  static constexpr int block_tokens = 16;
+  static constexpr int stages = StepsInFlight;
+  static constexpr LowStaging low_staging = LowStaging::in_loop; ///< X_low widened while staged
+  static constexpr Schedule schedule = Schedule::cooperative;
+  static constexpr int threads = 32 * RowTiles * KWarps;
+};
+
+/// Streaming mma.sync decode: 2 row tiles x 4 K warps (32 rows, 8 warps per CTA), 2 steps ahead.
+using W4ASqMmaStreamDecodePolicy = W4ASqMmaStreamPolicy<2, 4, 2>;
 
 /// Decode (M <= 16) with mma.sync: 128 channels per CTA (4 warps x 2 row tiles), a 4-stage
 /// weight ring, X staged 8 K tiles (1024 columns) at a time. What GemmW4ASqStaticAuto runs for

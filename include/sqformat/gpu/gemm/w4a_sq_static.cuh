@@ -42,6 +42,7 @@
 #include "detail/w4a_sq_static_finalize.cuh"
 #include "detail/w4a_sq_static_gemv_kernel.cuh"
 #include "detail/w4a_sq_static_mma_kernel.cuh"
+#include "detail/w4a_sq_static_mma_stream_kernel.cuh"
 #include "detail/w4a_sq_static_sm90.cuh"
 #include "detail/w4a_sq_static_ws_sm90.cuh"
 #include "detail/widen_low_kernel.cuh"
@@ -90,6 +91,10 @@ public:
   using policy = Policy;
   static constexpr int low_bits = Config::low_bits;
 
+  /// Kernels that load W from global memory straight into registers (GEMV, streaming mma.sync):
+  /// no workspace, no split-K, per-channel weight scales, K < 2^20.
+  static constexpr bool direct_w = Policy::gemv || Policy::mma_stream;
+
   static int high_columns(int k) { return Config::high_per_bank * (k / Config::bank); }
 
   /// Whether this kernel accepts `args`; on failure `*reason` (if given) says which rule failed.
@@ -109,7 +114,7 @@ public:
     if (kh % 32 != 0 || kl % 32 != 0)
       return fail(Status::invalid_shape,
                   "Kh = H*K/b and Kl = K - Kh must be multiples of 32 (16-byte INT4/INT8 chunks)");
-    if (!Policy::mma_sync && !Policy::gemv && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
+    if (!Policy::mma_sync && !direct_w && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
       return fail(Status::invalid_shape,
                   "wgmma policies need a packed X_low row (Kl * low_bits / 8 bytes) that is a "
                   "multiple of 16 bytes (3-bit: Kl a multiple of 128; 2-bit: of 64)");
@@ -129,12 +134,13 @@ public:
     if (Policy::mma_sync && args.k >= (1 << 20))
       return fail(Status::invalid_shape,
                   "the mma.sync kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
-    if (Policy::gemv && args.k >= (1 << 20))
-      return fail(Status::invalid_shape,
-                  "the GEMV kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
-    if (Policy::gemv && args.weight_scale_group != 0)
+    if (direct_w && args.k >= (1 << 20))
+      return fail(Status::invalid_shape, "the GEMV and streaming mma.sync kernels need K below "
+                                         "2^20 (offset-binary int32 sums stay exact)");
+    if (direct_w && args.weight_scale_group != 0)
       return fail(Status::invalid_argument,
-                  "the GEMV kernel takes per-channel weight scales only (weight_scale_group = 0)");
+                  "the GEMV and streaming mma.sync kernels take "
+                  "per-channel weight scales only (weight_scale_group = 0)");
     if (args.x_high == nullptr || args.x_low == nullptr || (args.w == nullptr && !prepacked) ||
         args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
         args.y == nullptr)
@@ -156,7 +162,7 @@ public:
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
-    if constexpr (Policy::gemv)
+    if constexpr (direct_w)
       return 0;
     if constexpr (Policy::mma_sync)
       return mma_workspace_bytes(args, split_count(args));
@@ -174,7 +180,7 @@ public:
   /// tiles are fewer than four per SM, then enough splits for about four CTAs per SM, each split
   /// keeping at least 2 K tiles. Every split count gives the same output (exact int32 sums).
   static int split_count(const Arguments& args) {
-    if (Policy::gemv || Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
+    if (direct_w || Policy::low_staging != LowStaging::in_loop || args.weight_scale_group != 0)
       return 1;
     int sms = 0;
     if (current_sm_count(sms) != Status::success)
@@ -199,6 +205,8 @@ public:
       return Status::cuda_error;
     if constexpr (Policy::gemv) {
       return sm >= 80 ? run_gemv(args, stream) : Status::unsupported_architecture;
+    } else if constexpr (Policy::mma_stream) {
+      return sm >= 80 ? run_mma_stream(args, stream) : Status::unsupported_architecture;
     } else if constexpr (Policy::mma_sync) {
       return sm >= 80 ? run_mma(args, workspace, stream) : Status::unsupported_architecture;
     } else {
@@ -347,6 +355,26 @@ private:
     if (args.m <= 8)
       return launch_gemv<8>(args, stream);
     return launch_gemv<16>(args, stream);
+  }
+
+  // ---- streaming mma.sync decode kernel (W4ASqMmaStreamPolicy) ----------------------------
+  template <int Tokens>
+  static Status launch_mma_stream(const Arguments& args, cudaStream_t stream) {
+    using Shape = detail::W4ASqMmaStreamShape<Policy, Tokens>;
+    const auto kernel = detail::w4a_sq_static_mma_stream_kernel<low_bits, Policy, Tokens>;
+    if (const Status st = check_kernel_arch(kernel, 80); st != Status::success)
+      return st;
+    if (ensure_dynamic_shared_memory(kernel, Shape::smem_bytes) != Status::success)
+      return Status::cuda_error;
+    const detail::W4ASqStaticParams p = common_params(args);
+    const dim3 grid((args.n + Shape::block_rows - 1) / Shape::block_rows, 1,
+                    (args.m + Tokens - 1) / Tokens);
+    kernel<<<grid, Shape::threads, Shape::smem_bytes, stream>>>(p);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+  }
+  /// One MMA column (8 tokens) when M fits it, else two per CTA.
+  static Status run_mma_stream(const Arguments& args, cudaStream_t stream) {
+    return args.m <= 8 ? launch_mma_stream<8>(args, stream) : launch_mma_stream<16>(args, stream);
   }
 
   /// The kernel of this policy's schedule and weight layout (prepacked: prepass policies only).

@@ -1,0 +1,290 @@
+// sqformat/gpu/gemm/detail/w4a_sq_static_mma_stream_kernel.cuh: W4A(SQ) static decode that
+// streams W from global memory straight into mma.sync fragments (W4ASqMmaStreamPolicy; sm_80 and
+// newer; per-channel weight scales). Same mathematics and epilogue as the other W4A(SQ) kernels:
+// exact int32 sums of the high and the low block, the finalize epilogue, bit-identical output.
+//
+// Why. The GEMV kernel (dp4a) issues 2 dp4a per 8 weights and token, which is fine at 1-4 tokens
+// and too much at 16; the wgmma decode kernels need a TMA/shared-memory pipeline for W and a
+// 64-row tile. Here one m16n8k32 MMA covers 16 rows x 32 columns x 8 tokens, and each thread's
+// A fragment comes from its own 16-byte global loads: no shared memory for W, no barrier for it.
+//
+// Fragments. Warp rows n0 .. n0+15; thread (g = lane / 4, t = lane % 4) loads 32 bytes (64 codes)
+// of rows g and g+8 per step of 256 columns: columns 64t .. 64t+63 of the step. Word m (0..7) of
+// those 32 bytes holds columns 64t + 8m + [0, 8); its even codes (low nibbles) are the thread's
+// A k-slots 4t..4t+3 of MMA m (a0 row g, a1 row g+8) and its odd codes the slots 16+4t..16+4t+3
+// (a2, a3): one LOP3 (and a shift) per 4 codes, in offset binary (u8 = c + 8). The order of k
+// inside an MMA is free as long as B agrees, so X is staged per token and step in the same order:
+// for thread t and MMA m, the even columns' bytes (b0) then the odd ones' (b1).
+//
+// Offset. u8 x s8 sums are Σ c·x + 8·Σ x; the CTA adds each token's Σ x of both blocks while it
+// stages X and subtracts 8·Σ x at the end (exact for K < 2^20).
+//
+// Work split. A CTA owns 16 * RowTiles rows; its warps are RowTiles x KWarps: warp (rt, kq) takes
+// row tile rt and the steps i with i % KWarps == kq (steps of the high block [0, Kh), then of the
+// low block [Kh, K); a step that passes its block's end reads zero weights for the missing
+// columns). X is staged in chunks of 64 KB (64 KB / (256 x tokens) steps) shared by all warps;
+// W loads run StepsInFlight steps ahead across chunks. At the end the KWarps partial sums of a
+// row tile are added in shared memory (integers: any order) and the warp with kq = 0 writes the
+// outputs.
+#pragma once
+
+#include <cstdint>
+
+#include "w4a_sq_static_gemv_kernel.cuh"
+#include "w4a_sq_static_mma_kernel.cuh"
+#include "w4a_sq_static_params.hpp"
+#include "widen_low_bits.cuh"
+
+namespace sqformat::gpu::detail {
+
+template <class Policy, int Tokens> struct W4ASqMmaStreamShape {
+  static_assert(Tokens == 8 || Tokens == 16, "W4ASqMmaStreamShape: Tokens must be 8 or 16");
+  static constexpr int token_tiles = Tokens / 8; ///< MMA columns of 8 tokens
+  static constexpr int row_tiles = Policy::row_tiles;
+  static constexpr int k_warps = Policy::k_warps;
+  static constexpr int warps = row_tiles * k_warps;
+  static constexpr int threads = 32 * warps;
+  static constexpr int block_rows = 16 * row_tiles;
+  static constexpr int step_k = 256;
+  static constexpr int chunk_steps = 65536 / (step_k * Tokens); ///< 64 KB of staged X
+  /// Staged X row of one token: chunk_steps * 256 bytes plus 64, so that the two tokens a quarter
+  /// warp reads (16 bytes at 16t) fall on different banks.
+  static constexpr int x_stride = chunk_steps * step_k + 64;
+  static constexpr int x_bytes = Tokens * x_stride;
+  static constexpr int partial_ints = warps * 32 * 8 * token_tiles; ///< end-of-K exchange
+  static constexpr int smem_bytes =
+      (x_bytes > partial_ints * 4 ? x_bytes : partial_ints * 4) + 2 * Tokens * 4;
+};
+
+template <int LowBits, class Policy, int Tokens>
+__global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
+    w4a_sq_static_mma_stream_kernel(const __grid_constant__ W4ASqStaticParams p) {
+  using S = W4ASqMmaStreamShape<Policy, Tokens>;
+  constexpr int NT = S::token_tiles, KW = S::k_warps, D = Policy::steps_in_flight;
+  constexpr int T = Tokens;
+  extern __shared__ __align__(16) std::uint8_t smem[];
+  constexpr int kSumOffset = S::x_bytes > S::partial_ints * 4 ? S::x_bytes : S::partial_ints * 4;
+  int* x_sum = reinterpret_cast<int*>(smem + kSumOffset); // [block][token]
+
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int rt = warp / KW, kq = warp % KW;
+  const int t0 = blockIdx.z * T;
+  const int n0 = blockIdx.x * S::block_rows + 16 * rt;
+  if (threadIdx.x < 2 * T)
+    x_sum[threadIdx.x] = 0;
+  const std::uint32_t opaque_zero = static_cast<std::uint32_t>(p.k) >> 31; // k > 0
+  const std::uint32_t eights = 0x08080808u | opaque_zero;
+
+  const int steps_high = (p.k_high + S::step_k - 1) / S::step_k;
+  const int steps_low = (p.k_low + S::step_k - 1) / S::step_k;
+  const int steps = steps_high + steps_low;
+  const std::size_t w_row_bytes = static_cast<std::size_t>(p.k) / 2;
+
+  // First column of the thread's 64 in step i, and how many of them are in the block (0, 32, 64).
+  auto step_cols = [&](int i, int& col, int& valid) {
+    const bool low = i >= steps_high;
+    const int rel = (low ? i - steps_high : i) * S::step_k + 64 * t;
+    const int len = low ? p.k_low : p.k_high;
+    col = (low ? p.k_high : 0) + rel;
+    valid = rel >= len ? 0 : (len - rel >= 64 ? 64 : len - rel);
+  };
+  // The thread's 32 bytes of rows g and g+8 in its j-th step (zero codes where not valid).
+  auto load_w = [&](int j, uint4(&wv)[4]) {
+    const int i = kq + j * KW;
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+      wv[q] = make_uint4(0x88888888u, 0x88888888u, 0x88888888u, 0x88888888u);
+    if (i >= steps)
+      return;
+    int col, valid;
+    step_cols(i, col, valid);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) { // rows g, g+8
+      const int row = n0 + g + 8 * h;
+      if (row >= p.n)
+        continue;
+      const uint4* src = reinterpret_cast<const uint4*>(p.w + row * w_row_bytes + col / 2);
+      if (valid >= 32)
+        wv[2 * h] = __ldcs(src);
+      if (valid >= 64)
+        wv[2 * h + 1] = __ldcs(src + 1);
+    }
+  };
+
+  uint4 ring[D][4];
+#pragma unroll
+  for (int d = 0; d < D; ++d)
+    load_w(d, ring[d]);
+
+  std::int32_t c_high[NT][4], c_low[NT][4];
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      c_high[nt][e] = c_low[nt][e] = 0;
+
+  const std::size_t x_low_row_bytes = static_cast<std::size_t>(p.k_low) * LowBits / 8;
+  int j = 0; // this warp's step count
+  for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
+    const int n_steps = min(S::chunk_steps, steps - chunk);
+    __syncthreads(); // every warp is done with the previous chunk's X
+    // Unit u: token tok, step s of the chunk, 32-column half h of thread slot ts. The 8 units of
+    // one (token, step) are an aligned group of 8 lanes: their Σx is 3 shuffles and one atomic.
+    // Every lane of a warp runs the same iterations (the shuffles need all of them).
+    const int units = T * n_steps * 8;
+    for (int ub = 0; ub < units; ub += S::threads) {
+      const int u = ub + threadIdx.x;
+      const int tok = u / (n_steps * 8), s = (u / 8) % n_steps, ts = (u >> 1) & 3, h = u & 1;
+      const int i = chunk + s;
+      const bool low = i >= steps_high;
+      const int rel = (low ? i - steps_high : i) * S::step_k + 64 * ts + 32 * h;
+      const bool token_ok = u < units && t0 + tok < p.m;
+      std::int32_t sum = 0;
+      if (token_ok && rel < (low ? p.k_low : p.k_high)) {
+        std::uint32_t x8[8]; // 32 activations as INT8 in K order
+        if (!low) {
+          const uint4* src = reinterpret_cast<const uint4*>(
+              p.x_high + static_cast<std::size_t>(t0 + tok) * p.k_high + rel);
+          const uint4 a = __ldg(src), b = __ldg(src + 1);
+          x8[0] = a.x, x8[1] = a.y, x8[2] = a.z, x8[3] = a.w;
+          x8[4] = b.x, x8[5] = b.y, x8[6] = b.z, x8[7] = b.w;
+        } else {
+          const std::uint32_t* src = reinterpret_cast<const std::uint32_t*>(
+              static_cast<const std::uint8_t*>(p.x_low) + (t0 + tok) * x_low_row_bytes +
+              static_cast<std::size_t>(rel) * LowBits / 8);
+          std::uint32_t packed[LowBits];
+#pragma unroll
+          for (int w = 0; w < LowBits; ++w)
+            packed[w] = __ldg(src + w);
+          widen_codes32<LowBits>(packed, x8);
+        }
+        std::uint32_t split[8]; // words m = 4h .. 4h+3 of slot ts: (even, odd) bytes
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          sum = __dp4a(static_cast<int>(x8[2 * c]), 0x01010101, sum);
+          sum = __dp4a(static_cast<int>(x8[2 * c + 1]), 0x01010101, sum);
+          split[2 * c] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x6420);
+          split[2 * c + 1] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x7531);
+        }
+        // Layout per token and step: [q = m / 2][slot ts][16 B: e(2q), o(2q), e(2q+1), o(2q+1)].
+        std::uint8_t* dst = smem + tok * S::x_stride + s * S::step_k + 16 * ts;
+        *reinterpret_cast<uint4*>(dst + 64 * (2 * h)) =
+            make_uint4(split[0], split[1], split[2], split[3]);
+        *reinterpret_cast<uint4*>(dst + 64 * (2 * h + 1)) =
+            make_uint4(split[4], split[5], split[6], split[7]);
+      }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 4);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      if ((lane & 7) == 0 && token_ok)
+        atomicAdd(&x_sum[(low ? 1 : 0) * T + tok], sum);
+    }
+    __syncthreads(); // the chunk's X is staged
+
+    // This warp's steps in the chunk: i = chunk + s with i % KW == kq.
+    for (int i = chunk + ((kq - chunk % KW) % KW + KW) % KW; i < chunk + n_steps; i += KW, ++j) {
+      uint4 wv[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q)
+        wv[q] = ring[0][q];
+#pragma unroll
+      for (int d = 0; d + 1 < D; ++d)
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+          ring[d][q] = ring[d + 1][q];
+      load_w(j + D, ring[D - 1]);
+
+      const bool low = i >= steps_high;
+      const std::uint8_t* xrow = smem + (i - chunk) * S::step_k + 16 * t;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) { // MMAs m = 2q, 2q+1
+        uint4 xv[NT];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+          xv[nt] = *reinterpret_cast<const uint4*>(xrow + (8 * nt + g) * S::x_stride + 64 * q);
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int m = 2 * q + e;
+          // Word m of the thread's 32 bytes: uint4 m / 4 of the row, component m % 4.
+          const uint4 wa = wv[m / 4], wb = wv[2 + m / 4];
+          const std::uint32_t word_a = (m % 4 == 0)   ? wa.x
+                                       : (m % 4 == 1) ? wa.y
+                                       : (m % 4 == 2) ? wa.z
+                                                      : wa.w;
+          const std::uint32_t word_b = (m % 4 == 0)   ? wb.x
+                                       : (m % 4 == 1) ? wb.y
+                                       : (m % 4 == 2) ? wb.z
+                                                      : wb.w;
+          const std::uint32_t a0 = and_xor(word_a, eights), a2 = and_xor(word_a >> 4, eights);
+          const std::uint32_t a1 = and_xor(word_b, eights), a3 = and_xor(word_b >> 4, eights);
+#pragma unroll
+          for (int nt = 0; nt < NT; ++nt) {
+            const std::uint32_t b0 = e == 0 ? xv[nt].x : xv[nt].z;
+            const std::uint32_t b1 = e == 0 ? xv[nt].y : xv[nt].w;
+            if (low)
+              mma_16832<true>(c_low[nt], a0, a1, a2, a3, b0, b1);
+            else
+              mma_16832<true>(c_high[nt], a0, a1, a2, a3, b0, b1);
+          }
+        }
+      }
+    }
+  }
+
+  // Add the KWarps partial sums of each row tile (the X area is free after this barrier).
+  __syncthreads();
+  int* partial = reinterpret_cast<int*>(smem);
+  if (kq != 0) {
+    int* dst = partial + ((warp * 32 + lane) * 8 * NT);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        dst[8 * nt + e] = c_high[nt][e];
+        dst[8 * nt + 4 + e] = c_low[nt][e];
+      }
+  }
+  __syncthreads();
+  if (kq != 0)
+    return;
+  for (int w = 1; w < KW; ++w) {
+    const int* src = partial + (((warp + w) * 32 + lane) * 8 * NT);
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        c_high[nt][e] += src[8 * nt + e];
+        c_low[nt][e] += src[8 * nt + 4 + e];
+      }
+  }
+
+  // Epilogue: c[nt][e] is row g (e < 2) or g+8, token 8 nt + 2t + (e & 1).
+  auto* y = static_cast<std::uint16_t*>(p.y);
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int n = n0 + g + (e < 2 ? 0 : 8), tok = 8 * nt + 2 * t + (e & 1), m = t0 + tok;
+      if (n >= p.n || m >= p.m)
+        continue;
+      const std::int32_t sum_high = c_high[nt][e] - 8 * x_sum[tok];
+      const std::int32_t sum_low = c_low[nt][e] - 8 * x_sum[T + tok];
+      const float sw = p.scale_w[n];
+      float out = 0.0f;
+      out =
+          __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_high[m], sw), static_cast<float>(sum_high)));
+      out = __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_low[m], sw), static_cast<float>(sum_low)));
+      if (p.bias != nullptr)
+        out = __fadd_rn(out, p.bias[n]);
+      const std::size_t o = static_cast<std::size_t>(m) * p.n + n;
+      y[o] = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(out))
+                         : __bfloat16_as_ushort(__float2bfloat16_rn(out));
+      if (p.int_sums != nullptr) {
+        p.int_sums[o] = sum_high;
+        p.int_sums[static_cast<std::size_t>(p.m) * p.n + o] = sum_low;
+      }
+    }
+}
+
+} // namespace sqformat::gpu::detail

@@ -44,12 +44,12 @@ using GemmDecode8 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDeco
 using GemmGemv = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvDecodePolicy>;
 using GemmGemvD4 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 4, 4>>;
 using GemmGemvR2 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 2, 4>>;
-/// Streaming mma.sync decode kernel: the default policy, and 4 row tiles x 2 K warps.
+/// Streaming mma.sync decode kernel: the default policy (4 row tiles x 4 K warps), 2 x 4 and 4 x 2.
 using GemmStream = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaStreamDecodePolicy>;
+using GemmStreamR2K4 =
+    sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaStreamPolicy<2, 4, 2>>;
 using GemmStreamR4K2 =
     sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaStreamPolicy<4, 2, 2>>;
-using GemmStreamD4 =
-    sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaStreamPolicy<2, 4, 4>>;
 /// The prefill kernel forced at small M (to place the auto policy's threshold).
 using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPolicy>;
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
@@ -186,8 +186,8 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream", bm_w4a_sq5<GemmStream>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r2k4", bm_w4a_sq5<GemmStreamR2K4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r4k2", bm_w4a_sq5<GemmStreamR4K2>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_d4", bm_w4a_sq5<GemmStreamD4>));
         continue;
       }
       setup(benchmark::RegisterBenchmark("cublaslt_int8", bm_baseline, BaselineKind::int8_s32,
@@ -207,8 +207,8 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream", bm_w4a_sq5<GemmStream>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r2k4", bm_w4a_sq5<GemmStreamR2K4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r4k2", bm_w4a_sq5<GemmStreamR4K2>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_d4", bm_w4a_sq5<GemmStreamD4>));
       }
       if (m <= 256)
         setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));

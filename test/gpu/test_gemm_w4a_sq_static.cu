@@ -341,11 +341,11 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
   using Auto = gpu::GemmW4ASqStaticAuto<C>;
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
-  // Decode with M <= 4 (the CUDA-core kernel on sm_90), 4 < M <= 8 (streaming mma.sync from
-  // N = 4096 on, else 8-token wgmma tiles), N <= 16384 (64-channel CTAs) and above (128), medium
-  // and prefill M.
-  const int shapes[][2] = {{1, 200}, {3, 16392},  {16, 200}, {5, 16392},
-                           {6, 200}, {12, 16392}, {40, 200}, {130, 264}};
+  // Decode with M <= 4 (the CUDA-core kernel on sm_90), 4 < M <= 16 (streaming mma.sync from
+  // N = 4096 on, up to N = 16384 above 8 tokens; else the wgmma kernels: 8-token tiles, 64-channel
+  // CTAs for N <= 16384 and 128 above), medium and prefill M.
+  const int shapes[][2] = {{1, 200},    {3, 16392}, {16, 200}, {5, 16392}, {6, 200},
+                           {12, 16392}, {12, 4096}, {40, 200}, {130, 264}};
   for (const auto& sh : shapes) {
     CAPTURE(sh[0], sh[1]);
     Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);

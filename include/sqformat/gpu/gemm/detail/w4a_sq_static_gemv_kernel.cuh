@@ -37,7 +37,7 @@
 #include <cstdint>
 
 #include "w4a_sq_static_params.hpp"
-#include "widen_low_bits.cuh"
+#include "x_split_loader.cuh"
 
 namespace sqformat::gpu::detail {
 
@@ -152,7 +152,6 @@ __global__ void __launch_bounds__(32 * Policy::warps)
   for (int v = 0; v < V; ++v)
     acc[v] = 0;
 
-  const std::size_t x_low_row_bytes = static_cast<std::size_t>(p.k_low) * LowBits / 8;
   for (int chunk_step = 0; chunk_step < steps; chunk_step += S::chunk_steps) {
     const int n_steps = min(S::chunk_steps, steps - chunk_step);
     __syncthreads(); // every warp is done with the previous chunk's X
@@ -167,31 +166,8 @@ __global__ void __launch_bounds__(32 * Policy::warps)
       // pieces is one warp reduction and one shared-memory atomic.
       std::int32_t sum = 0;
       if (t0 + t < p.m && rel < (low ? p.k_low : p.k_high)) {
-        std::uint32_t x8[8]; // 32 activations as INT8 in K order
-        if (!low) {
-          const uint4* src = reinterpret_cast<const uint4*>(
-              p.x_high + static_cast<std::size_t>(t0 + t) * p.k_high + rel);
-          const uint4 a = __ldg(src), b = __ldg(src + 1);
-          x8[0] = a.x, x8[1] = a.y, x8[2] = a.z, x8[3] = a.w;
-          x8[4] = b.x, x8[5] = b.y, x8[6] = b.z, x8[7] = b.w;
-        } else {
-          const std::uint32_t* src = reinterpret_cast<const std::uint32_t*>(
-              static_cast<const std::uint8_t*>(p.x_low) + (t0 + t) * x_low_row_bytes +
-              static_cast<std::size_t>(rel) * LowBits / 8);
-          std::uint32_t packed[LowBits];
-#pragma unroll
-          for (int w = 0; w < LowBits; ++w)
-            packed[w] = __ldg(src + w);
-          widen_codes32<LowBits>(packed, x8);
-        }
         std::uint32_t split[8]; // (even, odd) bytes of each 8-column word
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          sum = __dp4a(static_cast<int>(x8[2 * c]), 0x01010101, sum);
-          sum = __dp4a(static_cast<int>(x8[2 * c + 1]), 0x01010101, sum);
-          split[2 * c] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x6420);
-          split[2 * c + 1] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x7531);
-        }
+        sum = load_split_x32<LowBits>(p, t0 + t, low, rel, split);
         std::uint8_t* dst = xs + t * S::chunk_k + s * S::step_k + 16 * l;
         *reinterpret_cast<uint4*>(dst) = make_uint4(split[0], split[1], split[2], split[3]);
         *reinterpret_cast<uint4*>(dst + 512) = make_uint4(split[4], split[5], split[6], split[7]);

@@ -33,7 +33,7 @@
 #include "w4a_sq_static_gemv_kernel.cuh"
 #include "w4a_sq_static_mma_kernel.cuh"
 #include "w4a_sq_static_params.hpp"
-#include "widen_low_bits.cuh"
+#include "x_split_loader.cuh"
 
 namespace sqformat::gpu::detail {
 
@@ -124,7 +124,6 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
     for (int e = 0; e < 4; ++e)
       c_high[nt][e] = c_low[nt][e] = 0;
 
-  const std::size_t x_low_row_bytes = static_cast<std::size_t>(p.k_low) * LowBits / 8;
   int j = 0; // this warp's step count
   for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
     const int n_steps = min(S::chunk_steps, steps - chunk);
@@ -142,31 +141,8 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
       const bool token_ok = u < units && t0 + tok < p.m;
       std::int32_t sum = 0;
       if (token_ok && rel < (low ? p.k_low : p.k_high)) {
-        std::uint32_t x8[8]; // 32 activations as INT8 in K order
-        if (!low) {
-          const uint4* src = reinterpret_cast<const uint4*>(
-              p.x_high + static_cast<std::size_t>(t0 + tok) * p.k_high + rel);
-          const uint4 a = __ldg(src), b = __ldg(src + 1);
-          x8[0] = a.x, x8[1] = a.y, x8[2] = a.z, x8[3] = a.w;
-          x8[4] = b.x, x8[5] = b.y, x8[6] = b.z, x8[7] = b.w;
-        } else {
-          const std::uint32_t* src = reinterpret_cast<const std::uint32_t*>(
-              static_cast<const std::uint8_t*>(p.x_low) + (t0 + tok) * x_low_row_bytes +
-              static_cast<std::size_t>(rel) * LowBits / 8);
-          std::uint32_t packed[LowBits];
-#pragma unroll
-          for (int w = 0; w < LowBits; ++w)
-            packed[w] = __ldg(src + w);
-          widen_codes32<LowBits>(packed, x8);
-        }
         std::uint32_t split[8]; // words m = 4h .. 4h+3 of slot ts: (even, odd) bytes
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          sum = __dp4a(static_cast<int>(x8[2 * c]), 0x01010101, sum);
-          sum = __dp4a(static_cast<int>(x8[2 * c + 1]), 0x01010101, sum);
-          split[2 * c] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x6420);
-          split[2 * c + 1] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x7531);
-        }
+        sum = load_split_x32<LowBits>(p, t0 + tok, low, rel, split);
         // Layout per token and step: [q = m / 2][slot ts][16 B: e(2q), o(2q), e(2q+1), o(2q+1)].
         std::uint8_t* dst = smem + tok * S::x_stride + s * S::step_k + 16 * ts;
         *reinterpret_cast<uint4*>(dst + 64 * (2 * h)) =

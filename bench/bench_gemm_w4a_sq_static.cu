@@ -6,9 +6,12 @@
 // call, 3 warm-up calls, random data. Counters use the MEDIAN call time: TOPS = 2MNK/t, GB/s =
 // bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
 // t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
-// `w4a_sq5` is the auto header (on sm_90 for M <= 16 the wgmma decode kernel with 64 channels
-// per CTA for N <= 16384, else 128: `w4a_sq5_w64` / `w4a_sq5_w128` force each); `w4a_sq5_mma`
-// forces the mma.sync kernel (the decode path of other devices) for M <= 256. `_pp` variants also
+// `w4a_sq5` is the auto header (on sm_90: the CUDA-core GEMV kernel for M <= 4, the streaming
+// mma.sync kernel for 4 < M <= 16 with N >= 4096 (N <= 16384 above 8 tokens), else the wgmma
+// decode kernel: 8-token tiles for M <= 8, 64 channels per CTA for N <= 16384, else 128);
+// `w4a_sq5_gemv`, `w4a_sq5_stream`, `w4a_sq5_t8`, `w4a_sq5_w64` / `w4a_sq5_w128` force each (and
+// other policies of the first two); `w4a_sq5_mma` forces the shared-memory mma.sync kernel (the
+// decode path of other devices) for M <= 256. `_pp` variants also
 // pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which the prefill (prepass)
 // policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (warp-specialized
 // prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
@@ -38,7 +41,7 @@ using GemmMma = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaDecod
 /// The two wgmma decode policies the auto header picks from by N (64 and 128 channels per CTA).
 using GemmDecode64 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode64Policy>;
 using GemmDecode128 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecodePolicy>;
-/// 8-token tiles (what the auto header takes for M <= 8 on sm_90).
+/// 8-token tiles (what the auto header takes on sm_90 for 4 < M <= 8 below N = 4096).
 using GemmDecode8 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDecode8Policy>;
 /// CUDA-core decode kernel: the default policy, 4 steps of W in flight, and 2 rows per warp.
 using GemmGemv = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvDecodePolicy>;

@@ -97,8 +97,9 @@ template <class C> struct Problem {
     w.group = w_group;
     w.codes.resize(static_cast<std::size_t>(N) * K);
     std::uniform_int_distribution<int> code(-7, 7);
-    for (auto& q : w.codes)
-      q = static_cast<std::int8_t>(adversarial ? -7 : code(rng));
+    // Adversarial: rows of -7 and rows of +7 (offset-binary kernels then see both 1 and 15).
+    for (std::size_t i = 0; i < w.codes.size(); ++i)
+      w.codes[i] = static_cast<std::int8_t>(adversarial ? ((i / K) % 2 ? 7 : -7) : code(rng));
     std::uniform_real_distribution<float> scale(1e-3f, 2e-2f);
     w.scales.resize(static_cast<std::size_t>(N) * (K / w_group));
     for (auto& s : w.scales)
@@ -237,7 +238,7 @@ using MmaWidePolicy = gpu::W4ASqMmaSyncPolicy<1, 8, 3, 4>;
 using GemvPolicy = gpu::W4ASqGemvDecodePolicy;
 using GemvSmallPolicy = gpu::W4ASqGemvPolicy<1, 1, 1>;
 using GemvWidePolicy = gpu::W4ASqGemvPolicy<16, 8, 2>;
-/// Streaming mma.sync decode kernel: the default (2 row tiles x 4 K warps), one warp with nothing
+/// Streaming mma.sync decode kernel: the default (4 row tiles x 4 K warps), one warp with nothing
 /// loaded ahead, and 4 row tiles x 8 K warps (1024 threads) with 4 steps ahead.
 using StreamPolicy = gpu::W4ASqMmaStreamDecodePolicy;
 using StreamSmallPolicy = gpu::W4ASqMmaStreamPolicy<1, 1, 1>;
@@ -316,8 +317,8 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) streaming mma.sync decode kernel matches the re
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
   // 8- and 16-token CTAs (37: three of 16, the last partial); N = 200 ends inside a row tile;
-  // K = 1024: Kh ends inside a 256-column step for two configs (a thread's 64 columns half in
-  // the block), and the K warps get different step counts.
+  // K = 1024: Kh ends inside a 256-column step for one config (Kh = 64), and the K warps get
+  // different step counts. (A thread's 64 columns half in a block: the next test case.)
   for (int M : {1, 3, 8, 9, 16, 37}) {
     CAPTURE(M);
     Problem<C> pr(M, 200, 1024, 1024, seed + M);
@@ -332,6 +333,29 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) streaming mma.sync decode kernel matches the re
     CAPTURE(M);
     Problem<C> pr(M, 64, 28672, 28672, seed + 100 + M);
     check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, true), true);
+  }
+}
+
+TEST_CASE("W4A(SQ) decode kernels at blocks that end inside a thread's columns", "[gpu][gemm]") {
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // Kh and Kl = 32 (mod 64): the streaming kernel's last step of each block has threads with 32
+  // of their 64 columns in the block; the GEMV kernel's last step leaves lanes idle.
+  {
+    using C = sqformat::SqConfig<16, 4, 8, 4>; // K = 1152: Kh = 288, Kl = 864
+    for (int M : {1, 5, 16}) {
+      CAPTURE(M);
+      Problem<C> pr(M, 96, 1152, 1152, seed + M);
+      check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, true), true);
+      check_against_reference(pr, run_device<C, StreamSmallPolicy>(pr, true, false), false);
+      check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, true), true);
+    }
+  }
+  {
+    using C = sqformat::SqConfig<16, 8, 8, 2>; // K = 1088: Kh = Kl = 544
+    Problem<C> pr(9, 64, 1088, 1088, seed + 99);
+    check_against_reference(pr, run_device<C, StreamPolicy>(pr, true, true), true);
+    check_against_reference(pr, run_device<C, GemvPolicy>(pr, true, true), true);
   }
 }
 
@@ -643,6 +667,11 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   grouped.weight_scale_group = 128;
   grouped.k = 16 * 32 * 3;
   CHECK(Gemv::can_implement(grouped, &why) == Status::invalid_argument);
+  // The auto header leaves K >= 2^20 to the wgmma decode kernels (K < 2^21).
+  CHECK(gpu::GemmW4ASqStaticAuto<C>::can_implement(big, &why) == Status::success);
+  Gemm::Arguments big8 = big;
+  big8.m = 8;
+  CHECK(gpu::GemmW4ASqStaticAuto<C>::can_implement(big8, &why) == Status::success);
   using Stream = gpu::GemmW4ASqStatic<C, StreamPolicy>;
   REQUIRE(Stream::can_implement(a, &why) == Status::success);
   REQUIRE(Stream::workspace_size(a) == 0);

@@ -22,12 +22,14 @@
 //   - x_high, x_low, w, y 16-byte aligned; scales 4-byte aligned.
 //   - prepacked weights (`w_prepacked`, w4_prepack.hpp): used by prepass policies, which then need
 //     no canonical `w`; K < 2^20 (the offset-binary sums stay exact). In-loop policies read `w`.
-//   - mma.sync and GEMV policies: K < 2^20 as well (they widen W to offset binary in registers);
-//     GEMV policies (W4ASqGemvPolicy, the CUDA-core decode kernel): per-channel weight scales.
+//   - mma.sync, GEMV and streaming policies: K < 2^20 as well (they widen W to offset binary in
+//     registers); GEMV (W4ASqGemvPolicy, CUDA cores) and streaming mma.sync
+//     (W4ASqMmaStreamPolicy) policies: per-channel weight scales.
 //   - wgmma policies (W4ASqTilePolicy): compute capability 9.0 and a build that contains sm_90a
 //     code; mma.sync policies (W4ASqMmaSyncPolicy, the decode kernel for few tokens): compute
 //     capability 8.0 or newer with machine code for it in the build (sm_80 code serves sm_86 and
-//     sm_89 too), and the same for GEMV policies; otherwise Status::unsupported_architecture.
+//     sm_89 too), and the same for GEMV and streaming policies; otherwise
+//     Status::unsupported_architecture.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,11 +1,13 @@
 // sqformat/gpu/gemm/w4a_sq_static_auto.cuh: W4A(SQ) static GEMM that picks its tile policy from
 // the token count M at run time. Same arguments and results as GemmW4ASqStatic (policies never
 // change results).
-//   M <= 4         on sm_90 with per-channel weight scales: the CUDA-core decode kernel
+//   M <= 4         on sm_90 with per-channel weight scales and K < 2^20: the CUDA-core decode
+//                  kernel
 //                  (detail/w4a_sq_static_gemv_kernel.cuh; on an H100 1.2-1.4x faster than the
 //                  wgmma decode kernels at M = 1 and 1.0-1.3x at M = 4, slower from M = 8 on,
 //                  docs/performance.md)
-//   4 < M <= 16    on sm_90 with per-channel weight scales, N >= 4096, and N <= 16384 above 8
+//   4 < M <= 16    on sm_90 with per-channel weight scales, K < 2^20, N >= 4096, and N <= 16384
+//                  above 8
 //                  tokens: the streaming mma.sync kernel (detail/w4a_sq_static_mma_stream_kernel
 //                  .cuh; on an H100 faster than the wgmma decode kernels at M = 8 on the three
 //                  large 70B shapes and at M = 16 for N = 8192, slower at N = 1024 and at M = 16
@@ -72,10 +74,11 @@ private:
     if (args.m <= 16) {
       if (mma_sync_decode())
         return f(DecodeMmaSync{});
-      if (args.m <= gemv_max_tokens && args.weight_scale_group == 0)
+      // The GEMV and streaming kernels: per-channel scales and K < 2^20 (offset-binary sums).
+      const bool direct_w_ok = args.weight_scale_group == 0 && args.k < (1 << 20);
+      if (direct_w_ok && args.m <= gemv_max_tokens)
         return f(DecodeGemv{});
-      if (args.weight_scale_group == 0 && args.n >= stream_min_n &&
-          (args.m <= 8 || args.n <= stream16_max_n))
+      if (direct_w_ok && args.n >= stream_min_n && (args.m <= 8 || args.n <= stream16_max_n))
         return f(DecodeStream{});
       if (args.m <= 8)
         return f(Decode8{});

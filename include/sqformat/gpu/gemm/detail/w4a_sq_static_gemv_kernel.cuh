@@ -23,16 +23,20 @@
 // subtracts 8·Σ x once at the end (exact: |sum| < 15 · 127 · K < 2^31 for K < 2^20).
 //
 // Activations. The block stages X of a chunk of 32 / Tokens steps (32 KB; both blocks' steps, so
-// that for one token all of a K up to 32768 is staged once, behind one barrier) in shared memory
-// as INT8 (X_low widened from its packed bits), split for dp4a: for the 8 columns of word
-// c of lane l's 32, the even columns' bytes (x0, x2, x4, x6) then the odd ones' (x1, x3, x5, x7),
-// matching the even (low) and odd (high) nibbles of the weight word. Lane l's 32 bytes of a step
-// lie at 16l (words 0, 1) and 512 + 16l (words 2, 3): conflict-free 16-byte reads.
+// that for one token a K of up to 32 steps is staged once, behind one barrier: 28672 with
+// Kh = 3584 takes 28; each block's partial last step takes a whole one) in shared memory as INT8
+// (X_low widened from its packed bits, x_split_loader.cuh), split for dp4a: for the 8 columns of
+// word c of lane l's 32, the even columns' bytes (x0, x2, x4, x6) then the odd ones' (x1, x3, x5,
+// x7), matching the even (low) and odd (high) nibbles of the weight word. Lane l's 32 bytes of a
+// step lie at 16l (words 0, 1) and 512 + 16l (words 2, 3): conflict-free 16-byte reads.
 //
 // Reduction. After each segment the R * Tokens sums of a warp are added across its 32 lanes by a
 // reduce-scatter butterfly (31 shuffles for 32 values): lane l then holds the total of value
 // l >> (5 - log2(R * Tokens)), value r * Tokens + t being row r, token t.
 #pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 #include <cstdint>
 
@@ -172,7 +176,9 @@ __global__ void __launch_bounds__(32 * Policy::warps)
         *reinterpret_cast<uint4*>(dst) = make_uint4(split[0], split[1], split[2], split[3]);
         *reinterpret_cast<uint4*>(dst + 512) = make_uint4(split[4], split[5], split[6], split[7]);
       }
-      sum = __reduce_add_sync(0xffffffffu, sum);
+#pragma unroll
+      for (int off = 16; off >= 1; off >>= 1) // (__reduce_add_sync would need sm_80 to compile)
+        sum += __shfl_xor_sync(0xffffffffu, sum, off);
       if (l == 0 && t0 + t < p.m)
         atomicAdd(&x_sum[(low ? 1 : 0) * T + t], sum);
     }

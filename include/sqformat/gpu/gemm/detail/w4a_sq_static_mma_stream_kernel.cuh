@@ -28,6 +28,9 @@
 // outputs.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
 
 #include "w4a_sq_static_gemv_kernel.cuh"

@@ -180,31 +180,22 @@ void register_all() {
             ->Iterations(iterations)
             ->Unit(benchmark::kMicrosecond);
       };
-      if (extra_m) {
-        setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
-                                           "bf16"));
-        setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv", bm_w4a_sq5<GemmGemv>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_stream", bm_w4a_sq5<GemmStream>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r2k4", bm_w4a_sq5<GemmStreamR2K4>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r4k2", bm_w4a_sq5<GemmStreamR4K2>));
-        continue;
+      if (!extra_m) {
+        setup(benchmark::RegisterBenchmark("cublaslt_int8", bm_baseline, BaselineKind::int8_s32,
+                                           "int8"));
+        setup(benchmark::RegisterBenchmark("cublaslt_fp8", bm_baseline, BaselineKind::fp8_bf16,
+                                           "fp8"));
       }
-      setup(benchmark::RegisterBenchmark("cublaslt_int8", bm_baseline, BaselineKind::int8_s32,
-                                         "int8"));
-      setup(
-          benchmark::RegisterBenchmark("cublaslt_fp8", bm_baseline, BaselineKind::fp8_bf16, "fp8"));
       setup(benchmark::RegisterBenchmark("cublaslt_bf16", bm_baseline, BaselineKind::bf16_bf16,
                                          "bf16"));
       setup(benchmark::RegisterBenchmark("w4a_sq5", bm_w4a_sq5<Gemm>));
       if (m > 128)
         setup(benchmark::RegisterBenchmark("w4a_sq5_pp", bm_w4a_sq5<Gemm, true>));
       if (m <= 16) {
-        setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_w128", bm_w4a_sq5<GemmDecode128>));
+        if (!extra_m) {
+          setup(benchmark::RegisterBenchmark("w4a_sq5_w64", bm_w4a_sq5<GemmDecode64>));
+          setup(benchmark::RegisterBenchmark("w4a_sq5_w128", bm_w4a_sq5<GemmDecode128>));
+        }
         setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv", bm_w4a_sq5<GemmGemv>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
@@ -213,6 +204,8 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r2k4", bm_w4a_sq5<GemmStreamR2K4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream_r4k2", bm_w4a_sq5<GemmStreamR4K2>));
       }
+      if (extra_m)
+        continue;
       if (m <= 256)
         setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));
       if (m == 64)

@@ -331,10 +331,11 @@ private:
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
 
-  // ---- CUDA-core decode kernel (W4ASqGemvPolicy) ------------------------------------------
-  template <int Tokens> static Status launch_gemv(const Arguments& args, cudaStream_t stream) {
-    using Shape = detail::W4ASqGemvShape<Policy, Tokens>;
-    const auto kernel = detail::w4a_sq_static_gemv_kernel<low_bits, Policy, Tokens>;
+  // ---- decode kernels that load W straight into registers (GEMV, streaming mma.sync) -------
+  /// Launches `kernel` (shape `Shape`) over token tiles of `Tokens`: no workspace, grid (row
+  /// blocks, 1, token tiles).
+  template <class Shape, int Tokens, class Kernel>
+  static Status launch_direct(Kernel kernel, const Arguments& args, cudaStream_t stream) {
     // Code compiled for sm_80 or newer that this device runs (sm_80 code serves sm_86/sm_89).
     if (const Status st = check_kernel_arch(kernel, 80); st != Status::success)
       return st;
@@ -346,7 +347,11 @@ private:
     kernel<<<grid, Shape::threads, Shape::smem_bytes, stream>>>(p);
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
-  /// The smallest token tile that holds M (16 tokens per CTA above 16).
+  template <int Tokens> static Status launch_gemv(const Arguments& args, cudaStream_t stream) {
+    return launch_direct<detail::W4ASqGemvShape<Policy, Tokens>, Tokens>(
+        detail::w4a_sq_static_gemv_kernel<low_bits, Policy, Tokens>, args, stream);
+  }
+  /// GEMV (W4ASqGemvPolicy): the smallest token tile that holds M (16 tokens per CTA above 16).
   static Status run_gemv(const Arguments& args, cudaStream_t stream) {
     if (args.m <= 1)
       return launch_gemv<1>(args, stream);
@@ -358,23 +363,13 @@ private:
       return launch_gemv<8>(args, stream);
     return launch_gemv<16>(args, stream);
   }
-
-  // ---- streaming mma.sync decode kernel (W4ASqMmaStreamPolicy) ----------------------------
   template <int Tokens>
   static Status launch_mma_stream(const Arguments& args, cudaStream_t stream) {
-    using Shape = detail::W4ASqMmaStreamShape<Policy, Tokens>;
-    const auto kernel = detail::w4a_sq_static_mma_stream_kernel<low_bits, Policy, Tokens>;
-    if (const Status st = check_kernel_arch(kernel, 80); st != Status::success)
-      return st;
-    if (ensure_dynamic_shared_memory(kernel, Shape::smem_bytes) != Status::success)
-      return Status::cuda_error;
-    const detail::W4ASqStaticParams p = common_params(args);
-    const dim3 grid((args.n + Shape::block_rows - 1) / Shape::block_rows, 1,
-                    (args.m + Tokens - 1) / Tokens);
-    kernel<<<grid, Shape::threads, Shape::smem_bytes, stream>>>(p);
-    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+    return launch_direct<detail::W4ASqMmaStreamShape<Policy, Tokens>, Tokens>(
+        detail::w4a_sq_static_mma_stream_kernel<low_bits, Policy, Tokens>, args, stream);
   }
-  /// One MMA column (8 tokens) when M fits it, else two per CTA.
+  /// Streaming mma.sync (W4ASqMmaStreamPolicy): one MMA column (8 tokens) when M fits it, else
+  /// two per CTA.
   static Status run_mma_stream(const Arguments& args, cudaStream_t stream) {
     return args.m <= 8 ? launch_mma_stream<8>(args, stream) : launch_mma_stream<16>(args, stream);
   }

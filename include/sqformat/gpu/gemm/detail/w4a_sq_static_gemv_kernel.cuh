@@ -40,6 +40,7 @@
 
 #include <cstdint>
 
+#include "w4a_sq_static_finalize.cuh"
 #include "w4a_sq_static_params.hpp"
 #include "x_split_loader.cuh"
 
@@ -245,20 +246,8 @@ __global__ void __launch_bounds__(32 * Policy::warps)
     return;
   const std::int32_t sum_high = high_total - 8 * x_sum[t];
   const std::int32_t sum_low = acc[0] - 8 * x_sum[T + t];
-  const float sw = p.scale_w[n];
-  float out = 0.0f;
-  out = __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_high[m], sw), static_cast<float>(sum_high)));
-  out = __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_low[m], sw), static_cast<float>(sum_low)));
-  if (p.bias != nullptr)
-    out = __fadd_rn(out, p.bias[n]);
-  const std::size_t o = static_cast<std::size_t>(m) * p.n + n;
-  auto* y = static_cast<std::uint16_t*>(p.y);
-  y[o] = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(out))
-                     : __bfloat16_as_ushort(__float2bfloat16_rn(out));
-  if (p.int_sums != nullptr) {
-    p.int_sums[o] = sum_high;
-    p.int_sums[static_cast<std::size_t>(p.m) * p.n + o] = sum_low;
-  }
+  store_output(p, m, n, fold_channel_sums(p, m, n, sum_high, sum_low));
+  store_int_sums(p, static_cast<std::size_t>(m) * p.n + n, sum_high, sum_low);
 }
 
 } // namespace sqformat::gpu::detail

@@ -44,8 +44,9 @@
 #include <cstdint>
 
 #include "../../common/ptx_sm90.cuh"
+#include "w4a_sq_static_finalize.cuh"
 #include "w4a_sq_static_params.hpp"
-#include "widen_low_bits.cuh"
+#include "x_split_loader.cuh"
 
 namespace sqformat::gpu::detail {
 
@@ -202,22 +203,10 @@ __global__ void __launch_bounds__(32 * Policy::warps, 16 / Policy::warps) // >= 
         continue;
       const int slot = u & 3, tile_in_chunk = (u >> 2) % K::chunk_tiles;
       const int tok = u / (4 * K::chunk_tiles);
-      std::uint32_t kord[8]; // 32 s8 in K order
-      if (is_high[v]) {
-#pragma unroll
-        for (int i = 0; i < 8; ++i)
-          kord[i] = raw[v][i];
-      } else {
-        widen_codes32<LowBits>(raw[v], kord);
-      }
       uint4* dst = reinterpret_cast<uint4*>(smem + tok * K::x_row_bytes +
                                             tile_in_chunk * K::block_k + 32 * slot);
-      std::uint32_t b[8];
-#pragma unroll
-      for (int st = 0; st < 4; ++st) {
-        b[2 * st] = __byte_perm(kord[2 * st], kord[2 * st + 1], 0x6420); // columns 8st + 0,2,4,6
-        b[2 * st + 1] = __byte_perm(kord[2 * st], kord[2 * st + 1], 0x7531); // 8st + 1,3,5,7
-      }
+      std::uint32_t b[8]; // columns 8st + 0,2,4,6 in b[2st], 8st + 1,3,5,7 in b[2st+1]
+      split_x32<LowBits>(raw[v], !is_high[v], b);
       dst[0] = make_uint4(b[0], b[1], b[2], b[3]);
       dst[1] = make_uint4(b[4], b[5], b[6], b[7]);
     }
@@ -357,34 +346,11 @@ __global__ void __launch_bounds__(32 * Policy::warps, 16 / Policy::warps) // >= 
     if (!last_flag)
       return;
     __threadfence();
-    const std::size_t plane = static_cast<std::size_t>(p.m) * p.n;
-#pragma unroll
-    for (int r = 0; r < RT; ++r)
-#pragma unroll
-      for (int j = 0; j < TokenTiles; ++j)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          const int n = channel(r, i), m = token(j, i);
-          if (n >= p.n || m >= p.m)
-            continue;
-          const std::size_t idx = static_cast<std::size_t>(m) * p.n + n;
-          const std::int32_t sum_high = __ldcg(p.partials + idx);
-          const std::int32_t sum_low = __ldcg(p.partials + plane + idx);
-          const float sw = p.scale_w[n];
-          float v = 0.0f;
-          v = __fadd_rn(v,
-                        __fmul_rn(__fmul_rn(p.scale_x_high[m], sw), static_cast<float>(sum_high)));
-          v = __fadd_rn(v, __fmul_rn(__fmul_rn(p.scale_x_low[m], sw), static_cast<float>(sum_low)));
-          out[r][j][i] = v;
-          if (p.int_sums != nullptr) {
-            p.int_sums[idx] = sum_high;
-            p.int_sums[plane + idx] = sum_low;
-          }
-        }
   }
 
-  // Epilogue: bias, one rounding to bf16/fp16, 16-bit stores (Y is small at this M).
-  auto* y = static_cast<std::uint16_t*>(p.y);
+  // Epilogue (split K: the last CTA first folds the totals of the sum planes), then bias, one
+  // rounding to bf16/fp16, 16-bit stores (Y is small at this M).
+  const std::size_t plane = static_cast<std::size_t>(p.m) * p.n;
 #pragma unroll
   for (int r = 0; r < RT; ++r)
 #pragma unroll
@@ -395,11 +361,14 @@ __global__ void __launch_bounds__(32 * Policy::warps, 16 / Policy::warps) // >= 
         if (n >= p.n || m >= p.m)
           continue;
         float v = out[r][j][i];
-        if (p.bias != nullptr)
-          v = __fadd_rn(v, p.bias[n]);
-        y[static_cast<std::size_t>(m) * p.n + n] =
-            p.y_is_fp16 ? __half_as_ushort(__float2half_rn(v))
-                        : __bfloat16_as_ushort(__float2bfloat16_rn(v));
+        if (p.splits > 1) {
+          const std::size_t idx = static_cast<std::size_t>(m) * p.n + n;
+          const std::int32_t sum_high = __ldcg(p.partials + idx);
+          const std::int32_t sum_low = __ldcg(p.partials + plane + idx);
+          v = fold_channel_sums(p, m, n, sum_high, sum_low);
+          store_int_sums(p, idx, sum_high, sum_low);
+        }
+        store_output(p, m, n, v);
       }
 #endif
 }

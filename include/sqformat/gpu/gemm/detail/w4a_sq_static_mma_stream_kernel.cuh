@@ -239,7 +239,6 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
   }
 
   // Epilogue: c[nt][e] is row g (e < 2) or g+8, token 8 nt + 2t + (e & 1).
-  auto* y = static_cast<std::uint16_t*>(p.y);
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -249,20 +248,8 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
         continue;
       const std::int32_t sum_high = c_high[nt][e] - 8 * x_sum[tok];
       const std::int32_t sum_low = c_low[nt][e] - 8 * x_sum[T + tok];
-      const float sw = p.scale_w[n];
-      float out = 0.0f;
-      out =
-          __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_high[m], sw), static_cast<float>(sum_high)));
-      out = __fadd_rn(out, __fmul_rn(__fmul_rn(p.scale_x_low[m], sw), static_cast<float>(sum_low)));
-      if (p.bias != nullptr)
-        out = __fadd_rn(out, p.bias[n]);
-      const std::size_t o = static_cast<std::size_t>(m) * p.n + n;
-      y[o] = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(out))
-                         : __bfloat16_as_ushort(__float2bfloat16_rn(out));
-      if (p.int_sums != nullptr) {
-        p.int_sums[o] = sum_high;
-        p.int_sums[static_cast<std::size_t>(p.m) * p.n + o] = sum_low;
-      }
+      store_output(p, m, n, fold_channel_sums(p, m, n, sum_high, sum_low));
+      store_int_sums(p, static_cast<std::size_t>(m) * p.n + n, sum_high, sum_low);
     }
 }
 

@@ -1,6 +1,6 @@
 // sqformat/gpu/gemm/detail/x_split_loader.cuh: 32 static SQ activations of one token as the
-// (even, odd) INT8 words the offset-binary weight kernels multiply with (the GEMV kernel's dp4a
-// and the streaming kernel's m16n8k32 B fragments). Internal.
+// (even, odd) INT8 words the offset-binary weight kernels multiply with (the GEMV kernel's dp4a,
+// the m16n8k32 B fragments of the streaming and the shared-memory mma.sync kernels). Internal.
 //
 // A word of 8 INT4 weight codes holds columns 8c .. 8c+7; its low nibbles are the even columns
 // and its high nibbles the odd ones. The activations are split the same way: word 2c holds the
@@ -15,48 +15,64 @@
 
 namespace sqformat::gpu::detail {
 
+/// The 32 activations of a piece as 8 split words, from its raw words: `raw[0..8)` the 32 INT8
+/// values in K order (high block, `low` false), or `raw[0..LowBits)` their packed codes (low
+/// block). Packed INT4 words are already split (low nibbles even, high nibbles odd); other
+/// widths are widened to K order first.
+template <int LowBits>
+__device__ __forceinline__ void split_x32(const std::uint32_t (&raw)[8], bool low,
+                                          std::uint32_t (&split)[8]) {
+  if (low && LowBits == 4) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      split[2 * c] = sign_extend_nibbles(raw[c] & 0x0F0F0F0Fu);
+      split[2 * c + 1] = sign_extend_nibbles((raw[c] >> 4) & 0x0F0F0F0Fu);
+    }
+    return;
+  }
+  std::uint32_t x8[8]; // 32 activations as INT8 in K order
+  if (low) {
+    widen_codes32<LowBits>(raw, x8);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      x8[i] = raw[i];
+  }
+#pragma unroll
+  for (int c = 0; c < 4; ++c) {
+    split[2 * c] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x6420);
+    split[2 * c + 1] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x7531);
+  }
+}
+
 /// Columns [rel, rel + 32) of token `token`'s high block (`low` false: X_high) or low block
 /// (`low` true: X_low, `LowBits` packed) as 8 split words; returns the sum of the 32 values.
 template <int LowBits>
 __device__ __forceinline__ std::int32_t load_split_x32(const W4ASqStaticParams& p, int token,
                                                        bool low, int rel,
                                                        std::uint32_t (&split)[8]) {
-  if (low && LowBits == 4) {
-    // Packed INT4 words are already split: low nibbles even, high nibbles odd.
-    const std::size_t row_bytes = static_cast<std::size_t>(p.k_low) / 2;
-    const uint4 v = __ldg(reinterpret_cast<const uint4*>(static_cast<const std::uint8_t*>(p.x_low) +
-                                                         token * row_bytes + rel / 2));
-    const std::uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      split[2 * c] = sign_extend_nibbles(w[c] & 0x0F0F0F0Fu);
-      split[2 * c + 1] = sign_extend_nibbles((w[c] >> 4) & 0x0F0F0F0Fu);
-    }
+  std::uint32_t raw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (!low) {
+    const uint4* src =
+        reinterpret_cast<const uint4*>(p.x_high + static_cast<std::size_t>(token) * p.k_high + rel);
+    const uint4 a = __ldg(src), b = __ldg(src + 1);
+    raw[0] = a.x, raw[1] = a.y, raw[2] = a.z, raw[3] = a.w;
+    raw[4] = b.x, raw[5] = b.y, raw[6] = b.z, raw[7] = b.w;
   } else {
-    std::uint32_t x8[8]; // 32 activations as INT8 in K order
-    if (!low) {
-      const uint4* src = reinterpret_cast<const uint4*>(
-          p.x_high + static_cast<std::size_t>(token) * p.k_high + rel);
-      const uint4 a = __ldg(src), b = __ldg(src + 1);
-      x8[0] = a.x, x8[1] = a.y, x8[2] = a.z, x8[3] = a.w;
-      x8[4] = b.x, x8[5] = b.y, x8[6] = b.z, x8[7] = b.w;
+    const std::size_t row_bytes = static_cast<std::size_t>(p.k_low) * LowBits / 8;
+    const std::uint32_t* src = reinterpret_cast<const std::uint32_t*>(
+        static_cast<const std::uint8_t*>(p.x_low) + token * row_bytes +
+        static_cast<std::size_t>(rel) * LowBits / 8);
+    if constexpr (LowBits == 4) { // 16 bytes, 16-byte aligned (Kl and rel multiples of 32)
+      const uint4 v = __ldg(reinterpret_cast<const uint4*>(src));
+      raw[0] = v.x, raw[1] = v.y, raw[2] = v.z, raw[3] = v.w;
     } else {
-      const std::size_t row_bytes = static_cast<std::size_t>(p.k_low) * LowBits / 8;
-      const std::uint32_t* src = reinterpret_cast<const std::uint32_t*>(
-          static_cast<const std::uint8_t*>(p.x_low) + token * row_bytes +
-          static_cast<std::size_t>(rel) * LowBits / 8);
-      std::uint32_t packed[LowBits];
 #pragma unroll
       for (int i = 0; i < LowBits; ++i)
-        packed[i] = __ldg(src + i);
-      widen_codes32<LowBits>(packed, x8);
-    }
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      split[2 * c] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x6420);
-      split[2 * c + 1] = __byte_perm(x8[2 * c], x8[2 * c + 1], 0x7531);
+        raw[i] = __ldg(src + i);
     }
   }
+  split_x32<LowBits>(raw, low, split);
   std::int32_t sum = 0;
 #pragma unroll
   for (int i = 0; i < 8; ++i)

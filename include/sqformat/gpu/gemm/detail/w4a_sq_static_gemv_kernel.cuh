@@ -61,6 +61,14 @@ template <class Policy, int Tokens> struct W4ASqGemvShape {
   static constexpr int chunk_k = chunk_steps * step_k;
   static constexpr int x_bytes = Tokens * chunk_k;
   static constexpr int smem_bytes = x_bytes + 2 * Tokens * 4; ///< staged X, then Σx per segment
+  /// X pieces a thread stages per chunk (1024 of 32 columns), and how many it loads before it
+  /// splits any (see the kernel's "X staging").
+  static constexpr int x_units = (1024 + threads - 1) / threads;
+  static constexpr int x_batch = Tokens == 1 ? 1 : Tokens == 2 ? 2 : x_units;
+  /// CTAs a SM the registers are held to: at 256 threads 3 for one token, 2 for 2 or 4.
+  static constexpr int min_blocks = Tokens == 1   ? (threads <= 256 ? 3 : 1)
+                                    : Tokens <= 4 ? (threads <= 256 ? 2 : 1)
+                                                  : 1;
 };
 
 /// a & b ^ c with `b` an immediate and `c` a register (one LOP3; with two immediates it takes two).
@@ -106,7 +114,7 @@ template <int V> __device__ __forceinline__ void reduce_scatter(std::int32_t (&v
 }
 
 template <int LowBits, class Policy, int Tokens>
-__global__ void __launch_bounds__(32 * Policy::warps)
+__global__ void __launch_bounds__(32 * Policy::warps, W4ASqGemvShape<Policy, Tokens>::min_blocks)
     w4a_sq_static_gemv_kernel(const __grid_constant__ W4ASqStaticParams p) {
   using S = W4ASqGemvShape<Policy, Tokens>;
   constexpr int R = S::rows_per_warp, T = Tokens, V = S::values;
@@ -157,32 +165,67 @@ __global__ void __launch_bounds__(32 * Policy::warps)
   for (int v = 0; v < V; ++v)
     acc[v] = 0;
 
+  // X staging. Unit u of a chunk: lane piece l = u % 32 (32 columns) of token t = (u / 32) % T in
+  // step s = u / (32 T) of the chunk (a chunk may hold steps of both blocks). t and s are the same
+  // on all lanes of a warp, so the Σx of the 32 pieces is one warp reduction and one shared-memory
+  // atomic. A chunk has 1024 units (32 KB / 32 B); a thread takes units threadIdx.x + k * threads
+  // in batches of S::x_batch: it loads a batch's units before it splits any, so that a batch costs
+  // one load latency instead of one per unit. At one token a batch is one unit (at K <= 8192 a
+  // thread has one unit anyway) and the kernel is held to 3 CTAs a SM (80 registers); at 2 and 4
+  // tokens to 2 (128 registers; 256 CTAs at N = 8192 stay one wave).
+  constexpr int kBatch = S::x_batch;
+  struct Unit {
+    int t, s, l, rel;
+    bool low, ok;
+  };
+  auto unit = [&](int chunk_step, int k) {
+    const int n_steps = min(S::chunk_steps, steps - chunk_step);
+    const int u = k * S::threads + threadIdx.x;
+    Unit x;
+    x.l = u % 32, x.t = (u / 32) % T, x.s = u / (32 * T);
+    const int i = chunk_step + x.s;
+    x.low = i >= steps_high;
+    x.rel = (x.low ? i - steps_high : i) * S::step_k + 32 * x.l;
+    x.ok = x.s < n_steps && t0 + x.t < p.m && x.rel < (x.low ? p.k_low : p.k_high);
+    return x;
+  };
+  auto stage_x = [&](int chunk_step) {
+    const int units = T * min(S::chunk_steps, steps - chunk_step) * 32;
+#pragma unroll 1
+    for (int k0 = 0; k0 * S::threads < units; k0 += kBatch) {
+      std::uint32_t x_raw[kBatch][8] = {};
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const Unit x = unit(chunk_step, k0 + b);
+        if (x.ok)
+          load_x32_raw<LowBits>(p, t0 + x.t, x.low, x.rel, x_raw[b]);
+      }
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const Unit x = unit(chunk_step, k0 + b);
+        std::int32_t sum = 0;
+        if (x.ok) {
+          std::uint32_t split[8]; // (even, odd) bytes of each 8-column word
+          sum = split_x32_sum<LowBits>(x_raw[b], x.low, split);
+          std::uint8_t* dst = xs + x.t * S::chunk_k + x.s * S::step_k + 16 * x.l;
+          *reinterpret_cast<uint4*>(dst) = make_uint4(split[0], split[1], split[2], split[3]);
+          *reinterpret_cast<uint4*>(dst + 512) = make_uint4(split[4], split[5], split[6], split[7]);
+        }
+        // Every lane of the warp takes part (x.t and x.s are the warp's; __reduce_add_sync would
+        // need sm_80 to compile).
+#pragma unroll
+        for (int off = 16; off >= 1; off >>= 1)
+          sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        if (x.l == 0 && x.s < min(S::chunk_steps, steps - chunk_step) && t0 + x.t < p.m)
+          atomicAdd(&x_sum[(x.low ? 1 : 0) * T + x.t], sum);
+      }
+    }
+  };
+
   for (int chunk_step = 0; chunk_step < steps; chunk_step += S::chunk_steps) {
     const int n_steps = min(S::chunk_steps, steps - chunk_step);
     __syncthreads(); // every warp is done with the previous chunk's X
-    // Unit u: token t, step s of the chunk, lane piece l (32 columns); a chunk may hold steps of
-    // both blocks.
-    for (int u = threadIdx.x; u < T * n_steps * 32; u += S::threads) {
-      const int t = u / (n_steps * 32), s = (u / 32) % n_steps, l = u % 32;
-      const int i = chunk_step + s;
-      const bool low = i >= steps_high;
-      const int rel = (low ? i - steps_high : i) * S::step_k + 32 * l;
-      // t and s are the same on all lanes of a warp (32 consecutive units), so the Σx of the 32
-      // pieces is one warp reduction and one shared-memory atomic.
-      std::int32_t sum = 0;
-      if (t0 + t < p.m && rel < (low ? p.k_low : p.k_high)) {
-        std::uint32_t split[8]; // (even, odd) bytes of each 8-column word
-        sum = load_split_x32<LowBits>(p, t0 + t, low, rel, split);
-        std::uint8_t* dst = xs + t * S::chunk_k + s * S::step_k + 16 * l;
-        *reinterpret_cast<uint4*>(dst) = make_uint4(split[0], split[1], split[2], split[3]);
-        *reinterpret_cast<uint4*>(dst + 512) = make_uint4(split[4], split[5], split[6], split[7]);
-      }
-#pragma unroll
-      for (int off = 16; off >= 1; off >>= 1) // (__reduce_add_sync would need sm_80 to compile)
-        sum += __shfl_xor_sync(0xffffffffu, sum, off);
-      if (l == 0 && t0 + t < p.m)
-        atomicAdd(&x_sum[(low ? 1 : 0) * T + t], sum);
-    }
+    stage_x(chunk_step);
     __syncthreads(); // the chunk's X is staged
 
     for (int s = 0; s < n_steps; ++s) {

@@ -127,39 +127,70 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
     for (int e = 0; e < 4; ++e)
       c_high[nt][e] = c_low[nt][e] = 0;
 
-  int j = 0; // this warp's step count
-  for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
+  // X staging. Unit u of a chunk: 32-column half h = u & 1 of thread slot ts = (u >> 1) & 3 of
+  // token tok = (u >> 3) % T in step s = (u >> 3) / T of the chunk. The 8 units of one (token,
+  // step) are an aligned group of 8 lanes: their Σx is 3 shuffles and one atomic. A chunk has at
+  // most 2048 units (64 KB / 32 B); a thread takes units threadIdx.x + k * threads, k < kUnits,
+  // and loads all of them (raw) before it splits any, and it loads the next chunk's units before
+  // the warps compute on the current one, so that staging costs one latency, hidden behind the
+  // MMAs.
+  constexpr int kUnits = (T * S::chunk_steps * 8 + S::threads - 1) / S::threads;
+  struct Unit {
+    int tok, s, ts, h, rel;
+    bool low, ok;
+  };
+  auto unit = [&](int chunk, int k) {
     const int n_steps = min(S::chunk_steps, steps - chunk);
-    __syncthreads(); // every warp is done with the previous chunk's X
-    // Unit u: token tok, step s of the chunk, 32-column half h of thread slot ts. The 8 units of
-    // one (token, step) are an aligned group of 8 lanes: their Σx is 3 shuffles and one atomic.
-    // Every lane of a warp runs the same iterations (the shuffles need all of them).
-    const int units = T * n_steps * 8;
-    for (int ub = 0; ub < units; ub += S::threads) {
-      const int u = ub + threadIdx.x;
-      const int tok = u / (n_steps * 8), s = (u / 8) % n_steps, ts = (u >> 1) & 3, h = u & 1;
-      const int i = chunk + s;
-      const bool low = i >= steps_high;
-      const int rel = (low ? i - steps_high : i) * S::step_k + 64 * ts + 32 * h;
-      const bool token_ok = u < units && t0 + tok < p.m;
+    const int u = k * S::threads + threadIdx.x;
+    Unit x;
+    x.h = u & 1, x.ts = (u >> 1) & 3, x.tok = (u >> 3) % T, x.s = (u >> 3) / T;
+    const int i = chunk + x.s;
+    x.low = i >= steps_high;
+    x.rel = (x.low ? i - steps_high : i) * S::step_k + 64 * x.ts + 32 * x.h;
+    x.ok = x.s < n_steps && t0 + x.tok < p.m && x.rel < (x.low ? p.k_low : p.k_high);
+    return x;
+  };
+  std::uint32_t x_raw[kUnits][8];
+  auto load_x = [&](int chunk) {
+#pragma unroll
+    for (int k = 0; k < kUnits; ++k) {
+      const Unit x = unit(chunk, k);
+      if (x.ok)
+        load_x32_raw<LowBits>(p, t0 + x.tok, x.low, x.rel, x_raw[k]);
+    }
+  };
+  auto store_x = [&](int chunk) {
+#pragma unroll
+    for (int k = 0; k < kUnits; ++k) {
+      const Unit x = unit(chunk, k);
       std::int32_t sum = 0;
-      if (token_ok && rel < (low ? p.k_low : p.k_high)) {
+      if (x.ok) {
         std::uint32_t split[8]; // words m = 4h .. 4h+3 of slot ts: (even, odd) bytes
-        sum = load_split_x32<LowBits>(p, t0 + tok, low, rel, split);
+        sum = split_x32_sum<LowBits>(x_raw[k], x.low, split);
         // Layout per token and step: [q = m / 2][slot ts][16 B: e(2q), o(2q), e(2q+1), o(2q+1)].
-        std::uint8_t* dst = smem + tok * S::x_stride + s * S::step_k + 16 * ts;
-        *reinterpret_cast<uint4*>(dst + 64 * (2 * h)) =
+        std::uint8_t* dst = smem + x.tok * S::x_stride + x.s * S::step_k + 16 * x.ts;
+        *reinterpret_cast<uint4*>(dst + 64 * (2 * x.h)) =
             make_uint4(split[0], split[1], split[2], split[3]);
-        *reinterpret_cast<uint4*>(dst + 64 * (2 * h + 1)) =
+        *reinterpret_cast<uint4*>(dst + 64 * (2 * x.h + 1)) =
             make_uint4(split[4], split[5], split[6], split[7]);
       }
       sum += __shfl_xor_sync(0xffffffffu, sum, 4);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      if ((lane & 7) == 0 && token_ok)
-        atomicAdd(&x_sum[(low ? 1 : 0) * T + tok], sum);
+      if ((lane & 7) == 0 && x.ok)
+        atomicAdd(&x_sum[(x.low ? 1 : 0) * T + x.tok], sum);
     }
+  };
+
+  int j = 0; // this warp's step count
+  load_x(0);
+  for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
+    const int n_steps = min(S::chunk_steps, steps - chunk);
+    __syncthreads(); // every warp is done with the previous chunk's X
+    store_x(chunk);
     __syncthreads(); // the chunk's X is staged
+    if (chunk + S::chunk_steps < steps)
+      load_x(chunk + S::chunk_steps);
 
     // This warp's steps in the chunk: i = chunk + s with i % KW == kq.
     for (int i = chunk + ((kq - chunk % KW) % KW + KW) % KW; i < chunk + n_steps; i += KW, ++j) {

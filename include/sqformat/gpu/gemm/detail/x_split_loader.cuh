@@ -45,13 +45,12 @@ __device__ __forceinline__ void split_x32(const std::uint32_t (&raw)[8], bool lo
   }
 }
 
-/// Columns [rel, rel + 32) of token `token`'s high block (`low` false: X_high) or low block
-/// (`low` true: X_low, `LowBits` packed) as 8 split words; returns the sum of the 32 values.
+/// The raw words of columns [rel, rel + 32) of token `token`'s high block (`low` false: 8 words of
+/// X_high) or low block (`low` true: the `LowBits` words of X_low's packed codes). Split from the
+/// splitting so that a kernel can issue the loads of many pieces before it uses any of them.
 template <int LowBits>
-__device__ __forceinline__ std::int32_t load_split_x32(const W4ASqStaticParams& p, int token,
-                                                       bool low, int rel,
-                                                       std::uint32_t (&split)[8]) {
-  std::uint32_t raw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+__device__ __forceinline__ void load_x32_raw(const W4ASqStaticParams& p, int token, bool low,
+                                             int rel, std::uint32_t (&raw)[8]) {
   if (!low) {
     const uint4* src =
         reinterpret_cast<const uint4*>(p.x_high + static_cast<std::size_t>(token) * p.k_high + rel);
@@ -72,6 +71,12 @@ __device__ __forceinline__ std::int32_t load_split_x32(const W4ASqStaticParams& 
         raw[i] = __ldg(src + i);
     }
   }
+}
+
+/// split_x32 of raw words from load_x32_raw; returns the sum of the 32 values.
+template <int LowBits>
+__device__ __forceinline__ std::int32_t split_x32_sum(const std::uint32_t (&raw)[8], bool low,
+                                                      std::uint32_t (&split)[8]) {
   split_x32<LowBits>(raw, low, split);
   std::int32_t sum = 0;
 #pragma unroll

@@ -366,8 +366,8 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
   // Decode with M <= 4 (the CUDA-core kernel on sm_90), 4 < M <= 16 (streaming mma.sync from
-  // N = 4096 on, up to N = 16384 above 8 tokens; else the wgmma kernels: 8-token tiles, 64-channel
-  // CTAs for N <= 16384 and 128 above), medium and prefill M.
+  // N = 4096 on; below, the wgmma kernels: 8-token tiles, 16-token tiles of 64 channels), medium
+  // and prefill M.
   const int shapes[][2] = {{1, 200},    {3, 16392}, {16, 200}, {5, 16392}, {6, 200},
                            {12, 16392}, {12, 4096}, {40, 200}, {130, 264}};
   for (const auto& sh : shapes) {

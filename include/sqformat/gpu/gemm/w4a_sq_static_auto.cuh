@@ -6,12 +6,10 @@
 //                  (detail/w4a_sq_static_gemv_kernel.cuh; on an H100 1.2-1.4x faster than the
 //                  wgmma decode kernels at M = 1 and 1.0-1.3x at M = 4, slower from M = 8 on,
 //                  docs/performance.md)
-//   4 < M <= 16    on sm_90 with per-channel weight scales, K < 2^20, N >= 4096, and N <= 16384
-//                  above 8
-//                  tokens: the streaming mma.sync kernel (detail/w4a_sq_static_mma_stream_kernel
-//                  .cuh; on an H100 faster than the wgmma decode kernels at M = 8 on the three
-//                  large 70B shapes and at M = 16 for N = 8192, slower at N = 1024 and at M = 16
-//                  for N = 28672, docs/performance.md)
+//   4 < M <= 16    on sm_90 with per-channel weight scales, K < 2^20 and N >= 4096: the
+//                  streaming mma.sync kernel (detail/w4a_sq_static_mma_stream_kernel.cuh; on an
+//                  H100 faster than the wgmma decode kernels at M = 8 and 16 on the three large
+//                  70B shapes, slower at N = 1024, docs/performance.md)
 //   M <= 16        decode: on sm_90 the wgmma decode kernel (X_low widened in the loop): for
 //                  M <= 8 with 8-token tiles and 64 channels per CTA, else 16-token tiles with 64
 //                  channels per CTA for N <= 16384 and 128 above (on an H100 the 64-channel
@@ -40,7 +38,6 @@ public:
   static constexpr int gemv_max_tokens = 4;
   using DecodeStream = GemmW4ASqStatic<Config, W4ASqMmaStreamDecodePolicy>;
   static constexpr int stream_min_n = 4096;
-  static constexpr int stream16_max_n = 16384; ///< above 8 tokens only up to this N
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
   using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
@@ -78,7 +75,7 @@ private:
       const bool direct_w_ok = args.weight_scale_group == 0 && args.k < (1 << 20);
       if (direct_w_ok && args.m <= gemv_max_tokens)
         return f(DecodeGemv{});
-      if (direct_w_ok && args.n >= stream_min_n && (args.m <= 8 || args.n <= stream16_max_n))
+      if (direct_w_ok && args.n >= stream_min_n)
         return f(DecodeStream{});
       if (args.m <= 8)
         return f(Decode8{});

@@ -24,8 +24,8 @@
 // low block [Kh, K); a step that passes its block's end reads zero weights for the missing
 // columns). X is staged in chunks of 64 KB (64 KB / (256 x tokens) steps) shared by all warps;
 // W loads run StepsInFlight steps ahead across chunks. At the end the KWarps partial sums of a
-// row tile are added in shared memory (integers: any order) and the warp with kq = 0 writes the
-// outputs.
+// row tile are added in shared memory (integers: any order) and each of the row tile's warps
+// finishes a KWarps-th of its outputs.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -116,9 +116,6 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
   };
 
   uint4 ring[D][4];
-#pragma unroll
-  for (int d = 0; d < D; ++d)
-    load_w(d, ring[d]);
 
   std::int32_t c_high[NT][4], c_low[NT][4];
 #pragma unroll
@@ -183,7 +180,10 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
   };
 
   int j = 0; // this warp's step count
-  load_x(0);
+  load_x(0); // first: every warp waits for the first chunk's X, the W ring has slack
+#pragma unroll
+  for (int d = 0; d < D; ++d)
+    load_w(d, ring[d]);
   for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
     const int n_steps = min(S::chunk_steps, steps - chunk);
     __syncthreads(); // every warp is done with the previous chunk's X
@@ -242,46 +242,45 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
     }
   }
 
-  // Add the KWarps partial sums of each row tile (the X area is free after this barrier).
+  // Add the KWarps partial sums of each row tile and finish them, shared by the row tile's warps:
+  // every warp stores its 8 * NT sums (layout [warp][value][lane]: conflict-free), and warp kq
+  // adds and finishes the values v = 4 nt + e with v % KWarps == kq (integers: any order). The X
+  // area is free after the first barrier.
   __syncthreads();
   int* partial = reinterpret_cast<int*>(smem);
-  if (kq != 0) {
-    int* dst = partial + ((warp * 32 + lane) * 8 * NT);
+  {
+    int* dst = partial + warp * (8 * NT * 32) + lane;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        dst[8 * nt + e] = c_high[nt][e];
-        dst[8 * nt + 4 + e] = c_low[nt][e];
+        dst[(8 * nt + e) * 32] = c_high[nt][e];
+        dst[(8 * nt + 4 + e) * 32] = c_low[nt][e];
       }
   }
   __syncthreads();
-  if (kq != 0)
-    return;
-  for (int w = 1; w < KW; ++w) {
-    const int* src = partial + (((warp + w) * 32 + lane) * 8 * NT);
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        c_high[nt][e] += src[8 * nt + e];
-        c_low[nt][e] += src[8 * nt + 4 + e];
-      }
-  }
 
-  // Epilogue: c[nt][e] is row g (e < 2) or g+8, token 8 nt + 2t + (e & 1).
+  // Epilogue: value (nt, e) is row g (e < 2) or g+8, token 8 nt + 2t + (e & 1).
 #pragma unroll
-  for (int nt = 0; nt < NT; ++nt)
+  for (int v = 0; v < 4 * NT; ++v) {
+    if (v % KW != kq)
+      continue;
+    const int nt = v / 4, e = v % 4;
+    const int n = n0 + g + (e < 2 ? 0 : 8), tok = 8 * nt + 2 * t + (e & 1), m = t0 + tok;
+    if (n >= p.n || m >= p.m)
+      continue;
+    std::int32_t high = 0, low = 0;
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int n = n0 + g + (e < 2 ? 0 : 8), tok = 8 * nt + 2 * t + (e & 1), m = t0 + tok;
-      if (n >= p.n || m >= p.m)
-        continue;
-      const std::int32_t sum_high = c_high[nt][e] - 8 * x_sum[tok];
-      const std::int32_t sum_low = c_low[nt][e] - 8 * x_sum[T + tok];
-      store_output(p, m, n, fold_channel_sums(p, m, n, sum_high, sum_low));
-      store_int_sums(p, static_cast<std::size_t>(m) * p.n + n, sum_high, sum_low);
+    for (int w = 0; w < KW; ++w) {
+      const int* src = partial + (rt * KW + w) * (8 * NT * 32) + lane;
+      high += src[(8 * nt + e) * 32];
+      low += src[(8 * nt + 4 + e) * 32];
     }
+    const std::int32_t sum_high = high - 8 * x_sum[tok];
+    const std::int32_t sum_low = low - 8 * x_sum[T + tok];
+    store_output(p, m, n, fold_channel_sums(p, m, n, sum_high, sum_low));
+    store_int_sums(p, static_cast<std::size_t>(m) * p.n + n, sum_high, sum_low);
+  }
 }
 
 } // namespace sqformat::gpu::detail

@@ -375,6 +375,14 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
     Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
     check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
   }
+  // Per-group-128 weight scales keep 4 < M <= 16 on the wgmma decode kernels: 8-token tiles, then
+  // 16-token tiles of 64 channels up to N = 16384 and of 128 above.
+  const int grouped[][2] = {{6, 4096}, {12, 4096}, {12, 16392}};
+  for (const auto& sh : grouped) {
+    CAPTURE(sh[0], sh[1]);
+    Problem<C> pr(sh[0], sh[1], 1024, 128, seed + 7 * sh[0] + sh[1]);
+    check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the reference",

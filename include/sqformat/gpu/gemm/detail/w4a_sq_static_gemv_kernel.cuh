@@ -64,11 +64,16 @@ template <class Policy, int Tokens> struct W4ASqGemvShape {
   /// X pieces a thread stages per chunk (1024 of 32 columns), and how many it loads before it
   /// splits any (see the kernel's "X staging").
   static constexpr int x_units = (1024 + threads - 1) / threads;
-  static constexpr int x_batch = Tokens == 1 ? 1 : Tokens == 2 ? 2 : x_units;
-  /// CTAs a SM the registers are held to: at 256 threads 3 for one token, 2 for 2 or 4.
-  static constexpr int min_blocks = Tokens == 1   ? (threads <= 256 ? 3 : 1)
-                                    : Tokens <= 4 ? (threads <= 256 ? 2 : 1)
-                                                  : 1;
+  static constexpr int x_batch_max = Tokens == 1 ? 1 : Tokens == 2 ? 2 : 4;
+  static constexpr int x_batch = x_units < x_batch_max ? x_units : x_batch_max;
+  /// CTAs a SM the registers are held to: at 256 threads or fewer 3 for one token and 2 for 2 or
+  /// 4, when the W a warp holds (ring and current step) is at most 12 16-byte words per lane
+  /// (the default: 4 rows x 3 steps); wider rings would spill under that cap.
+  static constexpr bool small_ring = rows_per_warp * (Policy::steps_in_flight + 1) <= 12;
+  static constexpr int min_blocks = !(threads <= 256 && small_ring) ? 1
+                                    : Tokens == 1                   ? 3
+                                    : Tokens <= 4                   ? 2
+                                                                    : 1;
 };
 
 /// a & b ^ c with `b` an immediate and `c` a register (one LOP3; with two immediates it takes two).
@@ -169,10 +174,10 @@ __global__ void __launch_bounds__(32 * Policy::warps, W4ASqGemvShape<Policy, Tok
   // step s = u / (32 T) of the chunk (a chunk may hold steps of both blocks). t and s are the same
   // on all lanes of a warp, so the Σx of the 32 pieces is one warp reduction and one shared-memory
   // atomic. A chunk has 1024 units (32 KB / 32 B); a thread takes units threadIdx.x + k * threads
-  // in batches of S::x_batch: it loads a batch's units before it splits any, so that a batch costs
-  // one load latency instead of one per unit. At one token a batch is one unit (at K <= 8192 a
-  // thread has one unit anyway) and the kernel is held to 3 CTAs a SM (80 registers); at 2 and 4
-  // tokens to 2 (128 registers; 256 CTAs at N = 8192 stay one wave).
+  // in batches of S::x_batch (1 unit at one token, 2 at two, at most 4 above): it loads a batch's
+  // units before it splits any, so that a batch costs one load latency instead of one per unit.
+  // With the default policy the kernel is held to 3 CTAs a SM at one token (80 registers) and to
+  // 2 at two and four tokens (128 registers; 256 CTAs at N = 8192 stay one wave).
   constexpr int kBatch = S::x_batch;
   struct Unit {
     int t, s, l, rel;

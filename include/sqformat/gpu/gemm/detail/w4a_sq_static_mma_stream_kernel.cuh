@@ -127,11 +127,14 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
   // X staging. Unit u of a chunk: 32-column half h = u & 1 of thread slot ts = (u >> 1) & 3 of
   // token tok = (u >> 3) % T in step s = (u >> 3) / T of the chunk. The 8 units of one (token,
   // step) are an aligned group of 8 lanes: their Σx is 3 shuffles and one atomic. A chunk has at
-  // most 2048 units (64 KB / 32 B); a thread takes units threadIdx.x + k * threads, k < kUnits,
-  // and loads all of them (raw) before it splits any, and it loads the next chunk's units before
-  // the warps compute on the current one, so that staging costs one latency, hidden behind the
-  // MMAs.
+  // most 2048 units (64 KB / 32 B); a thread takes units threadIdx.x + k * threads in batches of
+  // at most 4, whose loads are all issued before any unit is split (one load latency a batch). The
+  // first batch of the next chunk is loaded before the warps compute on the current one, so that
+  // its latency is hidden behind the MMAs (4 with the default 512 threads: all of a thread's
+  // units).
   constexpr int kUnits = (T * S::chunk_steps * 8 + S::threads - 1) / S::threads;
+  constexpr int kBatch = kUnits < 4 ? kUnits : 4;
+  constexpr int kBatches = (kUnits + kBatch - 1) / kBatch;
   struct Unit {
     int tok, s, ts, h, rel;
     bool low, ok;
@@ -147,23 +150,23 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
     x.ok = x.s < n_steps && t0 + x.tok < p.m && x.rel < (x.low ? p.k_low : p.k_high);
     return x;
   };
-  std::uint32_t x_raw[kUnits][8];
-  auto load_x = [&](int chunk) {
+  std::uint32_t x_raw[kBatch][8];
+  auto load_x = [&](int chunk, int batch) {
 #pragma unroll
-    for (int k = 0; k < kUnits; ++k) {
-      const Unit x = unit(chunk, k);
+    for (int b = 0; b < kBatch; ++b) {
+      const Unit x = unit(chunk, batch * kBatch + b);
       if (x.ok)
-        load_x32_raw<LowBits>(p, t0 + x.tok, x.low, x.rel, x_raw[k]);
+        load_x32_raw<LowBits>(p, t0 + x.tok, x.low, x.rel, x_raw[b]);
     }
   };
-  auto store_x = [&](int chunk) {
+  auto store_x = [&](int chunk, int batch) {
 #pragma unroll
-    for (int k = 0; k < kUnits; ++k) {
-      const Unit x = unit(chunk, k);
+    for (int b = 0; b < kBatch; ++b) {
+      const Unit x = unit(chunk, batch * kBatch + b);
       std::int32_t sum = 0;
       if (x.ok) {
         std::uint32_t split[8]; // words m = 4h .. 4h+3 of slot ts: (even, odd) bytes
-        sum = split_x32_sum<LowBits>(x_raw[k], x.low, split);
+        sum = split_x32_sum<LowBits>(x_raw[b], x.low, split);
         // Layout per token and step: [q = m / 2][slot ts][16 B: e(2q), o(2q), e(2q+1), o(2q+1)].
         std::uint8_t* dst = smem + x.tok * S::x_stride + x.s * S::step_k + 16 * x.ts;
         *reinterpret_cast<uint4*>(dst + 64 * (2 * x.h)) =
@@ -179,18 +182,23 @@ __global__ void __launch_bounds__(32 * Policy::row_tiles * Policy::k_warps)
     }
   };
 
-  int j = 0; // this warp's step count
-  load_x(0); // first: every warp waits for the first chunk's X, the W ring has slack
+  int j = 0;    // this warp's step count
+  load_x(0, 0); // first: every warp waits for the first chunk's X, the W ring has slack
 #pragma unroll
   for (int d = 0; d < D; ++d)
     load_w(d, ring[d]);
   for (int chunk = 0; chunk < steps; chunk += S::chunk_steps) {
     const int n_steps = min(S::chunk_steps, steps - chunk);
     __syncthreads(); // every warp is done with the previous chunk's X
-    store_x(chunk);
+    store_x(chunk, 0);
+#pragma unroll 1
+    for (int batch = 1; batch < kBatches; ++batch) {
+      load_x(chunk, batch);
+      store_x(chunk, batch);
+    }
     __syncthreads(); // the chunk's X is staged
     if (chunk + S::chunk_steps < steps)
-      load_x(chunk + S::chunk_steps);
+      load_x(chunk + S::chunk_steps, 0);
 
     // This warp's steps in the chunk: i = chunk + s with i % KW == kq.
     for (int i = chunk + ((kq - chunk % KW) % KW + KW) % KW; i < chunk + n_steps; i += KW, ++j) {

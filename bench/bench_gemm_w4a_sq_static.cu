@@ -7,8 +7,8 @@
 // bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
 // t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
 // `w4a_sq5` is the auto header (on sm_90: the CUDA-core GEMV kernel for M <= 4, the streaming
-// mma.sync kernel for 4 < M <= 16 with N >= 4096 (N <= 16384 above 8 tokens), else the wgmma
-// decode kernel: 8-token tiles for M <= 8, 64 channels per CTA for N <= 16384, else 128);
+// mma.sync kernel for 4 < M <= 16 with N >= 4096, else the wgmma decode kernel: 8-token tiles
+// for M <= 8, 64 channels per CTA for N <= 16384, else 128);
 // `w4a_sq5_gemv`, `w4a_sq5_stream`, `w4a_sq5_t8`, `w4a_sq5_w64` / `w4a_sq5_w128` force each (and
 // other policies of the first two); `w4a_sq5_mma` forces the shared-memory mma.sync kernel (the
 // decode path of other devices) for M <= 256. `_pp` variants also

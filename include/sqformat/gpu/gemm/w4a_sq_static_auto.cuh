@@ -2,9 +2,8 @@
 // the token count M at run time. Same arguments and results as GemmW4ASqStatic (policies never
 // change results).
 //   M <= 4         on sm_90 with per-channel weight scales and K < 2^20: the CUDA-core decode
-//                  kernel
-//                  (detail/w4a_sq_static_gemv_kernel.cuh; on an H100 1.2-1.4x faster than the
-//                  wgmma decode kernels at M = 1 and 1.0-1.3x at M = 4, slower from M = 8 on,
+//                  kernel (detail/w4a_sq_static_gemv_kernel.cuh; on an H100 1.2-1.4x faster than
+//                  the wgmma decode kernels at M = 1 and 1.0-1.3x at M = 4, slower from M = 8 on,
 //                  docs/performance.md)
 //   4 < M <= 16    on sm_90 with per-channel weight scales, K < 2^20 and N >= 4096: the
 //                  streaming mma.sync kernel (detail/w4a_sq_static_mma_stream_kernel.cuh; on an

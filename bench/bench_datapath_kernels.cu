@@ -59,6 +59,11 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 // config), the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
 // block-gather kernel's best policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<3, 512>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<2, 512, 96>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<128, 3, 8, 1>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitLanePolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<0, 3, 2, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<256, 3, 4, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<512, 3, 2, 1>)->Apply(shapes);

@@ -1,11 +1,12 @@
 // GPU tests of the static quantize-and-split kernels against sqformat::ref::split_static:
-// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, the three
-// kernels (bank, streaming, block-gather), a bank policy of two warps and one staged row (many
-// tiles a warp), a streaming policy so small that most columns take its second-gather path, both
-// scale granularities, odd and single-token M, more tokens than the grids have blocks, one-bank
-// and large K, adversarial data (ties, zeros, outliers, exact half-points, subnormal scales);
-// then the status it returns on misuse and on bad data (the bank and streaming kernels reject
-// every permutation the reference rejects, including one whose bank runs do not increase).
+// every byte of x_high / x_low and every scale bit for bit, over the data-path configs, the
+// kernels (lane, column, bank, streaming, block-gather), a bank policy of two warps and one
+// staged row (many tiles a warp), a streaming policy so small that most columns take its
+// second-gather path, both scale granularities, odd and single-token M, more tokens than the
+// grids have blocks, one-bank and large K, adversarial data (ties, zeros, outliers, exact
+// half-points, subnormal scales); then the status it returns on misuse and on bad data (the
+// lane, column, bank and streaming kernels reject every permutation the reference rejects,
+// including one whose bank runs do not increase).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -118,6 +119,9 @@ using OtherPolicy = dp::StaticSplitPolicy<128, 2, 4>;
 using TailPolicy = dp::StaticSplitStreamPolicy<4, 64, 1>;
 /// The streaming kernel with 32 columns a thread in registers (a benchmarked alternative).
 using WidePolicy = dp::StaticSplitStreamPolicy<32, 1024, 2>;
+// The lane kernel (a lane per whole-word span of banks), and one with a single staged row.
+using LanePolicy = dp::StaticSplitLanePolicy<>;
+using LaneOneStagePolicy = dp::StaticSplitLanePolicy<1, 1024>;
 
 } // namespace
 
@@ -126,6 +130,9 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
   using C = TestType;
   const std::uint64_t seed = fresh_seed();
   CAPTURE(seed, C::bank, C::high_per_bank, C::high_bits, C::low_bits);
+  // The lane kernel serves every config here but the 3-bit one (which then runs the column
+  // kernel's fallback): its runs below are not the fallback in disguise.
+  CHECK(dp::detail::lane_split_ok<C> == (C::low_bits != 3));
   std::mt19937_64 rng(seed);
   const std::size_t shapes[][2] = {{1, C::bank},      {7, C::bank}, {1, 4096},
                                    {5, C::bank * 37}, {33, 4096},   {2, 28672}};
@@ -134,6 +141,8 @@ TEMPLATE_LIST_TEST_CASE("static quantize-and-split matches the reference bit for
       for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
         CAPTURE(shape[0], shape[1], name(kind), static_cast<int>(scales));
         check_against_reference<C, FastPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, LanePolicy, bf16>(shape[0], shape[1], kind, scales, rng);
+        check_against_reference<C, LaneOneStagePolicy, bf16>(shape[0], shape[1], kind, scales, rng);
         check_against_reference<C, SmallColumnKernelPolicy, bf16>(shape[0], shape[1], kind, scales,
                                                                   rng);
         check_against_reference<C, BankColumnPolicy, bf16>(shape[0], shape[1], kind, scales, rng);
@@ -160,6 +169,8 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     CAPTURE(name(kind));
     check_against_reference<C, FastPolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
                                                    rng);
+    check_against_reference<C, LanePolicy, __half>(9, 8192, kind, dp::ActivationScales::per_token,
+                                                   rng);
     check_against_reference<C, SmallColumnKernelPolicy, __half>(
         3, 4096, kind, dp::ActivationScales::per_token, rng);
     check_against_reference<C, SmallBankPolicy, __half>(3, 4096, kind,
@@ -173,10 +184,12 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
     // loop over rows and prefetch.
     check_against_reference<C, FastPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     check_against_reference<C, StreamPolicy, bf16>(1500, 4096, Data::random, scales, rng);
+    check_against_reference<C, LanePolicy, bf16>(1500, 4096, Data::random, scales, rng);
     // Tiny inputs: amax / qmax is a subnormal float (the exact-division path of the kernels).
     check_against_reference<C, ScatterPolicy, bf16>(1500, 4096, Data::random, scales, rng);
     for (Data kind : {Data::random, Data::half_points}) {
       check_against_reference<C, FastPolicy, bf16>(5, 4096, kind, scales, rng, -130);
+      check_against_reference<C, LanePolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, BankColumnPolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, ScatterPolicy, bf16>(5, 4096, kind, scales, rng, -130);
       check_against_reference<C, StreamPolicy, bf16>(5, 4096, kind, scales, rng, -130);
@@ -230,9 +243,17 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
       run_split<C, SmallColumnKernelPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
   const auto bank_col =
       run_split<C, BankColumnPolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto lane2 = run_split<C, LanePolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto lane1 =
+      run_split<C, LaneOneStagePolicy>(x, m, k, perm, dp::ActivationScales::per_token);
+  const auto lane3 = run_split<C, dp::StaticSplitLanePolicy<8, 512>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
+  const auto lane_capped = run_split<C, dp::StaticSplitLanePolicy<2, 512, 80>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
   REQUIRE(d.status == Status::success);
-  for (const SplitResult* other : {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256, &k128,
-                                   &k256, &k1024, &k64, &bank_col}) {
+  for (const SplitResult* other :
+       {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256, &k128, &k256, &k1024, &k64,
+        &bank_col, &lane1, &lane2, &lane3, &lane_capped}) {
     REQUIRE(other->status == Status::success);
     CHECK(a.x_high == other->x_high);
     CHECK(a.x_low == other->x_low);
@@ -309,6 +330,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       a.x = d_bad.get();
       a.scales = scales;
       CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::non_finite_input);
+      CHECK(dp::static_quantize_split<C, LanePolicy>(a, nullptr) == Status::non_finite_input);
       CHECK(dp::static_quantize_split<C>(a, nullptr, dp::InputCheck::deferred) == Status::success);
       CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
     }
@@ -319,7 +341,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
 
   // Permutations the reference rejects: an entry out of range, a channel of another bank, a
   // repeated channel (within its bank), a bank's run in decreasing order, a channel both high and
-  // low (its bank's runs still increasing). The column, bank and streaming
+  // low (its bank's runs still increasing). The lane, column, bank and streaming
   // kernels report them all, under both scale granularities.
   const std::size_t kh = k / C::bank * C::high_per_bank;
   std::vector<std::vector<std::uint32_t>> bad_perms(6, perm);
@@ -348,6 +370,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       a.perm = d_bad_perm.get();
       a.scales = scales;
       CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, LanePolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, SmallBankPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, ScatterPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, SmallColumnPolicy>(a, nullptr) ==

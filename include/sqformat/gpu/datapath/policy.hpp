@@ -118,8 +118,9 @@ struct StaticSplitBankPolicy {
 /// multiple of 8 and rows too long for its shared memory run as StaticSplitBankPolicy<> would.
 ///
 /// \tparam Threads        block size, a multiple of 32 in [32, 1024] (the launcher uses fewer
-///                        when a row has fewer words), or 0: 128 threads, 8 a SM, for K up to
-///                        auto_small_k and at least auto_small_rows tokens, else 512 threads.
+///                        when a row has fewer words), or 0: the lane kernel for at least
+///                        auto_lane_rows tokens where it serves; else 128 threads, 8 a SM, for K
+///                        up to auto_small_k and at least auto_small_rows tokens, else 512.
 /// \tparam Stages         rows of X a block holds (1 to 3); the launcher uses fewer when more
 ///                        would lower the number of blocks per SM.
 /// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread);
@@ -143,6 +144,36 @@ struct StaticSplitColumnPolicy {
   static constexpr int words_in_flight = WordsInFlight;
   static constexpr int auto_small_k = 8192;
   static constexpr int auto_small_rows = 1024;
+  /// Fewest tokens for which Threads = 0 runs the lane kernel (StaticSplitLanePolicy<>) where it
+  /// serves the config and K (H100, SqConfig<64, 8, 8, 4>: 1.1-1.2x the column kernel at
+  /// M = 2048 and 8192; at M <= 16 the column kernel is faster).
+  static constexpr int auto_lane_rows = 1024;
+};
+
+/// Policy of the lane static quantize-and-split kernel: persistent blocks, a token row at a time
+/// with the next MaxStages - 1 rows loading, each lane owning whole banks of the row (the fewest
+/// after which its high and its low codes end on a 32-bit word), so that it writes its own output
+/// words: no channel table, no gather of the low channels, one block barrier a row. Serves 8- or
+/// 4-bit high and 4- or 2-bit low codes with per-token scales and K a multiple of a lane's banks;
+/// the rest runs as StaticSplitColumnPolicy<>.
+///
+/// \tparam MaxStages  rows of X a block holds in shared memory (1 to 8); the launcher uses fewer
+///                    when more would lower the number of blocks per SM.
+/// \tparam MaxThreads largest block (a lane per span of the row: K = 8192 with 64-channel banks
+///                    takes 128 threads); also sets the register cap (65536 / MaxThreads). A row
+///                    with more spans runs as StaticSplitColumnPolicy<>.
+/// \tparam MaxRegisters register cap instead of 65536 / MaxThreads (0: that one).
+template <int MaxStages = 2, int MaxThreads = 512, int MaxRegisters = 0>
+struct StaticSplitLanePolicy {
+  static_assert(MaxStages >= 1 && MaxStages <= 8,
+                "StaticSplitLanePolicy: MaxStages must lie in [1, 8]");
+  static_assert(MaxRegisters == 0 || (MaxRegisters >= 32 && MaxRegisters <= 255),
+                "StaticSplitLanePolicy: MaxRegisters must be 0 or lie in [32, 255]");
+  static_assert(MaxThreads % 32 == 0 && MaxThreads >= 32 && MaxThreads <= 1024,
+                "StaticSplitLanePolicy: MaxThreads must be a multiple of 32 in [32, 1024]");
+  static constexpr int max_stages = MaxStages;
+  static constexpr int max_threads = MaxThreads;
+  static constexpr int max_registers = MaxRegisters;
 };
 
 /// The default of static_quantize_split.

@@ -5,11 +5,17 @@
 //      [x0 x1 x2 ... x_{K-1}]  --> k' < Kh: high --> [q q q q | q q ...]  [q q q q q q | ...]
 //                                  k' >= Kh: low      bank0 H   bank1      bank0 b-H   bank1
 //
-// Four kernels write identical bytes; the policy type picks one:
+// Five kernels write identical bytes; the policy type picks one:
 //   StaticSplitColumnPolicy (default)  detail/static_split_column_kernel.cuh: the bank kernel's
 //                                      row loop with an output-order pass 2 and a one-byte
 //                                      channel table; configs or K it cannot serve and
 //                                      per-(token, bank) scales as StaticSplitBankPolicy<>;
+//                                      Threads = 0 (the default) takes the lane kernel for at
+//                                      least auto_lane_rows tokens where that one serves;
+//   StaticSplitLanePolicy              detail/static_split_lane_kernel.cuh: persistent blocks,
+//                                      each lane owning whole banks (its own output words),
+//                                      per-token scales, 8/4-bit high and 4/2-bit low codes;
+//                                      the rest as StaticSplitColumnPolicy<>;
 //   StaticSplitBankPolicy              detail/static_split_bank_kernel.cuh: persistent blocks,
 //                                      a token row at a time in channel order, the permutation
 //                                      as a high mask, warps quantizing whole banks; per-token
@@ -35,6 +41,7 @@
 #include "sqformat/gpu/datapath/detail/static_split_bank_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_column_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_gather_kernel.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_lane_kernel.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_stream_kernel.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/policy.hpp"
@@ -52,6 +59,9 @@ struct is_stream_policy<StaticSplitStreamPolicy<N, T, S>> : std::true_type {};
 template <class P> struct is_column_policy : std::false_type {};
 template <int T, int S, int B, int W>
 struct is_column_policy<StaticSplitColumnPolicy<T, S, B, W>> : std::true_type {};
+template <class P> struct is_lane_policy : std::false_type {};
+template <int S, int T, int R>
+struct is_lane_policy<StaticSplitLanePolicy<S, T, R>> : std::true_type {};
 template <class P> struct is_bank_policy : std::false_type {};
 template <int T, int S, int B, bool G>
 struct is_bank_policy<StaticSplitBankPolicy<T, S, B, G>> : std::true_type {};
@@ -78,7 +88,7 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
                             (static_cast<std::uint64_t>(k & 0x7fffffff) << 24);
   const std::uint64_t entry = cache.entry.load(std::memory_order_relaxed);
   if ((entry & ~std::uint64_t{0xffffff}) == key) {
-    stages = static_cast<int>((entry >> 20) & 3u);
+    stages = static_cast<int>((entry >> 20) & 15u);
     grid_cap = static_cast<std::int64_t>(entry & 0xfffffu);
     return Status::success;
   }
@@ -86,7 +96,7 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
   if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
     return Status::cuda_error;
   int best_stages = 0, best_blocks = 0;
-  for (int s = 1; s <= max_stages; ++s) {
+  for (int s = 1; s <= max_stages && s <= 15; ++s) {
     const std::int64_t bytes = bytes_of(s);
     if (bytes > shared_limit)
       break;
@@ -176,6 +186,25 @@ Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 }
 
 template <class C, class P, class T>
+Status launch_lane_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+  static KernelLaunchCache launch_cache;
+  static StreamShapeCache shape_cache;
+  const std::int64_t spans = lane_spans<C>(args.cols);
+  if (spans == 0 || spans > P::max_threads)
+    return Status::invalid_shape;
+  const int warps = static_cast<int>((spans + 31) / 32);
+  auto bytes_of = [&](int n) { return lane_shared_bytes<C>(args.cols, warps, n); };
+  auto* kernel = [] {
+    if constexpr (P::max_registers == 0)
+      return &static_split_lane_kernel<C, P, T>;
+    else
+      return &static_split_lane_kernel_capped<C, P, T>;
+  }();
+  return launch_persistent(kernel, launch_cache, shape_cache, args, 32 * warps, P::max_stages,
+                           bytes_of, stream, check);
+}
+
+template <class C, class P, class T>
 Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
   auto* kernel = &static_split_gather_kernel<C, P, T>;
   static KernelLaunchCache cache;
@@ -201,8 +230,9 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
 /// Quantizes and splits X (M×K, bf16 or fp16) into x_high / x_low with their scales.
 ///
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
-/// \tparam Policy  StaticSplitColumnPolicy (default: StaticSplitDefaultPolicy),
-///                 StaticSplitBankPolicy, StaticSplitStreamPolicy or StaticSplitPolicy;
+/// \tparam Policy  StaticSplitColumnPolicy (default: StaticSplitDefaultPolicy, which takes the
+///                 lane kernel for many tokens), StaticSplitLanePolicy, StaticSplitBankPolicy,
+///                 StaticSplitStreamPolicy or StaticSplitPolicy;
 ///                 any valid policy gives identical bytes for a permutation in the order of
 ///                 docs/layouts.md (high channels of each bank in increasing order, then the low
 ///                 ones); the column and bank kernels report any other order as
@@ -229,6 +259,14 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
   if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
     return s;
   if constexpr (detail::is_column_policy<Policy>::value) {
+    if constexpr (Policy::threads == 0 && detail::lane_split_ok<Config>) {
+      // Many tokens: the lane kernel where it serves (policy.hpp, auto_lane_rows).
+      if (args.scales == ActivationScales::per_token && args.rows >= Policy::auto_lane_rows) {
+        s = detail::launch_lane_kernel<Config, StaticSplitLanePolicy<>, T>(args, stream, check);
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
     // Per-token scales, whole 16-byte chunks and words the output order can fill: the column
     // kernel; the rest (and rows too long for its shared memory) as StaticSplitBankPolicy<>.
     if constexpr (detail::column_pass_bits_ok<Config>) {
@@ -273,6 +311,15 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
       }
       return static_quantize_split<Config, StaticSplitStreamPolicy<>, T>(args, stream, check);
     }
+  } else if constexpr (detail::is_lane_policy<Policy>::value) {
+    if constexpr (detail::lane_split_ok<Config>) {
+      if (args.scales == ActivationScales::per_token) {
+        s = detail::launch_lane_kernel<Config, Policy, T>(args, stream, check);
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
+    return static_quantize_split<Config, StaticSplitColumnPolicy<>, T>(args, stream, check);
   } else if constexpr (detail::is_stream_policy<Policy>::value) {
     if (args.cols < 65536) // source channels are held as 16-bit indices
       return detail::launch_stream_kernel<Config, Policy, T>(args, stream, check);

@@ -11,7 +11,7 @@
 //          residual r = fma(x, 1/s, 1.5·2^23 - t) must be at least 2^-13 from 1/2 for every
 //          column of the word; 2- and 4-bit fields: one fma, t = fma(x, 1/s, 192.5), the code
 //          in bits 16..23 and a fraction check (quantize_column_words); else, or with a
-//          subnormal scale, the word is redone with the IEEE division (docs/datapath.md); one
+//          subnormal scale, those values are redone with the IEEE division (docs/datapath.md); one
 //          scale for the whole word (a word never mixes the two blocks)
 //   pack: byte permutes and masks fold the code bytes into the word, one 4-byte store
 //
@@ -156,18 +156,64 @@ __device__ __forceinline__ std::uint32_t entry_of(const std::uint32_t* id, int i
 /// 0..15 the fraction of y + 1/2 in units of 2^-16.
 constexpr float small_code_magic = 192.5f;
 
+/// One output word of 32 / Bits codes in [-Qmax, Qmax] from the values x (all of one block, so
+/// one scale). Codes of at most 7 (2- and 4-bit fields) take one fma each: t = fma(x, 1/s,
+/// 192.5), code in bits 16..23. The fraction bits are 0 exactly when y + 1/2 (y = x · (1/s),
+/// |y - x/s| < 2^-21) rounds to an integer on the 2^-16 grid, i.e. y lies within 2^-17 of a
+/// half-integer; otherwise x/s lies more than 2^-17 - 2^-21 from one and its IEEE quotient
+/// (within 2^-22 of x/s) more than 2^-17 - 2^-21 - 2^-22, so rint of it is floor(y + 1/2). A
+/// word with a zero fraction (one 16-bit min per two columns finds it) has those values redone
+/// with the IEEE division. Larger codes: t = fma(x, 1/s, 1.5 · 2^23) (code in the low byte) and the
+/// exact residual, as the lane kernels (docs/datapath.md).
+template <int Bits, int Qmax>
+__device__ __forceinline__ std::uint32_t
+quantize_values_word(const float (&x)[32 / Bits], float scale, float inverse, bool exact) {
+  constexpr int N = 32 / Bits;
+  std::uint32_t t[N];
+  if constexpr (Qmax <= 7) {
+    static_assert(Bits <= 4, "quantize_values_word: codes of at most 7 fill 2- or 4-bit fields");
+    std::uint32_t fraction = 0xffffffffu; // 16-bit minima of the fractions, two lanes
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      t[i] = __float_as_uint(fmaf(x[i], inverse, small_code_magic));
+#pragma unroll
+    for (int i = 0; i < N; i += 2)
+      fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
+    // NaN/Inf x (flagged by pass 1, outputs unspecified) give arbitrary bits here. Only the
+    // values found near a half-integer take the division (bf16 inputs make exact ties common:
+    // x = amax / 2 is one).
+    if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
+#pragma unroll
+      for (int i = 0; i < N; ++i)
+        if (exact || (t[i] & 0xffffu) == 0)
+          t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax)) << 16;
+    }
+    return fold_word<Bits, 2>(t);
+  } else {
+    float worst = 0.0f, residual[N];
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      const float r = fmaf(x[i], inverse, rounding_magic);
+      residual[i] = fabsf(fmaf(x[i], inverse, rounding_magic - r));
+      worst = fmaxf(worst, residual[i]);
+      t[i] = __float_as_uint(r);
+    }
+    // NaN residuals only come from a non-finite x, which pass 1 has flagged (outputs
+    // unspecified). Only the values near a half-integer take the division.
+    if (exact || !(worst <= 0.5f - 0x1p-13f)) {
+#pragma unroll
+      for (int i = 0; i < N; ++i)
+        if (exact || !(residual[i] <= 0.5f - 0x1p-13f))
+          t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax));
+    }
+    return fold_word<Bits>(t);
+  }
+}
+
 /// U output words of one block at once (their gathers in flight together): word u covers
 /// columns [c0[u], c0[u] + 32/Bits) of a block whose entries start at `entries`; `Run`
-/// columns a bank, codes in [-Qmax, Qmax]. Values come from the staged row `xs` (shared memory).
-///
-/// Codes of at most 7 (2- and 4-bit fields) take one fma each: t = fma(x, 1/s, 192.5), code in
-/// bits 16..23. The fraction bits are 0 exactly when y + 1/2 (y = x · (1/s), |y - x/s| < 2^-21)
-/// rounds to an integer on the 2^-16 grid, i.e. y lies within 2^-17 of a half-integer;
-/// otherwise x/s lies more than 2^-17 - 2^-21 from one and its IEEE quotient (within 2^-22 of
-/// x/s) more than 2^-17 - 2^-21 - 2^-22, so rint of it is floor(y + 1/2). A word with a zero
-/// fraction (one 16-bit min per two columns finds it) is redone with the IEEE division. Larger
-/// codes: t = fma(x, 1/s, 1.5 · 2^23) (code in the low byte) and the exact residual, as the lane
-/// kernels (docs/datapath.md).
+/// columns a bank, codes in [-Qmax, Qmax]. Values come from the staged row `xs` (shared memory)
+/// and are quantized by quantize_values_word.
 template <class Table, int Bits, int Run, int Qmax, int U, class T>
 __device__ __forceinline__ void quantize_column_words(const typename Table::Entry* entries,
                                                       const std::uint16_t* xs, const int (&c0)[U],
@@ -187,42 +233,8 @@ __device__ __forceinline__ void quantize_column_words(const typename Table::Entr
       x[u][i] = float_of_bits<T>(row[entry_of(id[u], i)]);
   }
 #pragma unroll
-  for (int u = 0; u < U; ++u) {
-    std::uint32_t t[N];
-    if constexpr (Qmax <= 7) {
-      static_assert(Bits <= 4, "quantize_column_words: codes of at most 7 fill 2- or 4-bit fields");
-      std::uint32_t fraction = 0xffffffffu; // 16-bit minima of the fractions, two lanes
-#pragma unroll
-      for (int i = 0; i < N; ++i)
-        t[i] = __float_as_uint(fmaf(x[u][i], inverse, small_code_magic));
-#pragma unroll
-      for (int i = 0; i < N; i += 2)
-        fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
-      // NaN/Inf x (flagged by pass 1, outputs unspecified) give arbitrary bits here.
-      if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
-#pragma unroll
-        for (int i = 0; i < N; ++i)
-          t[i] = static_cast<std::uint32_t>(quantize_code(x[u][i], scale, Qmax)) << 16;
-      }
-      out[u] = fold_word<Bits, 2>(t);
-    } else {
-      float worst = 0.0f;
-#pragma unroll
-      for (int i = 0; i < N; ++i) {
-        const float r = fmaf(x[u][i], inverse, rounding_magic);
-        worst = fmaxf(worst, fabsf(fmaf(x[u][i], inverse, rounding_magic - r)));
-        t[i] = __float_as_uint(r);
-      }
-      // NaN residuals only come from a non-finite x, which pass 1 has flagged (outputs
-      // unspecified).
-      if (exact || !(worst <= 0.5f - 0x1p-13f)) {
-#pragma unroll
-        for (int i = 0; i < N; ++i)
-          t[i] = static_cast<std::uint32_t>(quantize_code(x[u][i], scale, Qmax));
-      }
-      out[u] = fold_word<Bits>(t);
-    }
-  }
+  for (int u = 0; u < U; ++u)
+    out[u] = quantize_values_word<Bits, Qmax>(x[u], scale, inverse, exact);
 }
 
 /// The words w, w + stride, ... (w from `first`) of one block's row, `Unroll` at a time. The

@@ -30,14 +30,28 @@ __device__ __forceinline__ bool build_high_mask(const std::uint32_t* perm, int k
   __syncthreads();
   const auto kk = static_cast<std::uint32_t>(k);
   int bad = 0;
-  for (int p = tid; p < kh; p += threads) {
-    const std::uint32_t c = perm[p];
-    const bool ok =
-        c < kk && static_cast<int>(c) / C::bank == p / H && ((p + 1) % H == 0 || perm[p + 1] > c);
-    if (ok)
-      atomicOr(&high_mask[c / 32], 1u << (c % 32));
-    else
-      bad = 1;
+  // Four entries a thread at a time, their loads issued together: with few threads and one
+  // load after another this loop took several microseconds a block.
+  constexpr int U = 4;
+  for (int p0 = tid; p0 < kh; p0 += U * threads) {
+    std::uint32_t c[U], next[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int p = p0 + u * threads;
+      c[u] = p < kh ? perm[p] : 0u;
+      next[u] = p < kh && (p + 1) % H != 0 ? perm[p + 1] : 0xffffffffu;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int p = p0 + u * threads;
+      if (p >= kh)
+        continue;
+      const bool ok = c[u] < kk && static_cast<int>(c[u]) / C::bank == p / H && next[u] > c[u];
+      if (ok)
+        atomicOr(&high_mask[c[u] / 32], 1u << (c[u] % 32));
+      else
+        bad = 1;
+    }
   }
   return __syncthreads_or(bad) == 0;
 }
@@ -56,13 +70,25 @@ __device__ __forceinline__ unsigned check_low_slice(const std::uint32_t* perm, i
   const int end = begin + slice < kl ? begin + slice : kl;
   const auto kk = static_cast<std::uint32_t>(k);
   unsigned flags = 0;
-  for (int q = begin + tid; q < end; q += threads) {
-    const std::uint32_t c = perm[kh + q];
-    const bool ok = c < kk && static_cast<int>(c) / C::bank == q / L &&
-                    ((high_mask[c / 32] >> (c % 32)) & 1u) == 0 &&
-                    ((q + 1) % L == 0 || perm[kh + q + 1] > c);
-    if (!ok)
-      flags |= flag_bad_permutation;
+  constexpr int U = 4; // entries a thread at a time, loads issued together
+  for (int q0 = begin + tid; q0 < end; q0 += U * threads) {
+    std::uint32_t c[U], next[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int q = q0 + u * threads;
+      c[u] = q < end ? perm[kh + q] : 0u;
+      next[u] = q < end && (q + 1) % L != 0 ? perm[kh + q + 1] : 0xffffffffu;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int q = q0 + u * threads;
+      if (q >= end)
+        continue;
+      const bool ok = c[u] < kk && static_cast<int>(c[u]) / C::bank == q / L &&
+                      ((high_mask[c[u] / 32] >> (c[u] % 32)) & 1u) == 0 && next[u] > c[u];
+      if (!ok)
+        flags |= flag_bad_permutation;
+    }
   }
   return flags;
 }

@@ -31,14 +31,18 @@ __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
 
-/// Waits until at most `pending` (0 to 2) of this thread's cp.async groups are in flight.
+/// Waits until at most `pending` (0 to 6; more counts as 6) of this thread's cp.async groups are
+/// in flight.
 __device__ __forceinline__ void cp_async_wait(int pending) {
-  if (pending <= 0)
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-  else if (pending == 1)
-    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
-  else
-    asm volatile("cp.async.wait_group 2;\n" ::: "memory");
+  switch (pending <= 0 ? 0 : pending) {
+  case 0: asm volatile("cp.async.wait_group 0;\n" ::: "memory"); break;
+  case 1: asm volatile("cp.async.wait_group 1;\n" ::: "memory"); break;
+  case 2: asm volatile("cp.async.wait_group 2;\n" ::: "memory"); break;
+  case 3: asm volatile("cp.async.wait_group 3;\n" ::: "memory"); break;
+  case 4: asm volatile("cp.async.wait_group 4;\n" ::: "memory"); break;
+  case 5: asm volatile("cp.async.wait_group 5;\n" ::: "memory"); break;
+  default: asm volatile("cp.async.wait_group 6;\n" ::: "memory"); break;
+  }
 }
 
 /// Starts the copy of one row of k elements into shared memory: cp.async when the row is a

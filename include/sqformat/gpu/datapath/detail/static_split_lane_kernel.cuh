@@ -7,12 +7,12 @@
 // both its high and its low codes end on a 32-bit word) writes its own output words and
 // nothing else; no channel table and no gather of the low channels.
 //
-//   prologue   rows 0 .. S-2 start loading; every block checks the high part of perm and
-//              builds the high mask (static_split_rows.cuh), block j checks slice j of the low
-//              part; a 256-entry table (per 8-channel mask) of the byte selectors that pick the
-//              low channels' codes in order; each lane keeps the staged offsets of its high
-//              channels in registers (the same for every row; its chunks' mask bytes stay in
-//              shared memory)
+//   prologue   rows 0 .. S-2 start loading; a 256-entry table (per 8-channel mask) of the byte
+//              selectors that pick the low channels' codes in order; each lane loads and checks
+//              its span's entries of the high part of perm (so every block checks all of it),
+//              keeps the staged offsets of its high channels in registers (the same for every
+//              row) and writes its span's high mask bytes; block j then checks slice j of the
+//              low part against the mask (static_split_rows.cuh)
 //   per row i  1. the warp's copies of row i have landed (cp.async, coalesced, each warp
 //                 stages its own 32 spans with chunks swizzled so that a lane's 16-byte reads
 //                 of its span hit distinct shared-memory columns: lane::stage_warp_banks_fast);
@@ -221,29 +221,55 @@ __device__ __forceinline__ void static_split_lane_rows(const StaticSplitArgs<T>&
 
   for (int e = tid; e < 256; e += threads)
     selector_table[e] = low_selectors(static_cast<std::uint32_t>(e));
-  const bool high_ok = build_high_mask<C>(args.perm, k, high_mask); // barriers inside
-  unsigned flags =
-      (high_ok ? 0u : flag_bad_permutation) | check_low_slice<C>(args.perm, k, high_mask);
-
-  // This lane's constants: the staged byte offsets of its high channels (channel order), the
-  // same for every row; its chunks' masks stay in shared memory (one byte a chunk).
+  // This lane's entries of the high part of perm (its span's G·H columns: 16-byte loads),
+  // checked as build_high_mask checks them (in range, in the column's bank, increasing along
+  // the bank's run); they give the staged byte offsets of its high channels (channel order, the
+  // same for every row) and its span's high mask bytes, from which the block checks its slice
+  // of the low part. Every block checks the whole high part (its lanes cover the row).
   const int swizzle = 16 * ((lane / lanes_per_line) % Cw);
-  const auto* const span_mask =
-      reinterpret_cast<const std::uint8_t*>(high_mask) + (32 * warp + lane) * Cw;
+  const int span_index = 32 * warp + lane;
+  auto* const span_mask = reinterpret_cast<std::uint8_t*>(high_mask) + span_index * Cw;
   std::uint32_t high_offset[S::highs / 4] = {};
-  if (active && high_ok) {
-    int j = 0;
-    std::uint32_t bits = span_mask[0];
+  int bad = 0;
+  if (active) {
+    std::uint32_t c[S::highs];
+    const auto* const src =
+        reinterpret_cast<const uint4*>(args.perm + std::int64_t{span_index} * S::highs);
+#pragma unroll
+    for (int q = 0; q < S::highs / 4; ++q) {
+      const uint4 v = src[q];
+      c[4 * q] = v.x, c[4 * q + 1] = v.y, c[4 * q + 2] = v.z, c[4 * q + 3] = v.w;
+    }
+    constexpr int H = C::high_per_bank, mask_words = (S::channels + 31) / 32;
+    const auto base = static_cast<std::uint32_t>(span_index) * S::channels;
+    std::uint32_t mask[mask_words] = {};
 #pragma unroll
     for (int h = 0; h < S::highs; ++h) {
-      while (bits == 0 && j + 1 < Cw)
-        bits = span_mask[++j];
-      const int i = __ffs(static_cast<int>(bits)) - 1;
-      bits &= bits - 1;
-      const auto offset = static_cast<std::uint32_t>(((16 * j) ^ swizzle) + 2 * i);
+      const std::uint32_t bank = base / C::bank + h / H;
+      const bool ok = c[h] < static_cast<std::uint32_t>(k) && c[h] / C::bank == bank &&
+                      ((h + 1) % H == 0 || c[(h + 1) % S::highs] > c[h]);
+      bad |= ok ? 0 : 1;
+      const std::uint32_t at = ok ? c[h] - base : 0u; // channel within the span
+#pragma unroll
+      for (int w = 0; w < mask_words; ++w)
+        mask[w] |= at / 32 == static_cast<std::uint32_t>(w) ? 1u << (at % 32) : 0u;
+      const auto offset = static_cast<std::uint32_t>(((16 * (at / 8)) ^ swizzle) + 2 * (at % 8));
       high_offset[h / 4] |= offset << (8 * (h % 4));
     }
+    if constexpr (Cw == 2) {
+      *reinterpret_cast<std::uint16_t*>(span_mask) = static_cast<std::uint16_t>(mask[0]);
+    } else if constexpr (Cw == 4) {
+      *reinterpret_cast<std::uint32_t*>(span_mask) = mask[0];
+    } else if constexpr (Cw == 8) {
+      *reinterpret_cast<uint2*>(span_mask) = make_uint2(mask[0], mask[1]);
+    } else {
+      static_assert(Cw == 16, "static_split_lane_kernel: spans of 2, 4, 8 or 16 chunks");
+      *reinterpret_cast<uint4*>(span_mask) = make_uint4(mask[0], mask[1], mask[2], mask[3]);
+    }
   }
+  const bool high_ok = __syncthreads_or(bad) == 0; // also: the mask and the table are complete
+  unsigned flags =
+      (high_ok ? 0u : flag_bad_permutation) | check_low_slice<C>(args.perm, k, high_mask);
 
   const auto high_row = static_cast<std::int64_t>(static_high_row_bytes<C>(args.cols));
   const auto low_row = static_cast<std::int64_t>(static_low_row_bytes<C>(args.cols));

@@ -90,9 +90,10 @@ void check_against_reference(std::size_t m, std::size_t k, Data kind, dp::Activa
 }
 
 using bf16 = __nv_bfloat16;
-/// The default: the column kernel (one-byte channel table, a lane per output word, one word in
-/// flight; configs or K it cannot serve take the bank kernel's channel-order pass), blocks of
-/// 128 threads for K <= 8192 and M >= 1024 (here only the many-token tests), of 512 otherwise.
+/// The default: the lane kernel from 16 tokens on where it serves (every config here but the
+/// 3-bit one, K a multiple of a lane's span, per-token scales); else the column kernel (one-byte
+/// channel table, a lane per output word; configs or K it cannot serve take the bank kernel's
+/// channel-order pass), blocks of 128 threads for K <= 8192 and M >= 1024, of 512 otherwise.
 using FastPolicy = dp::StaticSplitDefaultPolicy;
 /// The column kernel with two warps, one staged row and one word at a time: many output words a
 /// lane, the one-stage refill.

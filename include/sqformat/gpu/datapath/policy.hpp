@@ -145,9 +145,10 @@ struct StaticSplitColumnPolicy {
   static constexpr int auto_small_k = 8192;
   static constexpr int auto_small_rows = 1024;
   /// Fewest tokens for which Threads = 0 runs the lane kernel (StaticSplitLanePolicy<>) where it
-  /// serves the config and K (H100, SqConfig<64, 8, 8, 4>: 1.1-1.2x the column kernel at
-  /// M = 2048 and 8192; at M <= 16 the column kernel is faster).
-  static constexpr int auto_lane_rows = 1024;
+  /// serves the config and K. H100, SqConfig<64, 8, 8, 4>: 1.1-1.3x the column kernel at
+  /// M = 2048 and 8192; at M = 16 0.95x (K = 4096) to 1.5x (K = 28672); at M = 1 about 0.5x (one
+  /// block checks the whole low part of the permutation with a lane per span).
+  static constexpr int auto_lane_rows = 16;
 };
 
 /// Policy of the lane static quantize-and-split kernel: persistent blocks, a token row at a time

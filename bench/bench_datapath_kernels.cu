@@ -54,9 +54,11 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 
 } // namespace
 
-// Static split: the column kernel (the default: blocks picked by K and M, up to 3 stages, 1 word
-// in flight; with 2 words in flight; fixed blocks of 256, 512 and 1024 threads; the 5-bit
-// config), the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
+// Static split: the default (the lane kernel from 16 tokens on, else the column kernel with
+// blocks picked by K and M), the lane kernel (default policy, 3 stages, a 96-register cap), the
+// column kernel with the 128-thread blocks the default took for K <= 8192 (1 and 2 words in
+// flight) and fixed blocks of 256, 512 and 1024 threads, the 5-bit config (lane and default),
+// the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
 // block-gather kernel's best policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<>)->Apply(shapes);
@@ -64,7 +66,7 @@ BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<3, 512>)->Apply
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<2, 512, 96>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<128, 3, 8, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ5, dp::StaticSplitLanePolicy<>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<0, 3, 2, 2>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<128, 3, 8, 2>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<256, 3, 4, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<512, 3, 2, 1>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitColumnPolicy<1024, 3, 1, 1>)->Apply(shapes);

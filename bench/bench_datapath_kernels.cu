@@ -57,7 +57,8 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 // Static split: the default (the lane kernel from 16 tokens on, else the column kernel with
 // blocks picked by K and M), the lane kernel (default policy, 3 stages, a 96-register cap), the
 // column kernel with the 128-thread blocks the default took for K <= 8192 (1 and 2 words in
-// flight) and fixed blocks of 256, 512 and 1024 threads, the 5-bit config (lane and default),
+// flight) and fixed blocks of 256, 512 and 1024 threads, the 5-bit config (lane and default;
+// its K = 28672 needs more lanes than the lane policy allows and runs the column kernel),
 // the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
 // block-gather kernel's best policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);

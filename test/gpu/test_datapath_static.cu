@@ -251,10 +251,14 @@ TEST_CASE("static quantize-and-split: fp16 input, many tokens, subnormal scales,
       x, m, k, perm, dp::ActivationScales::per_token);
   const auto lane_capped = run_split<C, dp::StaticSplitLanePolicy<2, 512, 80>>(
       x, m, k, perm, dp::ActivationScales::per_token);
+  // 128 spans a row, more than this policy's 64 lanes: the column kernel runs instead.
+  const auto lane_declined = run_split<C, dp::StaticSplitLanePolicy<2, 64>>(
+      x, m, k, perm, dp::ActivationScales::per_token);
   REQUIRE(d.status == Status::success);
-  for (const SplitResult* other :
-       {&e, &f, &g, &h, &t, &u, &w, &col, &col_small, &col_256, &k128, &k256, &k1024, &k64,
-        &bank_col, &lane1, &lane2, &lane3, &lane_capped}) {
+  for (const SplitResult* other : {&e,     &f,     &g,     &h,           &t,
+                                   &u,     &w,     &col,   &col_small,   &col_256,
+                                   &k128,  &k256,  &k1024, &k64,         &bank_col,
+                                   &lane1, &lane2, &lane3, &lane_capped, &lane_declined}) {
     REQUIRE(other->status == Status::success);
     CHECK(a.x_high == other->x_high);
     CHECK(a.x_low == other->x_low);

@@ -86,8 +86,9 @@ struct StaticSplitStreamPolicy {
 ///                        without spills); not used when Threads is 0.
 /// \tparam ColumnGather   pass 2 in output order: runs the column kernel
 ///                        (StaticSplitColumnPolicy<Threads, MaxStages, MinBlocksPerSm>), which
-///                        replaced this kernel's own output-order pass; what it cannot serve
-///                        runs as StaticSplitBankPolicy<> (default blocks). Same bytes either way.
+///                        replaced this kernel's own output-order pass (with Threads = 0 its block
+///                        choice, never the lane kernel); what it cannot serve runs as
+///                        StaticSplitBankPolicy<> (default blocks). Same bytes either way.
 template <int Threads = 0, int MaxStages = 2, int MinBlocksPerSm = 2, bool ColumnGather = false>
 struct StaticSplitBankPolicy {
   static_assert(Threads == 0 || (Threads % 32 == 0 && Threads >= 32 && Threads <= 1024),
@@ -118,9 +119,10 @@ struct StaticSplitBankPolicy {
 /// multiple of 8 and rows too long for its shared memory run as StaticSplitBankPolicy<> would.
 ///
 /// \tparam Threads        block size, a multiple of 32 in [32, 1024] (the launcher uses fewer
-///                        when a row has fewer words), or 0: the lane kernel for at least
-///                        auto_lane_rows tokens where it serves; else 128 threads, 8 a SM, for K
-///                        up to auto_small_k and at least auto_small_rows tokens, else 512.
+///                        when a row has fewer words), or 0: the lane kernel
+///                        (StaticSplitLanePolicy<>, its own stages) for at least auto_lane_rows
+///                        tokens where it serves; else 128 threads, 8 a SM, for K up to
+///                        auto_small_k and at least auto_small_rows tokens, else 512.
 /// \tparam Stages         rows of X a block holds (1 to 3); the launcher uses fewer when more
 ///                        would lower the number of blocks per SM.
 /// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread);
@@ -156,7 +158,8 @@ struct StaticSplitColumnPolicy {
 /// after which its high and its low codes end on a 32-bit word), so that it writes its own output
 /// words: no channel table, no gather of the low channels, one block barrier a row. Serves 8- or
 /// 4-bit high and 4- or 2-bit low codes with per-token scales and K a multiple of a lane's banks;
-/// the rest runs as StaticSplitColumnPolicy<>.
+/// the rest (and rows with more spans than MaxThreads) runs the column kernel with
+/// StaticSplitColumnPolicy<>'s blocks.
 ///
 /// \tparam MaxStages  rows of X a block holds in shared memory (1 to 8); the launcher uses fewer
 ///                    when more would lower the number of blocks per SM.

@@ -10,12 +10,13 @@
 //                                      row loop with an output-order pass 2 and a one-byte
 //                                      channel table; configs or K it cannot serve and
 //                                      per-(token, bank) scales as StaticSplitBankPolicy<>;
-//                                      Threads = 0 (the default) takes the lane kernel for at
-//                                      least auto_lane_rows tokens where that one serves;
+//                                      Threads = 0 (the default) takes the lane kernel (with
+//                                      StaticSplitLanePolicy<>) for at least auto_lane_rows
+//                                      tokens where that one serves;
 //   StaticSplitLanePolicy              detail/static_split_lane_kernel.cuh: persistent blocks,
 //                                      each lane owning whole banks (its own output words),
 //                                      per-token scales, 8/4-bit high and 4/2-bit low codes;
-//                                      the rest as StaticSplitColumnPolicy<>;
+//                                      the rest runs the column kernel;
 //   StaticSplitBankPolicy              detail/static_split_bank_kernel.cuh: persistent blocks,
 //                                      a token row at a time in channel order, the permutation
 //                                      as a high mask, warps quantizing whole banks; per-token
@@ -225,17 +226,105 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
   return finish_launch(args.workspace, stream, check);
 }
 
+/// static_quantize_split's dispatch; AllowLane = false keeps the default column policy
+/// (Threads = 0) on the column kernel (the bank policies' ColumnGather, the lane kernel's
+/// fallback).
+template <class Config, class Policy, bool AllowLane, class T>
+Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream,
+                             InputCheck check) {
+  if (args.rows <= 0 || args.cols <= 0 || args.cols >= (std::int64_t{1} << 31))
+    return Status::invalid_shape;
+  if (args.cols % Config::bank != 0)
+    return Status::k_not_multiple_of_bank;
+  Status s =
+      check_pointers(args.x, args.perm, args.x_high, args.x_low, args.scale_high, args.scale_low);
+  if (s != Status::success)
+    return s;
+  if ((s = check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
+    return s;
+  if constexpr (is_column_policy<Policy>::value) {
+    if constexpr (AllowLane && Policy::threads == 0 && lane_split_ok<Config>) {
+      // Many tokens: the lane kernel where it serves (policy.hpp, auto_lane_rows).
+      if (args.scales == ActivationScales::per_token && args.rows >= Policy::auto_lane_rows) {
+        s = launch_lane_kernel<Config, StaticSplitLanePolicy<>, T>(args, stream, check);
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
+    // Per-token scales, whole 16-byte chunks and words the output order can fill: the column
+    // kernel; the rest (and rows too long for its shared memory) as StaticSplitBankPolicy<>.
+    if constexpr (column_pass_bits_ok<Config>) {
+      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0 &&
+          column_pass_k_ok<Config>(args.cols)) {
+        if constexpr (Policy::threads == 0) { // pick the block by K and M (policy.hpp)
+          using Small =
+              StaticSplitColumnPolicy<128, Policy::max_stages, 8, Policy::words_in_flight>;
+          using Large =
+              StaticSplitColumnPolicy<512, Policy::max_stages, 2, Policy::words_in_flight>;
+          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
+                  ? launch_column_kernel<Config, Small, T>(args, stream, check)
+                  : launch_column_kernel<Config, Large, T>(args, stream, check);
+        } else {
+          s = launch_column_kernel<Config, Policy, T>(args, stream, check);
+        }
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
+    return static_split_dispatch<Config, StaticSplitBankPolicy<>, false>(args, stream, check);
+  } else if constexpr (is_bank_policy<Policy>::value) {
+    if constexpr (Policy::column_gather) { // the output order is the column kernel's
+      using Column = StaticSplitColumnPolicy<Policy::threads, Policy::max_stages,
+                                             Policy::min_blocks_per_sm, 1>;
+      return static_split_dispatch<Config, Column, false>(args, stream, check); // no lane kernel
+    } else {
+      // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
+      // for its shared memory) as StaticSplitStreamPolicy<> would.
+      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
+        if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
+          using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
+          using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
+          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
+                  ? launch_bank_kernel<Config, Small, T>(args, stream, check)
+                  : launch_bank_kernel<Config, Large, T>(args, stream, check);
+        } else {
+          s = launch_bank_kernel<Config, Policy, T>(args, stream, check);
+        }
+        if (s != Status::invalid_shape)
+          return s;
+      }
+      return static_split_dispatch<Config, StaticSplitStreamPolicy<>, false>(args, stream, check);
+    }
+  } else if constexpr (is_lane_policy<Policy>::value) {
+    if constexpr (lane_split_ok<Config>) {
+      if (args.scales == ActivationScales::per_token) {
+        s = launch_lane_kernel<Config, Policy, T>(args, stream, check);
+        if (s != Status::invalid_shape)
+          return s;
+      }
+    }
+    // The column kernel (not the lane kernel again with the default policy).
+    return static_split_dispatch<Config, StaticSplitColumnPolicy<>, false>(args, stream, check);
+  } else if constexpr (is_stream_policy<Policy>::value) {
+    if (args.cols < 65536) // source channels are held as 16-bit indices
+      return launch_stream_kernel<Config, Policy, T>(args, stream, check);
+    return launch_gather_kernel<Config, StaticSplitPolicy<>, T>(args, stream, check);
+  } else {
+    return launch_gather_kernel<Config, Policy, T>(args, stream, check);
+  }
+}
+
 } // namespace detail
 
 /// Quantizes and splits X (M×K, bf16 or fp16) into x_high / x_low with their scales.
 ///
 /// \tparam Config  the layer's SqConfig (bank, H, bit widths).
 /// \tparam Policy  StaticSplitColumnPolicy (default: StaticSplitDefaultPolicy, which takes the
-///                 lane kernel for many tokens), StaticSplitLanePolicy, StaticSplitBankPolicy,
+///                 lane kernel from 16 tokens on), StaticSplitLanePolicy, StaticSplitBankPolicy,
 ///                 StaticSplitStreamPolicy or StaticSplitPolicy;
 ///                 any valid policy gives identical bytes for a permutation in the order of
 ///                 docs/layouts.md (high channels of each bank in increasing order, then the low
-///                 ones); the column and bank kernels report any other order as
+///                 ones); the lane, column and bank kernels report any other order as
 ///                 invalid_argument.
 /// Returns at once on misuse: invalid_shape (M or K <= 0, K >= 2^31, or K too large for the
 /// device's shared memory: about 3 bytes per element of a row), k_not_multiple_of_bank,
@@ -248,85 +337,7 @@ Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream
                              InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "static_quantize_split: X must be bf16 (__nv_bfloat16) or fp16 "
                                 "(__half)");
-  if (args.rows <= 0 || args.cols <= 0 || args.cols >= (std::int64_t{1} << 31))
-    return Status::invalid_shape;
-  if (args.cols % Config::bank != 0)
-    return Status::k_not_multiple_of_bank;
-  Status s = detail::check_pointers(args.x, args.perm, args.x_high, args.x_low, args.scale_high,
-                                    args.scale_low);
-  if (s != Status::success)
-    return s;
-  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-    return s;
-  if constexpr (detail::is_column_policy<Policy>::value) {
-    if constexpr (Policy::threads == 0 && detail::lane_split_ok<Config>) {
-      // Many tokens: the lane kernel where it serves (policy.hpp, auto_lane_rows).
-      if (args.scales == ActivationScales::per_token && args.rows >= Policy::auto_lane_rows) {
-        s = detail::launch_lane_kernel<Config, StaticSplitLanePolicy<>, T>(args, stream, check);
-        if (s != Status::invalid_shape)
-          return s;
-      }
-    }
-    // Per-token scales, whole 16-byte chunks and words the output order can fill: the column
-    // kernel; the rest (and rows too long for its shared memory) as StaticSplitBankPolicy<>.
-    if constexpr (detail::column_pass_bits_ok<Config>) {
-      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0 &&
-          detail::column_pass_k_ok<Config>(args.cols)) {
-        if constexpr (Policy::threads == 0) { // pick the block by K and M (policy.hpp)
-          using Small =
-              StaticSplitColumnPolicy<128, Policy::max_stages, 8, Policy::words_in_flight>;
-          using Large =
-              StaticSplitColumnPolicy<512, Policy::max_stages, 2, Policy::words_in_flight>;
-          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
-                  ? detail::launch_column_kernel<Config, Small, T>(args, stream, check)
-                  : detail::launch_column_kernel<Config, Large, T>(args, stream, check);
-        } else {
-          s = detail::launch_column_kernel<Config, Policy, T>(args, stream, check);
-        }
-        if (s != Status::invalid_shape)
-          return s;
-      }
-    }
-    return static_quantize_split<Config, StaticSplitBankPolicy<>, T>(args, stream, check);
-  } else if constexpr (detail::is_bank_policy<Policy>::value) {
-    if constexpr (Policy::column_gather) { // the output order is the column kernel's
-      using Column = StaticSplitColumnPolicy<Policy::threads, Policy::max_stages,
-                                             Policy::min_blocks_per_sm, 1>;
-      return static_quantize_split<Config, Column, T>(args, stream, check);
-    } else {
-      // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
-      // for its shared memory) as StaticSplitStreamPolicy<> would.
-      if (args.scales == ActivationScales::per_token && args.cols % 8 == 0) {
-        if constexpr (Policy::threads == 0) { // pick the block by K (policy.hpp)
-          using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
-          using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
-          s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
-                  ? detail::launch_bank_kernel<Config, Small, T>(args, stream, check)
-                  : detail::launch_bank_kernel<Config, Large, T>(args, stream, check);
-        } else {
-          s = detail::launch_bank_kernel<Config, Policy, T>(args, stream, check);
-        }
-        if (s != Status::invalid_shape)
-          return s;
-      }
-      return static_quantize_split<Config, StaticSplitStreamPolicy<>, T>(args, stream, check);
-    }
-  } else if constexpr (detail::is_lane_policy<Policy>::value) {
-    if constexpr (detail::lane_split_ok<Config>) {
-      if (args.scales == ActivationScales::per_token) {
-        s = detail::launch_lane_kernel<Config, Policy, T>(args, stream, check);
-        if (s != Status::invalid_shape)
-          return s;
-      }
-    }
-    return static_quantize_split<Config, StaticSplitColumnPolicy<>, T>(args, stream, check);
-  } else if constexpr (detail::is_stream_policy<Policy>::value) {
-    if (args.cols < 65536) // source channels are held as 16-bit indices
-      return detail::launch_stream_kernel<Config, Policy, T>(args, stream, check);
-    return detail::launch_gather_kernel<Config, StaticSplitPolicy<>, T>(args, stream, check);
-  } else {
-    return detail::launch_gather_kernel<Config, Policy, T>(args, stream, check);
-  }
+  return detail::static_split_dispatch<Config, Policy, true>(args, stream, check);
 }
 
 } // namespace sqformat::gpu::datapath

@@ -25,12 +25,13 @@
 //                 chunk quantized at the low scale with one fma a value (the zeroed high
 //                 channels give code 0 and a nonzero fraction), the low channels' code bytes
 //                 picked in order by two byte permutes from the table (empty slots select a
-//                 zero byte), folded to fields and appended to a 64-bit accumulator that stores
-//                 a word into the warp's output buffer whenever it holds 32 bits
+//                 zero byte), folded to fields and appended to a word (its overflow kept in a
+//                 second one) that is stored into the warp's output buffer whenever it is full
 //              4. __syncwarp; the warp copies its output words to x_high and x_low (coalesced)
 //
-// A value within 2^-17 of a half-integer (every value with a subnormal scale) is redone with the
-// IEEE division (quantize_code), as in the column kernel's words. Registers: 128 (the cap of a
+// A 2- or 4-bit code whose value lies within 2^-17 of a half-integer, an 8-bit one whose residual
+// lies within 2^-13 of 1/2 (every value with a subnormal scale) is redone with the IEEE division
+// (quantize_code), as in the column kernel's words. Registers: 128 (the cap of a
 // 512-thread bound); caps of 80 and 96 (MaxRegisters) spill and measured slower on an H100.
 #pragma once
 
@@ -111,6 +112,14 @@ __device__ __forceinline__ std::uint32_t permute_bytes(std::uint32_t a, std::uin
   std::uint32_t out;
   asm("prmt.b32 %0, %1, %2, %3;" : "=r"(out) : "r"(a), "r"(b), "r"(selector));
   return out;
+}
+
+/// Stores a zero 16-bit value to shared memory, ordered before later accesses of any type (the
+/// staged row is read back as 16-byte vectors).
+__device__ __forceinline__ void zero_shared_half(std::uint16_t* p) {
+  const auto address = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("st.shared.u16 [%0], %1;" ::"r"(address), "h"(static_cast<unsigned short>(0))
+               : "memory");
 }
 
 /// Folds 8 code bytes (two words, codes in each byte's low Bits bits) into 8 Bits-bit fields.
@@ -297,8 +306,8 @@ __device__ __forceinline__ void static_split_lane_rows(const StaticSplitArgs<T>&
         auto* const p0 = reinterpret_cast<std::uint16_t*>(span + o0);
         auto* const p1 = reinterpret_cast<std::uint16_t*>(span + o1);
         high_pairs[h / 2] = static_cast<std::uint32_t>(*p0) | static_cast<std::uint32_t>(*p1) << 16;
-        *p0 = 0;
-        *p1 = 0;
+        zero_shared_half(p0); // read back below as part of 16-byte vectors
+        zero_shared_half(p1);
         pair_high = max_pair<T>(pair_high, high_pairs[h / 2] & 0x7fff7fffu);
       }
 #pragma unroll
@@ -381,11 +390,21 @@ __global__ void __launch_bounds__(P::max_threads, 1)
   static_split_lane_rows<C, P, T>(args, stages);
 }
 
-/// ... or of P::max_registers (more blocks a SM where the row needs few threads).
+/// ... or of P::max_registers (more blocks a SM where the row needs few threads; __maxnreg__
+/// needs CUDA 12.4, older compilers keep the 65536 / MaxThreads cap).
+#if defined(__CUDACC_VER_MAJOR__) &&                                                               \
+    (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
 template <class C, class P, class T>
 __global__ void __maxnreg__(P::max_registers)
     static_split_lane_kernel_capped(StaticSplitArgs<T> args, int stages) {
   static_split_lane_rows<C, P, T>(args, stages);
 }
+#else
+template <class C, class P, class T>
+__global__ void __launch_bounds__(P::max_threads, 1)
+    static_split_lane_kernel_capped(StaticSplitArgs<T> args, int stages) {
+  static_split_lane_rows<C, P, T>(args, stages);
+}
+#endif
 
 } // namespace sqformat::gpu::datapath::detail

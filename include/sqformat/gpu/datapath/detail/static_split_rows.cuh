@@ -1,6 +1,7 @@
 // sqformat/gpu/datapath/detail/static_split_rows.cuh: what the bank and the column kernels of the
 // static quantize-and-split share: the permutation checks that build the high mask, the rows a
-// persistent block stages in shared memory, and pass 1 (the per-token scales of a row).
+// persistent block stages in shared memory, and pass 1 (the per-token scales of a row). The
+// lane kernel uses the check of the low part (check_low_slice).
 #pragma once
 
 #include <cstdint>

@@ -39,16 +39,11 @@
 
 namespace sqformat::gpu::datapath::detail {
 
-/// Bytes of the high mask (one bit a channel, 16-byte padded).
-SQFORMAT_HD constexpr std::int64_t column_mask_bytes(std::int64_t k) {
-  return (k / 8 + 15) / 16 * 16;
-}
-
 /// Dynamic shared memory of the column kernel: `stages` rows of X, the high mask and the channel
 /// table.
 template <class C, class T>
 SQFORMAT_HD constexpr std::int64_t column_shared_bytes(std::int64_t k, int stages) {
-  return stages * stream_row_bytes<T>(k) + column_mask_bytes(k) + ColumnTable<C>::bytes(k);
+  return stages * stream_row_bytes<T>(k) + high_mask_bytes(k) + ColumnTable<C>::bytes(k);
 }
 
 template <class C, class P, class T>
@@ -68,7 +63,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
       reinterpret_cast<std::uint32_t*>(shared_bytes + stages * stream_row_bytes<T>(k));
   const auto* const mask_bytes = reinterpret_cast<const std::uint8_t*>(high_mask);
   auto* const table =
-      reinterpret_cast<Entry*>(reinterpret_cast<unsigned char*>(high_mask) + column_mask_bytes(k));
+      reinterpret_cast<Entry*>(reinterpret_cast<unsigned char*>(high_mask) + high_mask_bytes(k));
   rows.prime();
 
   const bool high_ok = build_high_mask<C>(args.perm, k, high_mask);

@@ -156,6 +156,30 @@ __device__ __forceinline__ std::uint32_t entry_of(const std::uint32_t* id, int i
 /// 0..15 the fraction of y + 1/2 in units of 2^-16.
 constexpr float small_code_magic = 192.5f;
 
+/// Codes in [-Qmax, Qmax], Qmax <= 7, of N values: byte 2 of t[i] is code i + 64 (its low bits
+/// the code, bit 7 clear), by one fma each (t = fma(x, 1/s, 192.5)); the values whose fraction
+/// bits come out zero (within 2^-17 of a half-integer), or all with a subnormal scale (`exact`),
+/// take the IEEE division instead (bf16 inputs make exact ties common: x = amax / 2 is one).
+/// NaN/Inf x (flagged by pass 1, outputs unspecified) give arbitrary bits.
+template <int Qmax, int N>
+__device__ __forceinline__ void small_codes(const float (&x)[N], float scale, float inverse,
+                                            bool exact, std::uint32_t (&t)[N]) {
+  static_assert(Qmax <= 7 && N % 2 == 0, "small_codes: codes of at most 7, pairs of values");
+  std::uint32_t fraction = 0xffffffffu; // 16-bit minima of the fractions, two lanes
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    t[i] = __float_as_uint(fmaf(x[i], inverse, small_code_magic));
+#pragma unroll
+  for (int i = 0; i < N; i += 2)
+    fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
+  if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      if (exact || (t[i] & 0xffffu) == 0)
+        t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax) + 64) << 16;
+  }
+}
+
 /// One output word of 32 / Bits codes in [-Qmax, Qmax] from the values x (all of one block, so
 /// one scale). Codes of at most 7 (2- and 4-bit fields) take one fma each: t = fma(x, 1/s,
 /// 192.5), code in bits 16..23. The fraction bits are 0 exactly when y + 1/2 (y = x · (1/s),
@@ -172,22 +196,7 @@ quantize_values_word(const float (&x)[32 / Bits], float scale, float inverse, bo
   std::uint32_t t[N];
   if constexpr (Qmax <= 7) {
     static_assert(Bits <= 4, "quantize_values_word: codes of at most 7 fill 2- or 4-bit fields");
-    std::uint32_t fraction = 0xffffffffu; // 16-bit minima of the fractions, two lanes
-#pragma unroll
-    for (int i = 0; i < N; ++i)
-      t[i] = __float_as_uint(fmaf(x[i], inverse, small_code_magic));
-#pragma unroll
-    for (int i = 0; i < N; i += 2)
-      fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
-    // NaN/Inf x (flagged by pass 1, outputs unspecified) give arbitrary bits here. Only the
-    // values found near a half-integer take the division (bf16 inputs make exact ties common:
-    // x = amax / 2 is one).
-    if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
-#pragma unroll
-      for (int i = 0; i < N; ++i)
-        if (exact || (t[i] & 0xffffu) == 0)
-          t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax)) << 16;
-    }
+    small_codes<Qmax>(x, scale, inverse, exact, t);
     return fold_word<Bits, 2>(t);
   } else {
     float worst = 0.0f, residual[N];

@@ -86,7 +86,7 @@ template <class C> SQFORMAT_HD constexpr std::int64_t lane_spans(std::int64_t k)
 template <class C>
 SQFORMAT_HD constexpr std::int64_t lane_shared_bytes(std::int64_t k, int warps, int stages) {
   return std::int64_t{stages} * warps * 32 * LaneSpan<C>::chunks * 16 +
-         std::int64_t{warps} * 32 * LaneSpan<C>::words * 4 + (k / 8 + 15) / 16 * 16;
+         std::int64_t{warps} * 32 * LaneSpan<C>::words * 4 + high_mask_bytes(k);
 }
 
 /// Selectors of the low channels of an 8-channel mask m: nibble i of the low half picks the
@@ -170,19 +170,7 @@ __device__ __forceinline__ void low_chunk_codes(const uint4& v, float scale, flo
   for (int i = 0; i < 8; ++i)
     x[i] = value_of<T>(pairs[i / 2], i % 2);
   std::uint32_t t[8];
-  std::uint32_t fraction = 0xffffffffu;
-#pragma unroll
-  for (int i = 0; i < 8; ++i)
-    t[i] = __float_as_uint(fmaf(x[i], inverse, small_code_magic));
-#pragma unroll
-  for (int i = 0; i < 8; i += 2)
-    fraction = __vminu2(fraction, __byte_perm(t[i], t[i + 1], 0x5410));
-  if (exact || (fraction & 0xffffu) == 0 || (fraction >> 16) == 0) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) // only the values near a half-integer
-      if (exact || (t[i] & 0xffffu) == 0)
-        t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, C::low_qmax) + 64) << 16;
-  }
+  small_codes<C::low_qmax>(x, scale, inverse, exact, t);
   c[0] = bytes_of<2>(t[0], t[1], t[2], t[3]);
   c[1] = bytes_of<2>(t[4], t[5], t[6], t[7]);
 }
@@ -319,27 +307,12 @@ __device__ __forceinline__ void static_split_lane_rows(const StaticSplitArgs<T>&
         pair_low = max_pair<T>(pair_low, v.w & 0x7fff7fffu);
       }
     }
-    std::uint32_t amax_high = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pair_high));
-    std::uint32_t amax_low = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pair_low));
-    auto& partial = warp_amax[i % 2];
-    if (lane == 0) {
-      partial[0][warp] = amax_high;
-      partial[1][warp] = amax_low;
-    }
-    __syncthreads(); // (R) partials visible; every warp done with row i - 1
-    amax_high = __reduce_max_sync(0xffffffffu, lane < warps ? partial[0][lane] : 0u);
-    amax_low = __reduce_max_sync(0xffffffffu, lane < warps ? partial[1][lane] : 0u);
-    const float scale_high = symmetric_scale(Element<T>::from_magnitude(amax_high), C::high_qmax);
-    const float scale_low = symmetric_scale(Element<T>::from_magnitude(amax_low), C::low_qmax);
     const std::int64_t row = blockIdx.x + i * row_step;
-    if (tid == 0) {
-      if (max(amax_high, amax_low) >= Element<T>::non_finite_magnitude)
-        flags |= flag_non_finite;
-      args.scale_high[row] = scale_high;
-      args.scale_low[row] = scale_low;
-    }
-    const float inverse_high = inverse_scale(scale_high), inverse_low = inverse_scale(scale_low);
-    const bool exact = is_subnormal(scale_high) || is_subnormal(scale_low);
+    const RowScales sc = block_row_scales<C, T>(args, row, i, pair_high, pair_low, warp_amax, flags,
+                                                [] {}); // the row's one block barrier
+    const float scale_high = sc.high, scale_low = sc.low;
+    const float inverse_high = sc.inverse_high, inverse_low = sc.inverse_low;
+    const bool exact = sc.exact;
 
     // 3. This lane's words into the warp's output buffer.
     if (active) {

@@ -17,6 +17,11 @@
 
 namespace sqformat::gpu::datapath::detail {
 
+/// Bytes of the high mask in shared memory (one bit a channel, 16-byte padded).
+SQFORMAT_HD constexpr std::int64_t high_mask_bytes(std::int64_t k) {
+  return (k / 8 + 15) / 16 * 16;
+}
+
 /// Zeroes the high mask (one bit a channel), checks the high part of perm (every block, since
 /// the mask relies on it: in range, in its bank, increasing along its bank's run) and sets the
 /// mask bits. Returns whether the high part is good; the mask is complete when it returns.
@@ -149,33 +154,29 @@ struct RowScales {
   bool exact; // a subnormal scale: 1/s may overflow and |x/s| exceed qmax; every code by division
 };
 
-/// Pass 1 of row i (`xs`, staged): max |x| of the high and of the low channels (16-byte reads,
-/// 16-bit pair max with max.NaN, so NaN/Inf come out as the largest magnitudes; mask_of(c) is
-/// the high mask byte of chunk c), a warp redux, then the one barrier (R) of the row, after
-/// which row i + stages - 1 starts loading into the buffer of row i - 1. Thread 0 writes the
-/// scales and notes a non-finite input in `flags`. Warps drift apart by up to a row, hence the
-/// partials alternate between two slots.
-template <class C, class T, class MaskOf>
-__device__ __forceinline__ RowScales row_scales(const StaticSplitArgs<T>& args,
-                                                const StagedRows<T>& rows, std::int64_t i,
-                                                const uint4* xs, MaskOf mask_of,
-                                                std::uint32_t (&warp_amax)[2][2][32],
-                                                unsigned& flags) {
+/// The per-token scales of row `row` (the block's i-th) from each thread's running maxima of
+/// |x| over its high and its low channels (pairs of 16-bit magnitudes, max.NaN, so NaN/Inf come
+/// out as the largest): a warp redux, the row's one barrier (R), then `after_barrier()` and a
+/// redux of the warps' partials. Thread 0 writes the scales and notes a non-finite input in
+/// `flags`. Warps drift apart by up to a row, hence the partials alternate between two slots.
+template <class C, class T, class AfterBarrier>
+__device__ __forceinline__ RowScales block_row_scales(const StaticSplitArgs<T>& args,
+                                                      std::int64_t row, std::int64_t i,
+                                                      std::uint32_t pair_high,
+                                                      std::uint32_t pair_low,
+                                                      std::uint32_t (&warp_amax)[2][2][32],
+                                                      unsigned& flags, AfterBarrier after_barrier) {
   const int threads = static_cast<int>(blockDim.x), tid = static_cast<int>(threadIdx.x);
   const int lane = tid % 32, warp = tid / 32, warps = threads / 32;
-  PairMax<T> pm;
-  for (int c = tid; c < rows.k / 8; c += threads)
-    pm.add(xs[c], mask_of(c));
-  std::uint32_t amax_high = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pm.high));
-  std::uint32_t amax_low = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pm.low));
+  std::uint32_t amax_high = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pair_high));
+  std::uint32_t amax_low = __reduce_max_sync(0xffffffffu, PairMax<T>::largest(pair_low));
   auto& partial = warp_amax[i % 2];
   if (lane == 0) {
     partial[0][warp] = amax_high;
     partial[1][warp] = amax_low;
   }
-  __syncthreads(); // (R) partials visible; row i staged everywhere; row i - 1 done by all
-  if (rows.stages > 1)
-    rows.issue(i + rows.stages - 1);
+  __syncthreads(); // (R) partials visible; every warp done with row i - 1
+  after_barrier();
   amax_high = __reduce_max_sync(0xffffffffu, lane < warps ? partial[0][lane] : 0u);
   amax_low = __reduce_max_sync(0xffffffffu, lane < warps ? partial[1][lane] : 0u);
   RowScales s;
@@ -184,13 +185,33 @@ __device__ __forceinline__ RowScales row_scales(const StaticSplitArgs<T>& args,
   if (tid == 0) {
     if (max(amax_high, amax_low) >= Element<T>::non_finite_magnitude)
       flags |= flag_non_finite;
-    args.scale_high[rows.row(i)] = s.high;
-    args.scale_low[rows.row(i)] = s.low;
+    args.scale_high[row] = s.high;
+    args.scale_low[row] = s.low;
   }
   s.inverse_high = inverse_scale(s.high);
   s.inverse_low = inverse_scale(s.low);
   s.exact = is_subnormal(s.high) || is_subnormal(s.low);
   return s;
+}
+
+/// Pass 1 of row i (`xs`, staged): max |x| of the high and of the low channels (16-byte reads,
+/// 16-bit pair max with max.NaN; mask_of(c) is the high mask byte of chunk c), then
+/// block_row_scales, whose barrier (R) is the row's one; after it row i + stages - 1 starts
+/// loading into the buffer of row i - 1 (row i is staged everywhere by then).
+template <class C, class T, class MaskOf>
+__device__ __forceinline__ RowScales row_scales(const StaticSplitArgs<T>& args,
+                                                const StagedRows<T>& rows, std::int64_t i,
+                                                const uint4* xs, MaskOf mask_of,
+                                                std::uint32_t (&warp_amax)[2][2][32],
+                                                unsigned& flags) {
+  const int threads = static_cast<int>(blockDim.x), tid = static_cast<int>(threadIdx.x);
+  PairMax<T> pm;
+  for (int c = tid; c < rows.k / 8; c += threads)
+    pm.add(xs[c], mask_of(c));
+  return block_row_scales<C, T>(args, rows.row(i), i, pm.high, pm.low, warp_amax, flags, [&] {
+    if (rows.stages > 1)
+      rows.issue(i + rows.stages - 1);
+  });
 }
 
 } // namespace sqformat::gpu::datapath::detail

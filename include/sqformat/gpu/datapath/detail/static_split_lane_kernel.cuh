@@ -208,9 +208,14 @@ __device__ __forceinline__ void static_split_lane_rows(const StaticSplitArgs<T>&
                       static_cast<unsigned>(warp * 32 * Cw * 16);
   // One cp.async group per call (empty past the last row), so that the waits count rows.
   auto issue = [=](std::int64_t i) {
-    if (i < count)
-      lane::stage_warp_banks_fast<Cw>(staged + static_cast<unsigned>((i % stages) * region_bytes),
-                                      x_warp + i * x_step, warp_spans);
+    if (i < count) {
+      const T* src = x_warp + i * x_step;
+      unsigned dst = staged + static_cast<unsigned>((i % stages) * region_bytes);
+      // Opaque to the compiler: otherwise it hoists a row's per-chunk 64-bit source addresses
+      // out of the row loop and keeps them live, which spills under a register cap.
+      asm volatile("" : "+l"(src), "+r"(dst));
+      lane::stage_warp_banks_fast<Cw>(dst, src, warp_spans);
+    }
     cp_async_commit();
   };
   for (int s = 0; s + 1 < stages; ++s)

@@ -11,10 +11,11 @@
 //           and the reference's fl(x/s_low) differ by < 2^-20.4, and t - (y + 192.5 + 2^-16) by
 //           <= 2^-17: together < 2^-16. Hence f >= 2·2^-16 gives floor(t) - 192 =
 //           floor(fl(x/s_low) + 1/2) with fl(x/s_low) + 1/2 no integer, which is the reference's
-//           RNE(fl(x/s_low)) (no tie, no clamp: |fl(x/s_low)| <= qmax). One __vminu2 a word keeps
-//           the smallest fraction field of the bank; a bank with one below 2 (about one in 500
-//           random banks, high elements included) redoes those elements with the IEEE division,
-//           in one branch for the whole bank.
+//           RNE(fl(x/s_low)) (no tie, no clamp: |fl(x/s_low)| <= qmax). Three __vminu2 a word
+//           give its smallest fraction field; the words with one below 2 are marked (one in
+//           500 random continuous banks has one, but most warps on bf16 data with exact ties:
+//           an element at amax·(2k+1)/14), and only their elements in the window are redone
+//           with the IEEE division, in one branch a bank that visits the marked words.
 //   high    the H high elements are read back from the stage in K order (walking the set bits
 //           of the mask), their amax gives the high scale, and only they are quantized at it
 //           (magic-number rounding, exact fallback as in write_bank).
@@ -147,46 +148,65 @@ __device__ __forceinline__ void for_each_set_bit(MaskBits<B> bits, Visit visit) 
 }
 
 /// Low-code bytes of the bank at the low scale, 4 a word (the low nibble of each byte is the
-/// code modulo 16, the high nibble garbage), for every element; returns the smallest 16-bit
-/// fraction field seen (< 2 means some element needs the exact path).
+/// code modulo 16, the high nibble garbage), for every element; returns the mask of the words
+/// (bit j: elements 4j .. 4j + 3) that hold an element whose fraction field is below 2 (it
+/// needs the exact path).
 template <class T, int B>
 __device__ __forceinline__ std::uint32_t low_code_bytes(const RawBank<T, B>& r, float inv_low,
                                                         std::uint32_t (&bytes)[B / 4]) {
+  static_assert(B / 4 <= 32, "low_code_bytes: one mask bit a word of 4 elements");
   constexpr float magic = 192.5f + 0x1p-16f;
-  std::uint32_t fraction = 0xffffffffu;
+  std::uint32_t window_words = 0;
 #pragma unroll
   for (int j = 0; j < B / 4; ++j) {
     std::uint32_t t[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
       t[i] = __float_as_uint(fmaf(element_value(r, 4 * j + i), inv_low, magic));
-    fraction = __vminu2(__vminu2(fraction, t[0]), __vminu2(t[1], __vminu2(t[2], t[3])));
+    // The low halves are the fraction fields; the high halves' minimum is not used.
+    const std::uint32_t fraction = __vminu2(__vminu2(t[0], t[1]), __vminu2(t[2], t[3]));
+    window_words |= (fraction & 0xfffeu) == 0 ? 1u << j : 0u;
     bytes[j] =
         __byte_perm(__byte_perm(t[0], t[1], 0x0062), __byte_perm(t[2], t[3], 0x0062), 0x5410);
   }
-  return fraction & 0xffffu;
+  return window_words;
 }
 
-/// The rare path of low_code_bytes: every element whose fraction field lies in the window (or
-/// every element, when 1/s_low is not finite) takes the reference's IEEE division. It reads
-/// the bank back from the stage and uses an opaque copy of 1/s_low, so that the compiler does
-/// not keep the main path's B elements and products live across the branch.
+/// The rare path of low_code_bytes: in the words that `window_words` marks, every element whose
+/// fraction field lies in the window takes the reference's IEEE division (every element of the
+/// bank when 1/s_low is not finite). Only the marked words are visited (one or two on data
+/// with many exact ties, e.g. bf16), their elements read back from the stage. An opaque copy of 1/s_low keeps the compiler from holding the main
+/// path's elements and products live across the branch.
 template <class C, class T, int B, int Cw>
 __device__ __forceinline__ void fix_low_code_bytes(const StagedBankAddress<Cw>& staged,
                                                    float scale_low, float inv_low,
+                                                   std::uint32_t window_words,
                                                    std::uint32_t (&bytes)[B / 4]) {
   constexpr float magic = 192.5f + 0x1p-16f;
-  const bool all = __float_as_uint(inv_low) >= 0x7f800000u; // 1/s_low overflowed
-  float inv;
-  asm volatile("mov.b32 %0, %1;" : "=f"(inv) : "f"(inv_low));
+  if (__float_as_uint(inv_low) >= 0x7f800000u) { // 1/s_low overflowed: every element exactly
 #pragma unroll
-  for (int e = 0; e < B; ++e) {
-    const float x = __uint_as_float(staged_element_bits<T>(staged, e));
-    const std::uint32_t t = __float_as_uint(fmaf(x, inv, magic));
-    if (all || (t & 0xffffu) < 2u) {
+    for (int e = 0; e < B; ++e) {
+      const float x = __uint_as_float(staged_element_bits<T>(staged, e));
       const auto code = static_cast<std::uint32_t>(quantize_code(x, scale_low, C::low_qmax));
       const int shift = 8 * (e % 4);
       bytes[e / 4] = (bytes[e / 4] & ~(0xffu << shift)) | ((code & 0xffu) << shift);
+    }
+    return;
+  }
+  float inv;
+  asm volatile("mov.b32 %0, %1;" : "=f"(inv) : "f"(inv_low));
+#pragma unroll
+  for (int j = 0; j < B / 4; ++j) {
+    if (((window_words >> j) & 1u) == 0)
+      continue;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float x = __uint_as_float(staged_element_bits<T>(staged, 4 * j + i));
+      const std::uint32_t t = __float_as_uint(fmaf(x, inv, magic));
+      if ((t & 0xfffeu) == 0) {
+        const auto code = static_cast<std::uint32_t>(quantize_code(x, scale_low, C::low_qmax));
+        bytes[j] = (bytes[j] & ~(0xffu << (8 * i))) | ((code & 0xffu) << (8 * i));
+      }
     }
   }
 }
@@ -224,9 +244,9 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
 
   // Low part: codes at the low scale, sentinel at the high positions, folded.
   std::uint32_t bytes[B / 4];
-  const std::uint32_t fraction = low_code_bytes(r, s.inv_low, bytes);
-  if (fraction < 2u || __float_as_uint(s.inv_low) >= 0x7f800000u)
-    fix_low_code_bytes<C, T, B>(staged, s.low, s.inv_low, bytes);
+  const std::uint32_t window_words = low_code_bytes(r, s.inv_low, bytes);
+  if (window_words != 0 || __float_as_uint(s.inv_low) >= 0x7f800000u)
+    fix_low_code_bytes<C, T, B>(staged, s.low, s.inv_low, window_words, bytes);
   put_sentinels<C, B>(bytes, sel);
   std::uint32_t low_words[B * C::low_bits / 32];
   if constexpr (C::low_bits == 4) {

@@ -175,13 +175,13 @@ __device__ __forceinline__ std::uint32_t low_code_bytes(const RawBank<T, B>& r, 
 /// The rare path of low_code_bytes: in the words that `window_words` marks, every element whose
 /// fraction field lies in the window takes the reference's IEEE division (every element of the
 /// bank when 1/s_low is not finite). Only the marked words are visited (one or two on data
-/// with many exact ties, e.g. bf16), their elements read back from the stage. An opaque copy of 1/s_low keeps the compiler from holding the main
-/// path's elements and products live across the branch.
+/// with many exact ties, e.g. bf16), their elements read back from the stage. An opaque copy of
+/// 1/s_low keeps the compiler from holding the main path's elements and products live across the
+/// branch.
 template <class C, class T, int B, int Cw>
-__device__ __forceinline__ void fix_low_code_bytes(const StagedBankAddress<Cw>& staged,
-                                                   float scale_low, float inv_low,
-                                                   std::uint32_t window_words,
-                                                   std::uint32_t (&bytes)[B / 4]) {
+__device__ __forceinline__ void
+fix_low_code_bytes(const StagedBankAddress<Cw>& staged, float scale_low, float inv_low,
+                   std::uint32_t window_words, std::uint32_t (&bytes)[B / 4]) {
   constexpr float magic = 192.5f + 0x1p-16f;
   if (__float_as_uint(inv_low) >= 0x7f800000u) { // 1/s_low overflowed: every element exactly
 #pragma unroll

@@ -83,6 +83,9 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
+// the packer's defaults (SqLanePackPolicyFor<T>: split, 128 x 6 for bf16, 128 x 4 for fp32)
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 5>, bf16)->Apply(shapes);
@@ -106,6 +109,7 @@ BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 3, true, true>, bf
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true, true>, float)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 1, true, true>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 2, true, true>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6>, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8>, float)->Apply(shapes);

@@ -33,16 +33,16 @@ using StagedLanePolicy = dp::SqLanePolicy<32, 1, 2>;
 /// Other register caps of the one-bank-a-thread kernel (80 and 64 registers: spills).
 using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
-/// Warp-cooperative coalesced loads through shared memory, banks written by write_bank
-/// (pack_weights' default).
+/// Warp-cooperative coalesced loads through shared memory, banks written by write_bank.
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
-static_assert(std::is_same_v<dp::SqLanePackPolicy, CoalescedLanePolicy>,
-              "the tests below must run pack_weights' default policy");
 /// Banks written by write_split_bank (HighFromStage), pipelined: 2 stages, 128 registers.
 using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
 /// write_split_bank, one stage (128 registers; 80 registers: 24 warps an SM).
 using SplitLanePolicy = dp::SqLanePolicy<128, 4, 1, true, true>;
 using TightSplitLanePolicy = dp::SqLanePolicy<128, 6, 1, true, true>;
+static_assert(std::is_same_v<dp::SqLanePackPolicyFor<float>, SplitLanePolicy> &&
+                  std::is_same_v<dp::SqLanePackPolicyFor<bf16>, TightSplitLanePolicy>,
+              "the tests below must run pack_weights' defaults");
 /// write_split_bank with 2 or 3 stages: a grid of resident warps, each walking several batches.
 using Pipelined128x6LanePolicy = dp::SqLanePolicy<128, 6, 2, true, true>;
 using Pipelined256x3LanePolicy = dp::SqLanePolicy<256, 3, 2, true, true>;
@@ -280,7 +280,7 @@ TEST_CASE("permute_columns matches the reference gather", "[gpu][datapath][weigh
 
 TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
                    "[gpu][datapath][weights]", dp::SqBankPolicy<>, LanePolicy, CoalescedLanePolicy,
-                   Pipelined128x4LanePolicy) {
+                   Pipelined128x4LanePolicy, dp::SqLanePackPolicy) {
   using Policy = TestType;
   using C = sqformat::SqConfig<16, 4, 8, 4>;
   const std::size_t n = 3, k = 64;

@@ -77,7 +77,13 @@ struct SqLanePolicy {
 /// lanes a warp on average: a bank's exact-rounding branch (a low code within 2^-15 of a tie)
 /// runs the whole bank again for one lane, and in the benchmark's bf16 data some lane of most
 /// warps takes it (exact ties x/s = k + 1/2 are common with 8-bit mantissas).
-using SqLanePackPolicy = SqLanePolicy<128, 4, 1, true>;
+/// pack_weights' default for weights of type T: HighFromStage with 128 registers for fp32
+/// weights, with 80 (24 warps an SM) for bf16.
+template <class T>
+using SqLanePackPolicyFor = std::conditional_t<sizeof(T) == 4, SqLanePolicy<128, 4, 1, true, true>,
+                                               SqLanePolicy<128, 6, 1, true, true>>;
+/// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<T>.
+struct SqLanePackPolicy {};
 using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};

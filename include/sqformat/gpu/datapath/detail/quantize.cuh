@@ -22,6 +22,13 @@ __device__ __forceinline__ int quantize_code(float x, float scale, int qmax) {
   return static_cast<int>(fminf(fmaxf(q, -limit), limit));
 }
 
+/// quantize_code out of line, for the rare exact paths that unrolled loops would otherwise
+/// copy at every element: one copy of the IEEE division a kernel (code size: the lane kernels
+/// measured instruction-fetch stalls).
+__device__ __noinline__ inline int quantize_code_outlined(float x, float scale, int qmax) {
+  return quantize_code(x, scale, qmax);
+}
+
 /// The same quantizer for a whole group, cheaper per element: y = x · (1/scale) with the
 /// reciprocal correctly rounded. For |x/scale| <= 128 the product is within 2^-16 of the exact
 /// quotient and the IEEE quotient within 2^-17, so whenever y is at least 2^-13 away from a

@@ -175,7 +175,7 @@ __device__ __forceinline__ void bank_codes(const RawBank<T, B>& r,
       t[i] = __float_as_uint(rounded);
       if (!(fabsf(residual) <= window)) // rare; also NaN (1/s overflowed, or x non-finite)
         t[i] = static_cast<std::uint32_t>(
-            quantize_code(x, high ? s.high : s.low, high ? C::high_qmax : C::low_qmax));
+            quantize_code_outlined(x, high ? s.high : s.low, high ? C::high_qmax : C::low_qmax));
     }
     codes[j] =
         __byte_perm(__byte_perm(t[0], t[1], 0x0040), __byte_perm(t[2], t[3], 0x0040), 0x5410);

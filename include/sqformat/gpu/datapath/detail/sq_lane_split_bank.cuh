@@ -172,40 +172,66 @@ __device__ __forceinline__ std::uint32_t low_code_bytes(const RawBank<T, B>& r, 
   return window_words;
 }
 
-/// The rare path of low_code_bytes: in the words that `window_words` marks, every element whose
-/// fraction field lies in the window takes the reference's IEEE division (every element of the
-/// bank when 1/s_low is not finite). Only the marked words are visited (one or two on data
-/// with many exact ties, e.g. bf16), their elements read back from the stage. An opaque copy of
-/// 1/s_low keeps the compiler from holding the main path's elements and products live across the
-/// branch.
+/// The reference's codes (IEEE division) of elements 4j .. 4j + 3 of the staged bank at the
+/// low scale, as code bytes (4 a word). Out of line: one copy of the division for the kernel
+/// instead of one a call site (b of them, unrolled), which measured as instruction-fetch stalls
+/// with 16-bit elements on an H100.
+template <class C, class T, int Cw>
+__device__ __noinline__ std::uint32_t exact_low_code_word(StagedBankAddress<Cw> staged, int j,
+                                                          float scale_low) {
+  std::uint32_t word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float x = __uint_as_float(staged_element_bits<T>(staged, 4 * j + i));
+    const auto code = static_cast<std::uint32_t>(quantize_code(x, scale_low, C::low_qmax));
+    word |= (code & 0xffu) << (8 * i);
+  }
+  return word;
+}
+
+/// The rare path of low_code_bytes: the words that `window_words` marks (every word when
+/// 1/s_low is not finite) are redone with the reference's IEEE division, their elements read
+/// back from the stage; one or two words a bank on data with many exact ties (e.g. bf16).
+/// 16-bit elements: the whole word is redone out of line (outside the window the division
+/// gives a low element's fixed-point code, same low bits, and high elements get the sentinel
+/// after this). fp32 elements (the packer at 128 registers, where a call's register saves
+/// spilled and measured slower): inline, only the elements in the window, with an opaque copy
+/// of 1/s_low that keeps the compiler from holding the main path's values across the branch.
 template <class C, class T, int B, int Cw>
 __device__ __forceinline__ void
 fix_low_code_bytes(const StagedBankAddress<Cw>& staged, float scale_low, float inv_low,
                    std::uint32_t window_words, std::uint32_t (&bytes)[B / 4]) {
-  constexpr float magic = 192.5f + 0x1p-16f;
-  if (__float_as_uint(inv_low) >= 0x7f800000u) { // 1/s_low overflowed: every element exactly
+  const bool all = __float_as_uint(inv_low) >= 0x7f800000u; // 1/s_low overflowed
+  if constexpr (sizeof(T) == 2) {
 #pragma unroll
-    for (int e = 0; e < B; ++e) {
-      const float x = __uint_as_float(staged_element_bits<T>(staged, e));
-      const auto code = static_cast<std::uint32_t>(quantize_code(x, scale_low, C::low_qmax));
+    for (int j = 0; j < B / 4; ++j)
+      if (all || ((window_words >> j) & 1u) != 0)
+        bytes[j] = exact_low_code_word<C, T>(staged, j, scale_low);
+  } else {
+    auto put = [&](int e, int code) {
       const int shift = 8 * (e % 4);
-      bytes[e / 4] = (bytes[e / 4] & ~(0xffu << shift)) | ((code & 0xffu) << shift);
+      bytes[e / 4] = (bytes[e / 4] & ~(0xffu << shift)) |
+                     ((static_cast<std::uint32_t>(code) & 0xffu) << shift);
+    };
+    if (all) {
+#pragma unroll
+      for (int e = 0; e < B; ++e)
+        put(e, quantize_code(__uint_as_float(staged_element_bits<T>(staged, e)), scale_low,
+                             C::low_qmax));
+      return;
     }
-    return;
-  }
-  float inv;
-  asm volatile("mov.b32 %0, %1;" : "=f"(inv) : "f"(inv_low));
+    constexpr float magic = 192.5f + 0x1p-16f;
+    float inv;
+    asm volatile("mov.b32 %0, %1;" : "=f"(inv) : "f"(inv_low));
 #pragma unroll
-  for (int j = 0; j < B / 4; ++j) {
-    if (((window_words >> j) & 1u) == 0)
-      continue;
+    for (int j = 0; j < B / 4; ++j) {
+      if (((window_words >> j) & 1u) == 0)
+        continue;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const float x = __uint_as_float(staged_element_bits<T>(staged, 4 * j + i));
-      const std::uint32_t t = __float_as_uint(fmaf(x, inv, magic));
-      if ((t & 0xfffeu) == 0) {
-        const auto code = static_cast<std::uint32_t>(quantize_code(x, scale_low, C::low_qmax));
-        bytes[j] = (bytes[j] & ~(0xffu << (8 * i))) | ((code & 0xffu) << (8 * i));
+      for (int i = 0; i < 4; ++i) {
+        const float x = __uint_as_float(staged_element_bits<T>(staged, 4 * j + i));
+        if ((__float_as_uint(fmaf(x, inv, magic)) & 0xfffeu) == 0)
+          put(4 * j + i, quantize_code(x, scale_low, C::low_qmax));
       }
     }
   }
@@ -286,7 +312,9 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
       const float x = __uint_as_float(hx[i]);
       const float rounded = fmaf(x, s.inv_high, magic);
       if (!(fabsf(fmaf(x, s.inv_high, -(rounded - magic))) <= window))
-        t[i] = static_cast<std::uint32_t>(quantize_code(x, s.high, C::high_qmax));
+        t[i] = static_cast<std::uint32_t>(sizeof(T) == 4
+                                              ? quantize_code(x, s.high, C::high_qmax)
+                                              : quantize_code_outlined(x, s.high, C::high_qmax));
     }
   }
   std::uint32_t high_bytes[H / 4];

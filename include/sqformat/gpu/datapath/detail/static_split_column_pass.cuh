@@ -176,7 +176,7 @@ __device__ __forceinline__ void small_codes(const float (&x)[N], float scale, fl
 #pragma unroll
     for (int i = 0; i < N; ++i)
       if (exact || (t[i] & 0xffffu) == 0)
-        t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax) + 64) << 16;
+        t[i] = static_cast<std::uint32_t>(quantize_code_outlined(x[i], scale, Qmax) + 64) << 16;
   }
 }
 
@@ -213,7 +213,7 @@ quantize_values_word(const float (&x)[32 / Bits], float scale, float inverse, bo
 #pragma unroll
       for (int i = 0; i < N; ++i)
         if (exact || !(residual[i] <= 0.5f - 0x1p-13f))
-          t[i] = static_cast<std::uint32_t>(quantize_code(x[i], scale, Qmax));
+          t[i] = static_cast<std::uint32_t>(quantize_code_outlined(x[i], scale, Qmax));
     }
     return fold_word<Bits>(t);
   }

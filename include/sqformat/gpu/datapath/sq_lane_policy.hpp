@@ -64,19 +64,17 @@ struct SqLanePolicy {
 };
 
 /// Defaults of pack_weights and dynamic_quantize (H100, M >= 2048, K in {4096, 8192, 28672},
-/// percent of a same-traffic copy; direct loads = SqLanePolicy<>; "split" = HighFromStage):
-///   packer bf16 W: coalesced 128 × 4 68-91, 256 × 3 70-91, split 128 × 6 67-92, split
-///                  pipelined (2 stages) 51-61, 3 stages 43-51; earlier: direct 66-91
-///   packer fp32 W: coalesced 128 × 4 70-100, split 128 × 4 79-101
-///   dynamic B64:   split 256 × 3 48-53 (an earlier run 47-55), coalesced 256 × 3 (write_bank)
-///                  48-50, split pipelined 31-38; earlier: coalesced 256 × 2 47-51, direct
-///                  128 × 8 47-52
-/// The split kernels execute about 40 % fewer instructions a bank on their common path, yet at
-/// M = 2048 and K <= 8192 they are no faster. Nsight Compute of the pipelined ones there: 10.5
-/// cycles between a warp's instructions, 43 % of them waiting on instruction fetch, 20 active
-/// lanes a warp on average: a bank's exact-rounding branch (a low code within 2^-15 of a tie)
-/// runs the whole bank again for one lane, and in the benchmark's bf16 data some lane of most
-/// warps takes it (exact ties x/s = k + 1/2 are common with 8-bit mantissas).
+/// percent of a same-traffic copy; "split" = HighFromStage; docs/performance.md):
+///   packer bf16 W: split 128 × 6 77-99 (the default; coalesced 128 × 4 78-100,
+///                  split 256 × 4 70-82, direct loads 69-88), split pipelined slower
+///   packer fp32 W: split 128 × 4 86-101 (the default), coalesced 128 × 4 80-101
+///   dynamic B64:   split 256 × 3 61-75 (the default), split 128 × 5 / 128 × 6 within a point
+///                  or two and split pipelined 36-41 before the exact paths went out of line
+/// Both split kernels quantize every element at the low scale in fixed point and redo only the
+/// words with an element near a half-integer (bf16 data makes exact ties common, so most warps
+/// redo a word or two) with one out-of-line copy of the IEEE division: inline copies at every
+/// unrolled element made the code 93 KB and the warps wait on instruction fetch (Nsight
+/// Compute), which cost 12-19 points.
 /// pack_weights' default for weights of type T: HighFromStage with 128 registers for fp32
 /// weights, with 80 (24 warps an SM) for bf16.
 template <class T>

@@ -83,7 +83,8 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
-// the packer's defaults (SqLanePackPolicyFor<T>: split, 128 x 6 for bf16, 128 x 4 for fp32)
+// the packer's defaults (SqLanePackPolicyFor<C, T>; B64-(8/4): split, 128 x 6 for bf16, 128 x 4
+// for fp32)
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, float)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<>, bf16)->Apply(shapes);

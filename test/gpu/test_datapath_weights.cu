@@ -40,8 +40,12 @@ using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
 /// write_split_bank, one stage (128 registers; 80 registers: 24 warps an SM).
 using SplitLanePolicy = dp::SqLanePolicy<128, 4, 1, true, true>;
 using TightSplitLanePolicy = dp::SqLanePolicy<128, 6, 1, true, true>;
-static_assert(std::is_same_v<dp::SqLanePackPolicyFor<float>, SplitLanePolicy> &&
-                  std::is_same_v<dp::SqLanePackPolicyFor<bf16>, TightSplitLanePolicy>,
+using B64 = sqformat::SqConfig<64, 8, 8, 4>;
+using B64H32 = sqformat::SqConfig<64, 32, 8, 3>;
+static_assert(std::is_same_v<dp::SqLanePackPolicyFor<B64, float>, SplitLanePolicy> &&
+                  std::is_same_v<dp::SqLanePackPolicyFor<B64, bf16>, TightSplitLanePolicy> &&
+                  std::is_same_v<dp::SqLanePackPolicyFor<B64H32, bf16>, CoalescedLanePolicy> &&
+                  std::is_same_v<dp::SqLanePackPolicyFor<B64H32, float>, CoalescedLanePolicy>,
               "the tests below must run pack_weights' defaults");
 /// write_split_bank with 2 or 3 stages: a grid of resident warps, each walking several batches.
 using Pipelined128x6LanePolicy = dp::SqLanePolicy<128, 6, 2, true, true>;
@@ -49,8 +53,9 @@ using Pipelined256x3LanePolicy = dp::SqLanePolicy<256, 3, 2, true, true>;
 using ThreeStageLanePolicy = dp::SqLanePolicy<128, 6, 3, true, true>;
 /// The dequantizer has no lane kernel: lane-packed tensors are dequantized by the default one.
 template <class Policy>
-using DequantizePolicy =
-    std::conditional_t<dp::is_sq_lane_policy_v<Policy>, dp::SqBankPolicy<>, Policy>;
+using DequantizePolicy = std::conditional_t<dp::is_sq_lane_policy_v<Policy> ||
+                                                std::is_same_v<Policy, dp::SqLanePackPolicy>,
+                                            dp::SqBankPolicy<>, Policy>;
 
 /// Per bank a mix of extreme magnitudes (largest finite, float or bf16 subnormals, the smallest
 /// normal, 1) with random signs and zeros of both signs: scales near overflow and scales whose

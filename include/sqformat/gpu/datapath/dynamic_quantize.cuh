@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cuda_runtime.h>
+#include <type_traits>
 
 #include "sqformat/config.hpp"
 #include "sqformat/gpu/datapath/detail/bank_group.cuh"
@@ -99,6 +100,9 @@ Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                         InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
                                 "(__half)");
+  static_assert(!std::is_same_v<Policy, SqLanePackPolicy>,
+                "dynamic_quantize: SqLanePackPolicy is pack_weights' default; use "
+                "SqLaneDynamicPolicy or another SqLanePolicy / SqBankPolicy");
   if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
     return dynamic_quantize<Config, SqBankPolicy<>>(args, stream, check);
   } else {

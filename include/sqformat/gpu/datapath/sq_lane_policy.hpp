@@ -20,10 +20,11 @@ namespace sqformat::gpu::datapath {
 
 /// \tparam Threads        threads per block, a multiple of 32 in [32, 1024] (one bank a thread).
 /// \tparam MinBlocksPerSm blocks the compiler must fit on one SM (caps registers per thread).
-///                        The default 128 × 4 allows 128 registers: a bank of 64 fits without
-///                        spills at 16 warps an SM. Measured on H100: tighter caps (80, 64
-///                        registers: more warps, but spills) and 168 registers (8 warps) are
-///                        slower.
+///                        128 × 4 allows 128 registers: a bank of 64 fits without spills at
+///                        16 warps an SM. Measured on H100 for write_bank: tighter caps (80,
+///                        64 registers: more warps, but spills) and 168 registers (8 warps)
+///                        are slower; for write_split_bank with 16-bit elements 80 registers
+///                        (128 × 6, 24 warps) is the fastest measured.
 /// \tparam Stages         1: every thread packs one bank, loaded straight into registers
 ///                        (occupancy hides the latency). 2 or 3: persistent blocks, each thread
 ///                        walks banks g, g + grid, ... and keeps the next Stages - 1 banks
@@ -68,19 +69,25 @@ struct SqLanePolicy {
 ///   packer bf16 W: split 128 × 6 77-99 (the default; coalesced 128 × 4 78-100,
 ///                  split 256 × 4 70-82, direct loads 69-88), split pipelined slower
 ///   packer fp32 W: split 128 × 4 86-101 (the default), coalesced 128 × 4 80-101
-///   dynamic B64:   split 256 × 3 61-75 (the default), split 128 × 5 / 128 × 6 within a point
-///                  or two and split pipelined 36-41 before the exact paths went out of line
+///   dynamic B64:   split 256 × 3 61-75 (the default). Before the exact paths went out of
+///                  line: split 128 × 5 and 128 × 6 within a point or two of it, split
+///                  pipelined 36-41.
 /// Both split kernels quantize every element at the low scale in fixed point and redo only the
 /// words with an element near a half-integer (bf16 data makes exact ties common, so most warps
-/// redo a word or two) with one out-of-line copy of the IEEE division: inline copies at every
-/// unrolled element made the code 93 KB and the warps wait on instruction fetch (Nsight
-/// Compute), which cost 12-19 points.
-/// pack_weights' default for weights of type T: HighFromStage with 128 registers for fp32
-/// weights, with 80 (24 warps an SM) for bf16.
-template <class T>
-using SqLanePackPolicyFor = std::conditional_t<sizeof(T) == 4, SqLanePolicy<128, 4, 1, true, true>,
-                                               SqLanePolicy<128, 6, 1, true, true>>;
-/// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<T>.
+/// redo a word or two); with 16-bit elements through one out-of-line copy of the IEEE
+/// division: inline copies at every unrolled element made the dynamic kernel's code 93 KB and
+/// its warps wait on instruction fetch (Nsight Compute), which cost 12-19 points.
+/// pack_weights' default for config C and weights of type T: HighFromStage (write_split_bank)
+/// with 128 registers for fp32 weights and 80 (24 warps an SM) for bf16, where the bank's H high
+/// elements, which it holds in registers, are at most 8 (the measured B64-(8/4) config, no or
+/// little spilling); with more (H = 16, 32: 56-288 bytes of spills at 80 registers) the
+/// coalesced write_bank kernel (128 × 4, no spills), the previous default.
+template <class C, class T>
+using SqLanePackPolicyFor =
+    std::conditional_t<(C::high_per_bank > 8), SqLanePolicy<128, 4, 1, true>,
+                       std::conditional_t<sizeof(T) == 4, SqLanePolicy<128, 4, 1, true, true>,
+                                          SqLanePolicy<128, 6, 1, true, true>>>;
+/// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<C, T>.
 struct SqLanePackPolicy {};
 using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
 

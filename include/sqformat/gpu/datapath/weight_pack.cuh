@@ -5,8 +5,8 @@
 // The mask has one byte per weight, 1 = high, 0 = low, exactly H high per bank (another value,
 // or a bank with another count, sets the status word: Status::invalid_argument).
 //
-// Two kernels, same bytes: SqLanePolicy (the default: SqLanePackPolicyFor<T>, coalesced loads
-// and write_split_bank; detail/sq_lane_pack_kernel.cuh) gives each thread one whole bank, for
+// Two kernels, same bytes: SqLanePolicy (the default: SqLanePackPolicyFor<Config, T>, coalesced
+// loads and write_split_bank; detail/sq_lane_pack_kernel.cuh) gives each thread one whole bank, for
 // configs with sq_lane_kernel_fits (others run the bank-group kernel); SqBankPolicy runs the
 // bank-group kernel (one block per row and tile of banks, a bank spread over a group of lanes,
 // detail/sq_tile.cuh).
@@ -97,7 +97,7 @@ Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
   static_assert(sizeof(T) == 4 || sizeof(T) == 2,
                 "pack_weights: W must be float or bf16 (__nv_bfloat16)");
   if constexpr (std::is_same_v<Policy, SqLanePackPolicy>) {
-    return pack_weights<Config, SqLanePackPolicyFor<T>>(args, stream, check);
+    return pack_weights<Config, SqLanePackPolicyFor<Config, T>>(args, stream, check);
   } else if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
     return pack_weights<Config, SqBankPolicy<>>(args, stream, check);
   } else {

@@ -14,8 +14,9 @@
 //           RNE(fl(x/s_low)) (no tie, no clamp: |fl(x/s_low)| <= qmax). Three __vminu2 a word
 //           give its smallest fraction field; the words with one below 2 are marked (one in
 //           500 random continuous banks has one, but most warps on bf16 data with exact ties:
-//           an element at amax·(2k+1)/14), and only their elements in the window are redone
-//           with the IEEE division, in one branch a bank that visits the marked words.
+//           an element at amax·(2k+1)/14) and redone with the IEEE division in one branch a
+//           bank that visits the marked words (16-bit elements: the whole word, out of line;
+//           fp32: the elements in the window, inline).
 //   high    the H high elements are read back from the stage in K order (walking the set bits
 //           of the mask), their amax gives the high scale, and only they are quantized at it
 //           (magic-number rounding, exact fallback as in write_bank).

@@ -173,10 +173,14 @@ __device__ __forceinline__ std::uint32_t low_code_bytes(const RawBank<T, B>& r, 
   return window_words;
 }
 
+/// Whether write_split_bank's exact (IEEE division) paths run out of line: one copy of the
+/// division for the kernel instead of one at every unrolled element. With 16-bit elements the
+/// inline copies measured as instruction-fetch stalls on an H100; with fp32 elements (the packer
+/// at 128 registers) the calls' register saves spilled and measured slower.
+template <class T> constexpr bool exact_paths_out_of_line = sizeof(T) == 2;
+
 /// The reference's codes (IEEE division) of elements 4j .. 4j + 3 of the staged bank at the
-/// low scale, as code bytes (4 a word). Out of line: one copy of the division for the kernel
-/// instead of one a call site (b of them, unrolled), which measured as instruction-fetch stalls
-/// with 16-bit elements on an H100.
+/// low scale, as code bytes (4 a word), out of line (exact_paths_out_of_line).
 template <class C, class T, int Cw>
 __device__ __noinline__ std::uint32_t exact_low_code_word(StagedBankAddress<Cw> staged, int j,
                                                           float scale_low) {
@@ -193,17 +197,16 @@ __device__ __noinline__ std::uint32_t exact_low_code_word(StagedBankAddress<Cw> 
 /// The rare path of low_code_bytes: the words that `window_words` marks (every word when
 /// 1/s_low is not finite) are redone with the reference's IEEE division, their elements read
 /// back from the stage; one or two words a bank on data with many exact ties (e.g. bf16).
-/// 16-bit elements: the whole word is redone out of line (outside the window the division
-/// gives a low element's fixed-point code, same low bits, and high elements get the sentinel
-/// after this). fp32 elements (the packer at 128 registers, where a call's register saves
-/// spilled and measured slower): inline, only the elements in the window, with an opaque copy
-/// of 1/s_low that keeps the compiler from holding the main path's values across the branch.
+/// Out of line (exact_paths_out_of_line) the whole word is redone (outside the window the
+/// division gives a low element's fixed-point code, same low bits, and high elements get the
+/// sentinel after this); inline only the elements in the window, with an opaque copy of 1/s_low
+/// that keeps the compiler from holding the main path's values across the branch.
 template <class C, class T, int B, int Cw>
 __device__ __forceinline__ void
 fix_low_code_bytes(const StagedBankAddress<Cw>& staged, float scale_low, float inv_low,
                    std::uint32_t window_words, std::uint32_t (&bytes)[B / 4]) {
   const bool all = __float_as_uint(inv_low) >= 0x7f800000u; // 1/s_low overflowed
-  if constexpr (sizeof(T) == 2) {
+  if constexpr (exact_paths_out_of_line<T>) {
 #pragma unroll
     for (int j = 0; j < B / 4; ++j)
       if (all || ((window_words >> j) & 1u) != 0)
@@ -313,9 +316,9 @@ write_split_bank(const RawBank<T, B>& r, const StagedBankAddress<Cw>& staged,
       const float x = __uint_as_float(hx[i]);
       const float rounded = fmaf(x, s.inv_high, magic);
       if (!(fabsf(fmaf(x, s.inv_high, -(rounded - magic))) <= window))
-        t[i] = static_cast<std::uint32_t>(sizeof(T) == 4
-                                              ? quantize_code(x, s.high, C::high_qmax)
-                                              : quantize_code_outlined(x, s.high, C::high_qmax));
+        t[i] = static_cast<std::uint32_t>(exact_paths_out_of_line<T>
+                                              ? quantize_code_outlined(x, s.high, C::high_qmax)
+                                              : quantize_code(x, s.high, C::high_qmax));
     }
   }
   std::uint32_t high_bytes[H / 4];

@@ -31,8 +31,9 @@
 //
 // A 2- or 4-bit code whose value lies within 2^-17 of a half-integer, an 8-bit one whose residual
 // lies within 2^-13 of 1/2 (every value with a subnormal scale) is redone with the IEEE division
-// (quantize_code), as in the column kernel's words. Registers: 128 (the cap of a
-// 512-thread bound); caps of 80 and 96 (MaxRegisters) spill and measured slower on an H100.
+// (quantize_code), as in the column kernel's words. Registers: 112-128 uncapped (a 512-thread
+// bound allows 128); a cap of 96 (MaxRegisters) builds without spills and measured mixed on an
+// H100, 80 spills and measured slower.
 #pragma once
 
 #include <cstdint>

@@ -27,13 +27,15 @@
 //                 picked in order by two byte permutes from the table (empty slots select a
 //                 zero byte), folded to fields and appended to a word (its overflow kept in a
 //                 second one) that is stored into the warp's output buffer whenever it is full
-//              4. __syncwarp; the warp copies its output words to x_high and x_low (coalesced)
+//              4. __syncwarp; the warp copies its output words to x_high and x_low (coalesced,
+//                 16 bytes a lane where both ends allow, in a loop the compiler does not unroll)
 //
 // A 2- or 4-bit code whose value lies within 2^-17 of a half-integer, an 8-bit one whose residual
 // lies within 2^-13 of 1/2 (every value with a subnormal scale) is redone with the IEEE division
-// (quantize_code), as in the column kernel's words. Registers: 112-128 uncapped (a 512-thread
-// bound allows 128); a cap of 96 (MaxRegisters) builds without spills and measured mixed on an
-// H100, 80 spills and measured slower.
+// (quantize_code), as in the column kernel's words. Registers (sm_90a, B64-(8/4)): 72 for bf16,
+// 79 for fp16, no spills. The copy-out of step 4 was once unrolled by the compiler into scalar
+// word copies: 114 registers and 48 KB of code instead of 72 and 39 KB, and 1-15 points of copy
+// bandwidth slower on an H100 (docs/performance.md).
 #pragma once
 
 #include <cstdint>
@@ -137,6 +139,23 @@ __device__ __forceinline__ std::uint32_t fold_low_fields(std::uint32_t a, std::u
     const std::uint32_t a4 = (a2 & 0x0fu) | ((a2 >> 12) & 0xf0u);
     const std::uint32_t b4 = (b2 & 0x0fu) | ((b2 >> 12) & 0xf0u);
     return a4 | (b4 << 8);
+  }
+}
+
+/// The warp's n output words from shared memory to global memory, coalesced: 16-byte copies
+/// when both ends are 16-byte aligned and n is a multiple of 4, else word by word.
+__device__ __forceinline__ void copy_warp_words(std::uint32_t* dst, const std::uint32_t* src, int n,
+                                                int lane) {
+  if (((reinterpret_cast<std::uintptr_t>(dst) | reinterpret_cast<std::uintptr_t>(src)) & 15u) ==
+          0 &&
+      n % 4 == 0) {
+#pragma unroll 1
+    for (int v = lane; v < n / 4; v += 32)
+      reinterpret_cast<uint4*>(dst)[v] = reinterpret_cast<const uint4*>(src)[v];
+  } else {
+#pragma unroll 1
+    for (int w = lane; w < n; w += 32)
+      dst[w] = src[w];
   }
 }
 
@@ -352,10 +371,8 @@ __device__ __forceinline__ void static_split_lane_rows(const StaticSplitArgs<T>&
         reinterpret_cast<std::uint32_t*>(args.x_high + row * high_row) + warp * 32 * S::high_words;
     auto* const gl =
         reinterpret_cast<std::uint32_t*>(args.x_low + row * low_row) + warp * 32 * S::low_words;
-    for (int w = lane; w < warp_spans * S::high_words; w += 32) // lane-major: the output order
-      gh[w] = out_high[w];
-    for (int w = lane; w < warp_spans * S::low_words; w += 32)
-      gl[w] = out_low[w];
+    copy_warp_words(gh, out_high, warp_spans * S::high_words, lane); // lane-major: output order
+    copy_warp_words(gl, out_low, warp_spans * S::low_words, lane);
   }
   cp_async_wait(0);
   if (flags != 0)

@@ -7,6 +7,7 @@
 // byte; then misuse and bad data.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "sqformat/gpu/datapath/dynamic_quantize.cuh"
 #include "sqformat/gpu/datapath/sq_lane_policy.hpp"
@@ -41,7 +42,10 @@ SqBytes run_dynamic(const std::vector<T>& x, std::size_t m, std::size_t k) {
   args.workspace = d_ws.get();
   args.workspace_bytes = dp::workspace_size();
   SqBytes r;
-  r.status = dp::dynamic_quantize<C, Policy>(args, nullptr);
+  if constexpr (std::is_void_v<Policy>)
+    r.status = dp::dynamic_quantize<C>(args, nullptr); // the default policy argument
+  else
+    r.status = dp::dynamic_quantize<C, Policy>(args, nullptr);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   r.low = d_low.to_host();
   r.high = d_high.to_host();
@@ -83,7 +87,10 @@ using Coalesced128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true>;
 using Split256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true, true>;
 using Split128x5LanePolicy = dp::SqLanePolicy<128, 5, 1, true, true>;
 static_assert(std::is_same_v<dp::SqLaneDynamicPolicy, Split256x3LanePolicy>,
-              "the tests below must run dynamic_quantize's default policy");
+              "the tests below must run dynamic_quantize's default policies");
+static_assert(std::is_same_v<dp::SqLaneDynamicPolicyFor<sqformat::SqConfig<64, 32, 8, 3>>,
+                             Coalesced256x3LanePolicy>,
+              "the tests below must run dynamic_quantize's default policies");
 /// The same with 2 or 3 stages: a grid of resident warps, each walking several batches.
 using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
 using Pipelined256x2LanePolicy = dp::SqLanePolicy<256, 2, 2, true, true>;
@@ -126,8 +133,8 @@ inline std::vector<float> extra_data(Extra kind, std::size_t m, std::size_t k, i
   return x;
 }
 
-/// The bank-group kernel and the lane kernel under thirteen policies on the same input: each
-/// matches the reference and all agree byte for byte.
+/// The bank-group kernel and the lane kernel under thirteen policies and the default (no policy
+/// argument) on the same input: each matches the reference and all agree byte for byte.
 template <class C, class T>
 void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_t k) {
   const SqBytes a = check_against_reference<C, dp::SqBankPolicy<>, T>(xf, m, k);
@@ -147,7 +154,8 @@ void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_
                            check_against_reference<C, Split128x5LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Pipelined256x2LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Pipelined256x3LanePolicy, T>(xf, m, k),
-                           check_against_reference<C, ThreeStageLanePolicy, T>(xf, m, k)}) {
+                           check_against_reference<C, ThreeStageLanePolicy, T>(xf, m, k),
+                           check_against_reference<C, void, T>(xf, m, k)}) {
     CHECK(b.low == c.low);
     CHECK(b.high == c.high);
   }

@@ -9,8 +9,9 @@
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
 // so "larger key" is "beats" (the bank-group kernel's form). Two kernels, same bytes:
-//   SqLanePolicy (the default: SqLaneDynamicPolicy, coalesced loads, top_h_split and
-//     write_split_bank; detail/sq_lane_dynamic_kernel.cuh): one thread per
+//   SqLanePolicy (the default: SqLaneDynamicPolicyFor<Config>, i.e. SqLaneDynamicPolicy,
+//     coalesced loads, top_h_split and write_split_bank, for at most 16 high elements a bank,
+//     the coalesced write_bank kernel above; detail/sq_lane_dynamic_kernel.cuh): one thread per
 //     bank, the bank in its registers; the H-th largest |x| by a small selection network on
 //     16-bit pairs, ties at it settled by bit masks in index order (the same tie-break);
 //     configs without sq_lane_kernel_fits run the bank-group kernel.
@@ -95,14 +96,14 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 /// invalid_argument (null pointer), misaligned_pointer (not 16-byte aligned),
 /// insufficient_workspace, unsupported_architecture. With InputCheck::synchronous it then waits
 /// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified).
-template <class Config, class Policy = SqLaneDynamicPolicy, class T>
+template <class Config, class Policy = SqLaneDynamicPolicyFor<Config>, class T>
 Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                         InputCheck check = InputCheck::synchronous) {
   static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
                                 "(__half)");
   static_assert(!std::is_same_v<Policy, SqLanePackPolicy>,
                 "dynamic_quantize: SqLanePackPolicy is pack_weights' default; use "
-                "SqLaneDynamicPolicy or another SqLanePolicy / SqBankPolicy");
+                "SqLaneDynamicPolicyFor<Config> or another SqLanePolicy / SqBankPolicy");
   if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
     return dynamic_quantize<Config, SqBankPolicy<>>(args, stream, check);
   } else {

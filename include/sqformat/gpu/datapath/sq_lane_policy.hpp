@@ -89,7 +89,19 @@ using SqLanePackPolicyFor =
                                           SqLanePolicy<128, 6, 1, true, true>>>;
 /// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<C, T>.
 struct SqLanePackPolicy {};
+/// dynamic_quantize's default for the measured B64-(8/4) config: top_h_split with
+/// HighFromStage, 256 threads, 80 registers.
 using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
+/// dynamic_quantize's default for config C: SqLaneDynamicPolicy where a bank has at most 16 high
+/// elements, else the coalesced write_bank kernel at the same shape (SqLanePolicy<256, 3, 1,
+/// true>). The split kernel holds the bank's high elements in registers: at H = 32 (B64, 3-bit
+/// low) it spills 380 bytes at 80 registers, and on an H100 it took 36.2-36.4 / 60.5 / 175 us
+/// where the coalesced kernel took 29.4-29.6 / 51.1 / 156-165 us (M = 2048, K = 4096 / 8192 /
+/// 28672; 35-36 % against 39-44 % of copy at M = 2048 and 8192). At H = 16 (4- and 2-bit low, 32
+/// bytes of spills) the split kernel stays ahead: 51-61 % against 45-52 % (docs/performance.md).
+template <class C>
+using SqLaneDynamicPolicyFor =
+    std::conditional_t<(C::high_per_bank > 16), SqLanePolicy<256, 3, 1, true>, SqLaneDynamicPolicy>;
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};
 template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads, bool HighFromStage>

@@ -346,7 +346,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
 
   // Permutations the reference rejects: an entry out of range, a channel of another bank, a
   // repeated channel (within its bank), a bank's run in decreasing order, a channel both high and
-  // low (its bank's runs still increasing). The lane, column, bank and streaming
+  // low (its bank's runs still increasing). The lane, column, bank, streaming and block-gather
   // kernels report them all, under both scale granularities.
   const std::size_t kh = k / C::bank * C::high_per_bank;
   std::vector<std::vector<std::uint32_t>> bad_perms(6, perm);
@@ -385,8 +385,7 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       CHECK(dp::static_quantize_split<C, BankColumnPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
-      if (i == 0) // the block-gather kernel checks the range only
-        CHECK(dp::static_quantize_split<C, OtherPolicy>(a, nullptr) == Status::invalid_argument);
+      CHECK(dp::static_quantize_split<C, OtherPolicy>(a, nullptr) == Status::invalid_argument);
     }
   }
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);

@@ -15,6 +15,10 @@
 //   3. quantize the registers into int8 codes in shared memory (high block, then low block);
 //   4. pack the codes into 32-bit words and store them, consecutive threads on consecutive
 //      words (coalesced); a row that does not start on a word is stored byte by byte.
+//
+// Permutation checks: every block checks that each entry it gathers lies in its column's bank;
+// block 0 then checks that no channel repeats and that each bank's runs increase
+// (static_split_perm_check.cuh), with its X rows' shared memory as the bitmap.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +28,7 @@
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
 #include "sqformat/gpu/datapath/detail/shared_copy.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_perm_check.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/static_split_args.hpp"
 
@@ -98,7 +103,8 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   for (int i = 0; i < 2 * R; ++i)
     amax.v[i] = 0;
   auto gather = [&](int c, std::uint32_t source, auto&& keep) {
-    if (source > last)
+    const int bank = c < kh ? c / H : (c - kh) / L; // the column's bank
+    if (source > last || static_cast<int>(source / C::bank) != bank)
       flags |= flag_bad_permutation;
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -199,6 +205,12 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
       store_words<1>(args.x_low + row * low_row_bytes + 4 * lw, word,
                      static_cast<int>(left < 4 ? left : 4));
     }
+  }
+  if (blockIdx.x == 0) { // the checks that need the whole permutation, once a launch
+    const unsigned whole = check_whole_permutation<C>(
+        args.perm, k, reinterpret_cast<std::uint32_t*>(shared_bytes)); // X rows: >= 2k bytes
+    if (whole != 0)
+      raise_flag(static_cast<unsigned*>(args.workspace), whole);
   }
 }
 

@@ -208,7 +208,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
   }
   if (blockIdx.x == 0) { // the checks that need the whole permutation, once a launch
     const unsigned whole = check_whole_permutation<C>(
-        args.perm, k, reinterpret_cast<std::uint32_t*>(shared_bytes)); // X rows: >= 2k bytes
+        args.perm, k, reinterpret_cast<std::uint32_t*>(shared_bytes)); // X rows: 2k bytes or more
     if (whole != 0)
       raise_flag(static_cast<unsigned*>(args.workspace), whole);
   }

@@ -83,6 +83,14 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
+// Many high elements a bank: the split kernel spills at H = 32, where the default
+// (SqLaneDynamicPolicyFor) takes the coalesced 256 x 3 (docs/performance.md).
+using SQ64H16 = sqformat::SqConfig<64, 16, 8, 4>;
+using SQ64H32 = sqformat::SqConfig<64, 32, 8, 3>;
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLaneDynamicPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLaneDynamicPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
 // the packer's defaults (SqLanePackPolicyFor<C, T>; B64-(8/4): split, 128 x 6 for bf16, 128 x 4
 // for fp32)
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, bf16)->Apply(shapes);

@@ -78,12 +78,12 @@ using RoomyLanePolicy = dp::SqLanePolicy<128, 6>;
 using TightLanePolicy = dp::SqLanePolicy<128, 8>;
 /// Warp-cooperative coalesced loads through shared memory (banks written by write_bank).
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
-/// Coalesced candidates at 24 warps an SM (80 registers): 256 x 3 (the previous default) and
-/// 128 x 6.
+/// Coalesced candidates at 24 warps an SM (80 registers): 256 x 3 (the default for more than 16
+/// high elements a bank, and the previous default for all) and 128 x 6.
 using Coalesced256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true>;
 using Coalesced128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true>;
 /// top_h_split + write_split_bank (HighFromStage) at two register caps; 256 x 3 is
-/// dynamic_quantize's default.
+/// dynamic_quantize's default for at most 16 high elements a bank.
 using Split256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true, true>;
 using Split128x5LanePolicy = dp::SqLanePolicy<128, 5, 1, true, true>;
 static_assert(std::is_same_v<dp::SqLaneDynamicPolicy, Split256x3LanePolicy>,

@@ -346,10 +346,11 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
 
   // Permutations the reference rejects: an entry out of range, a channel of another bank, a
   // repeated channel (within its bank), a bank's run in decreasing order, a channel both high and
-  // low (its bank's runs still increasing). The lane, column, bank, streaming and block-gather
-  // kernels report them all, under both scale granularities.
+  // low (its bank's runs still increasing), two banks' high channels exchanged (runs increasing).
+  // The lane, column, bank, streaming and block-gather kernels report them all, under both scale
+  // granularities.
   const std::size_t kh = k / C::bank * C::high_per_bank;
-  std::vector<std::vector<std::uint32_t>> bad_perms(6, perm);
+  std::vector<std::vector<std::uint32_t>> bad_perms(7, perm);
   bad_perms[0][k / 2] = static_cast<std::uint32_t>(k + 5);
   std::swap(bad_perms[1][0], bad_perms[1][kh + C::low_per_bank]); // bank 0 high <-> bank 1 low
   bad_perms[2][1] = bad_perms[2][0];
@@ -365,6 +366,9 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       ++j;
     bad_perms[5][j] = h;
   }
+  // Bank 0's last high channel <-> bank 1's first: still a permutation with increasing runs,
+  // only the in-bank check catches it.
+  std::swap(bad_perms[6][C::high_per_bank - 1], bad_perms[6][C::high_per_bank]);
   for (const auto& bad : bad_perms)
     REQUIRE_THROWS(ref::check_static_permutation<C>(bad, k));
   for (std::size_t i = 0; i < bad_perms.size(); ++i) {
@@ -389,4 +393,48 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
     }
   }
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);
+}
+
+TEST_CASE("static quantize-and-split: K >= 65536 (the block-gather kernel) matches the reference "
+          "and checks the permutation",
+          "[gpu][datapath][static]") {
+  // The streaming policy hands K >= 65536 to the block-gather kernel (16-bit channel indices);
+  // its permutation bitmap then has 4096 words.
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::size_t m = 2, k = 65536 + 4 * C::bank;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  for (auto scales : {dp::ActivationScales::per_token, dp::ActivationScales::per_token_bank}) {
+    CAPTURE(static_cast<int>(scales));
+    check_against_reference<C, StreamPolicy, bf16>(m, k, Data::random, scales, rng);
+  }
+  const auto cmask = channel_mask<C>(k, rng);
+  const auto perm = ref::permutation_from_channel_mask<C>(cmask.data(), k);
+  const std::vector<bf16> x = convert<bf16>(std::vector<float>(m * k, 1.0f));
+  REQUIRE(run_split<C, StreamPolicy>(x, m, k, perm, dp::ActivationScales::per_token).status ==
+          Status::success);
+  const std::size_t kh = k / C::bank * C::high_per_bank, last_bank = k / C::bank - 1;
+  std::vector<std::vector<std::uint32_t>> bad_perms(3, perm);
+  // The last high channel of the bank before the last and the last bank's first exchanged (runs
+  // still increasing): only the in-bank check sees it.
+  std::swap(bad_perms[0][last_bank * C::high_per_bank - 1],
+            bad_perms[0][last_bank * C::high_per_bank]);
+  { // The last bank's low run takes one of its high channels (runs still increasing): a repeat
+    // only the bitmap sees.
+    const std::size_t first_low = kh + last_bank * C::low_per_bank;
+    const std::uint32_t h = perm[last_bank * C::high_per_bank];
+    std::size_t j = first_low;
+    while (j + 1 < first_low + C::low_per_bank && perm[j] < h)
+      ++j;
+    bad_perms[1][j] = h;
+  }
+  bad_perms[2][k - 1] = static_cast<std::uint32_t>(k); // out of range
+  for (std::size_t i = 0; i < bad_perms.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE_THROWS(ref::check_static_permutation<C>(bad_perms[i], k));
+    CHECK(
+        run_split<C, StreamPolicy>(x, m, k, bad_perms[i], dp::ActivationScales::per_token).status ==
+        Status::invalid_argument);
+  }
 }

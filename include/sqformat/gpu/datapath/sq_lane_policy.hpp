@@ -98,7 +98,8 @@ using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
 /// low) it spills 380 bytes at 80 registers, and on an H100 it took 36.2-36.4 / 60.5 / 175 us
 /// where the coalesced kernel took 29.4-29.6 / 51.1 / 156-165 us (M = 2048, K = 4096 / 8192 /
 /// 28672; 35-36 % against 39-44 % of copy at M = 2048 and 8192). At H = 16 (4- and 2-bit low, 32
-/// bytes of spills) the split kernel stays ahead: 51-61 % against 45-52 % (docs/performance.md).
+/// bytes of spills) the split kernel ties at 2048 x 4096 and leads at the other shapes: 51-61 %
+/// against 45-52 % (docs/performance.md).
 template <class C>
 using SqLaneDynamicPolicyFor =
     std::conditional_t<(C::high_per_bank > 16), SqLanePolicy<256, 3, 1, true>, SqLaneDynamicPolicy>;

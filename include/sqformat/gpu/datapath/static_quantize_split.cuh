@@ -324,8 +324,7 @@ Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream
 ///                 StaticSplitStreamPolicy or StaticSplitPolicy;
 ///                 any valid policy gives identical bytes for a permutation in the order of
 ///                 docs/layouts.md (high channels of each bank in increasing order, then the low
-///                 ones); the lane, column and bank kernels report any other order as
-///                 invalid_argument.
+///                 ones); every kernel reports any other order as invalid_argument.
 /// Returns at once on misuse: invalid_shape (M or K <= 0, K >= 2^31, or K too large for the
 /// device's shared memory: about 3 bytes per element of a row), k_not_multiple_of_bank,
 /// misaligned_pointer (any pointer not 16-byte aligned), insufficient_workspace,

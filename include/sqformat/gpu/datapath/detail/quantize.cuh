@@ -69,7 +69,8 @@ struct GroupQuantizer {
 /// the launcher clears the word before each launch.
 enum StatusFlag : unsigned {
   flag_non_finite = 1u,      ///< NaN or Inf in the input
-  flag_bad_permutation = 2u, ///< a permutation without the structure of docs/layouts.md
+  flag_bad_permutation = 2u, ///< a permutation entry >= K, or a static split's permutation
+                             ///< without the structure of docs/layouts.md
   flag_bad_mask = 4u,        ///< a high mask without exactly H high elements in a bank
 };
 

@@ -35,7 +35,7 @@
 // (quantize_code), as in the column kernel's words. Registers (sm_90a, B64-(8/4)): 72 for bf16,
 // 79 for fp16, no spills. The copy-out of step 4 was once unrolled by the compiler into scalar
 // word copies: 114 registers and 48 KB of code instead of 72 and 39 KB, and 1-15 points of copy
-// bandwidth slower on an H100 (docs/performance.md).
+// bandwidth slower on an H100 at M >= 2048 (about 1 point faster at M = 16; docs/performance.md).
 #pragma once
 
 #include <cstdint>

@@ -11,8 +11,8 @@
 // so "larger key" is "beats" (the bank-group kernel's form). Two kernels, same bytes:
 //   SqLanePolicy (the default: SqLaneDynamicPolicyFor<Config>, i.e. SqLaneDynamicPolicy,
 //     coalesced loads, top_h_split and write_split_bank, for at most 16 high elements a bank,
-//     and the coalesced write_bank kernel for more; detail/sq_lane_dynamic_kernel.cuh): one thread per
-//     bank, the bank in its registers; the H-th largest |x| by a small selection network on
+//     and the coalesced write_bank kernel for more; detail/sq_lane_dynamic_kernel.cuh): one thread
+//     per bank, the bank in its registers; the H-th largest |x| by a small selection network on
 //     16-bit pairs, ties at it settled by bit masks in index order (the same tie-break);
 //     configs without sq_lane_kernel_fits run the bank-group kernel.
 //   SqBankPolicy: one block per (token, tile of banks), the tile staged in shared memory with

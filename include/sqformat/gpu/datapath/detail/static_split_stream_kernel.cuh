@@ -37,6 +37,7 @@
 #include "sqformat/gpu/datapath/detail/bit_pack.cuh"
 #include "sqformat/gpu/datapath/detail/element.cuh"
 #include "sqformat/gpu/datapath/detail/quantize.cuh"
+#include "sqformat/gpu/datapath/detail/static_split_perm_check.cuh"
 #include "sqformat/gpu/datapath/detail/static_split_staging.cuh"
 #include "sqformat/gpu/datapath/layout.hpp"
 #include "sqformat/gpu/datapath/static_split_args.hpp"
@@ -104,34 +105,8 @@ __global__ void __launch_bounds__(P::max_threads, 1)
     else
       source[j / 2] |= c << 16;
   }
-  if (blockIdx.x == 0) { // one block checks that no channel repeats (perm is a permutation)
-    auto* seen = reinterpret_cast<std::uint32_t*>(codes);
-    const int words = (k + 31) / 32;
-    for (int w = tid; w < words; w += threads)
-      seen[w] = 0;
-    __syncthreads();
-    auto mark = [&](std::uint32_t c) {             // channel c -> word c % words, bit c / words:
-      const std::uint32_t bit = 1u << (c / words); // neighbouring channels hit other words
-      if (atomicOr(&seen[c % words], bit) & bit)
-        flags |= flag_bad_permutation;
-    };
-#pragma unroll
-    for (int j = 0; j < N; ++j) // the registers' channels (out-of-range ones were flagged)
-      if (tid + j * threads < k)
-        mark(j % 2 == 0 ? source[j / 2] & 0xffffu : source[j / 2] >> 16);
-    for (int p = tid + cached; p < k; p += threads) {
-      const std::uint32_t c = args.perm[p];
-      if (c <= last)
-        mark(c);
-    }
-    // Inside a bank's run of high (or low) columns the channels increase (docs/layouts.md).
-    for (int p = tid; p + 1 < k; p += threads) {
-      const bool run_continues =
-          p + 1 != kh && (p + 1 < kh ? (p + 1) % H != 0 : (p + 1 - kh) % L != 0);
-      if (run_continues && args.perm[p + 1] <= args.perm[p])
-        flags |= flag_bad_permutation;
-    }
-  }
+  if (blockIdx.x == 0) // no channel repeats, each bank's runs increase (the code row as bitmap)
+    flags |= check_whole_permutation<C>(args.perm, k, reinterpret_cast<std::uint32_t*>(codes));
   if constexpr (PerBank) {
     for (int b = tid; b < 2 * banks; b += threads)
       bank_word[b] = 0;

@@ -10,13 +10,15 @@
 
 namespace {
 
-template <class C, class Policy> void bench_static(benchmark::State& state) {
+/// PerBank: per-(token, bank) activation scales (the streaming kernel, whatever the policy says).
+template <class C, class Policy, bool PerBank = false> void bench_static(benchmark::State& state) {
   const std::int64_t m = state.range(0), k = state.range(1);
+  const std::int64_t scales = PerBank ? m * (k / C::bank) : m;
   Dev<bf16> x(m * k);
   Dev<std::uint32_t> perm(k);
   Dev<std::uint8_t> high(m * dp::static_high_row_bytes<C>(k)),
       low(m * dp::static_low_row_bytes<C>(k));
-  Dev<float> sh(m), sl(m);
+  Dev<float> sh(scales), sl(scales);
   Dev<std::uint8_t> ws(dp::workspace_size());
   dp::reset_workspace(ws.p, nullptr);
   fill_random<<<1024, 256>>>(x.p, m * k, 1u);
@@ -41,13 +43,14 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
   a.x = x.p, a.rows = m, a.cols = k, a.perm = perm.p, a.x_high = high.p, a.x_low = low.p;
   a.scale_high = sh.p, a.scale_low = sl.p, a.workspace = ws.p,
   a.workspace_bytes = dp::workspace_size();
+  a.scales = PerBank ? dp::ActivationScales::per_token_bank : dp::ActivationScales::per_token;
   if (dp::static_quantize_split<C, Policy>(a, nullptr) != sqformat::Status::success) {
     state.SkipWithError("static_quantize_split failed");
     return;
   }
   const std::size_t traffic =
-      m * k * 2 + m * (dp::static_high_row_bytes<C>(k) + dp::static_low_row_bytes<C>(k) + 8) +
-      k * 4;
+      m * k * 2 + m * (dp::static_high_row_bytes<C>(k) + dp::static_low_row_bytes<C>(k)) +
+      scales * 8 + k * 4;
   report(state, traffic,
          [&] { dp::static_quantize_split<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
 }
@@ -55,13 +58,14 @@ template <class C, class Policy> void bench_static(benchmark::State& state) {
 } // namespace
 
 // Static split: the default (the lane kernel from 16 tokens on, else the column kernel with
-// blocks picked by K and M), the lane kernel (default policy, 3 stages, a 96-register cap), the
-// column kernel with the 128-thread blocks the default took for K <= 8192 (1 and 2 words in
-// flight) and fixed blocks of 256, 512 and 1024 threads, the 5-bit config (lane and default;
-// its K = 28672 needs more lanes than the lane policy allows and runs the column kernel),
-// the bank kernel (channel-order pass 2, both configs), the streaming kernel and the
-// block-gather kernel's best policy.
+// blocks picked by K and M; with per-(token, bank) scales the streaming kernel), the lane kernel
+// (default policy, 3 stages, a 96-register cap), the column kernel with the 128-thread blocks the
+// default took for K <= 8192 (1 and 2 words in flight) and fixed blocks of 256, 512 and 1024
+// threads, the 5-bit config (lane and default; its K = 28672 needs more lanes than the lane policy
+// allows and runs the column kernel), the bank kernel (channel-order pass 2, both configs), the
+// streaming kernel and the block-gather kernel's best policy.
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitDefaultPolicy, true)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<3, 512>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_static, SQ45, dp::StaticSplitLanePolicy<2, 512, 96>)->Apply(shapes);

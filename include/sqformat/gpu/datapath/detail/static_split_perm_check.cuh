@@ -13,14 +13,8 @@
 
 namespace sqformat::gpu::datapath::detail {
 
-/// Runs the whole-permutation checks with all threads of the calling block and returns
-/// flag_bad_permutation where one fails (0 otherwise). `seen` is shared memory of at least
-/// permutation_bitmap_words(k) words that the block may overwrite: a bitmap of the channels,
-/// channel c at bit c / W of word c % W, W that count, a power of two (neighbouring channels hit
-/// different words; shifts instead of divisions). K entries in range
-/// set all K bits exactly when none repeats, so the bits are set without reading them back and
-/// counted after a barrier (an entry out of range, which the per-column checks flag, leaves a
-/// bit clear too). Starts and ends with a block barrier.
+/// Words of check_whole_permutation's bitmap for k channels: the fewest, a power of two, that
+/// hold k bits.
 SQFORMAT_HD constexpr int permutation_bitmap_words(int k) {
   int w = 1;
   while (32 * w < k)
@@ -28,6 +22,14 @@ SQFORMAT_HD constexpr int permutation_bitmap_words(int k) {
   return w;
 }
 
+/// Runs the whole-permutation checks with all threads of the calling block and returns
+/// flag_bad_permutation where one fails (0 otherwise). `seen` is shared memory of at least
+/// permutation_bitmap_words(k) words that the block may overwrite: a bitmap of the channels,
+/// channel c at bit c / W of word c % W, W that count, a power of two (neighbouring channels hit
+/// different words; shifts instead of divisions). K entries in range set all K bits exactly when
+/// none repeats, so the bits are set without reading them back and counted after a barrier (an
+/// entry out of range, which the per-column checks flag, leaves a bit clear too). Starts and
+/// ends with a block barrier.
 template <class C>
 __device__ __forceinline__ unsigned check_whole_permutation(const std::uint32_t* perm, int k,
                                                             std::uint32_t* seen) {

@@ -2,10 +2,11 @@
 // vendor baselines in the same binary: cuBLASLt INT8 (s8·s8->s32), cuBLASLt FP8 e4m3->bf16 and
 // BF16 (cuBLASLt, bf16 out), each the fastest of up to 8 heuristic algorithms.
 //
-// Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed
-// call, 3 warm-up calls, random data. Counters use the MEDIAN call time: TOPS = 2MNK/t, GB/s =
-// bytes the operation must move (inputs once, output once)/t, and for our kernel x_<baseline> =
-// t_baseline / t_ours (> 1: we are faster). Shapes: Llama-3-70B projections (N, K), M tokens.
+// Timing: CUDA events around each call, L2 flushed (l2_flush.hpp: by default a read sweep of
+// 2x L2) before every timed call, 3 warm-up calls, random data. Counters use the MEDIAN call
+// time: TOPS = 2MNK/t, GB/s = bytes the operation must move (inputs once, output once)/t, and for
+// our kernel x_<baseline> = t_baseline / t_ours (> 1: we are faster). Shapes: the linear layers
+// (N, K) of Llama-3-70B, then of Llama-3-8B; M tokens.
 // `w4a_sq5` is the auto header (on sm_90: the CUDA-core GEMV kernel for M <= 4, the streaming
 // mma.sync kernel for 4 < M <= 16 with N >= 4096, else the wgmma decode kernel: 8-token tiles
 // for M <= 8, 64 channels per CTA for N <= 16384, else 128);
@@ -168,7 +169,8 @@ template <class Op, bool Prepacked = false> void bm_w4a_sq5(benchmark::State& st
 }
 
 void register_all() {
-  const int shapes[][2] = {{8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672}};
+  const int shapes[][2] = {{8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672},
+                           {4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
   for (int m : {1, 4, 8, 16, 64, 256, 2048, 8192}) {
     const bool extra_m = m == 4 || m == 8; // decode kernels only
     for (const auto& s : shapes) {

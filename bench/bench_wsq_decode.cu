@@ -6,7 +6,7 @@
 // policies (warps per block, rows per warp). The `kernel` counter says which kernel ran:
 // 1 lanes-along-K, 2 row-thread, 3 tensor cores, 0 generic.
 //
-// Timing: CUDA events around each call, L2 flushed (2x L2 bytes written) before every timed call,
+// Timing: CUDA events around each call, L2 flushed before every timed call (l2_flush.hpp),
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
 // time: GBps = bytes the call must move (W_low + W_high + scales, or the bf16 W, plus X and Y) / t;
 // x_cublas = t_cublas / t_ours (> 1: faster); floor_us = bytes / 3.35 TB/s (datasheet HBM3).

@@ -66,12 +66,14 @@ template <class Policy, int Tokens> struct W4ASqGemvShape {
   static constexpr int x_units = (1024 + threads - 1) / threads;
   static constexpr int x_batch_max = Tokens == 1 ? 1 : Tokens == 2 ? 2 : 4;
   static constexpr int x_batch = x_units < x_batch_max ? x_units : x_batch_max;
-  /// CTAs a SM the registers are held to: at 256 threads or fewer 3 for one token and 2 for 2 or
-  /// 4, when the W a warp holds (ring and current step) is at most 12 16-byte words per lane
-  /// (the default: 4 rows x 3 steps); wider rings would spill under that cap.
+  /// CTAs a SM the registers are held to: at 256 threads or fewer 4 for one token (64
+  /// registers) and 2 for 2 or 4 (128), when the W a warp holds (ring and current step) is at
+  /// most 12 16-byte words per lane (the default: 4 rows x 3 steps); wider rings would spill
+  /// under that cap. Four CTAs a SM at one token make a grid of up to 528 CTAs (14336 rows) one
+  /// wave on an H100 and 896 (28672 rows) 1.7 instead of 2.3 (docs/performance.md).
   static constexpr bool small_ring = rows_per_warp * (Policy::steps_in_flight + 1) <= 12;
   static constexpr int min_blocks = !(threads <= 256 && small_ring) ? 1
-                                    : Tokens == 1                   ? 3
+                                    : Tokens == 1                   ? 4
                                     : Tokens <= 4                   ? 2
                                                                     : 1;
 };
@@ -176,7 +178,7 @@ __global__ void __launch_bounds__(32 * Policy::warps, W4ASqGemvShape<Policy, Tok
   // atomic. A chunk has 1024 units (32 KB / 32 B); a thread takes units threadIdx.x + k * threads
   // in batches of S::x_batch (1 unit at one token, 2 at two, at most 4 above): it loads a batch's
   // units before it splits any, so that a batch costs one load latency instead of one per unit.
-  // With the default policy the kernel is held to 3 CTAs a SM at one token (80 registers) and to
+  // With the default policy the kernel is held to 4 CTAs a SM at one token (64 registers) and to
   // 2 at two and four tokens (128 registers; 256 CTAs at N = 8192 stay one wave).
   constexpr int kBatch = S::x_batch;
   struct Unit {

@@ -71,12 +71,68 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   /// pipeline buffers (or the epilogue staging, if larger).
   static constexpr int barrier_offset =
       pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes;
-  static constexpr int smem_bytes = barrier_offset + 2 * stages * 8 + 1024; // + 1024: alignment
+  /// Per-token data both sm_90 kernels stage after the barriers (W4ASqTokenData): the
+  /// activation scales of both ranges (float) and the 8·Σx corrections of both ranges (int32).
+  static constexpr int token_data_offset = barrier_offset + 2 * stages * 8;
+  static constexpr int token_data_bytes = 4 * block_tokens * 4;
+  static constexpr int smem_bytes =
+      token_data_offset + token_data_bytes + 1024; // + 1024: alignment
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define SQFORMAT_SM90A_DEVICE_PASS 1
 #endif
+
+/// The CTA's per-token data in shared memory (K::token_data_offset), [range][token] with range 0
+/// the high block and 1 the low block: the activation scales (0 past M) and, with prepacked
+/// weights and per-channel weight scales, the corrections 8·Σx (0 otherwise; per-group scales
+/// have one Σx per group of 128, which each fold loads itself). The folds at the range ends read
+/// them from here: loaded from global memory inside a fold, one after another (the int_sums
+/// stores between them may alias), they took about a quarter of the warp-specialized kernel's
+/// consumer time at 2048 x 8192 x 8192 (Nsight Compute; docs/performance.md).
+template <int BlockTokens> struct W4ASqTokenData {
+  float* scale;         ///< [2][BlockTokens]
+  std::int32_t* offset; ///< [2][BlockTokens]
+
+  __device__ __forceinline__ explicit W4ASqTokenData(std::uint8_t* at)
+      : scale(reinterpret_cast<float*>(at)),
+        offset(reinterpret_cast<std::int32_t*>(at) + 2 * BlockTokens) {}
+
+  /// Threads `thread` of `threads` fill it for tokens m0 ..; a barrier must follow before a read.
+  template <bool PrepackedW>
+  __device__ __forceinline__ void stage(const W4ASqStaticParams& p, int m0, int thread,
+                                        int threads) const {
+    for (int t = thread; t < BlockTokens; t += threads) {
+      const int m = m0 + t;
+      const bool real = m < p.m;
+      scale[t] = real ? p.scale_x_high[m] : 0.0f;
+      scale[BlockTokens + t] = real ? p.scale_x_low[m] : 0.0f;
+      std::int32_t high = 0, low = 0;
+      if constexpr (PrepackedW) {
+        if (real && p.w_groups == 1) {
+          const std::size_t row = static_cast<std::size_t>(m) * p.x_sum_segments;
+          high = 8 * p.x_sums[row];
+          low = 8 * p.x_sums[row + 1];
+        }
+      }
+      offset[t] = high;
+      offset[BlockTokens + t] = low;
+    }
+  }
+
+  /// The correction of token t (m = m0 + t) for `range` and Σx segment `segment`.
+  template <bool PrepackedW>
+  __device__ __forceinline__ std::int32_t correction(const W4ASqStaticParams& p, int range, int t,
+                                                     int m, int segment) const {
+    if constexpr (!PrepackedW) {
+      return 0;
+    } else {
+      if (p.w_groups == 1)
+        return offset[range * BlockTokens + t];
+      return m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
+    }
+  }
+};
 
 template <int LowBits, class Policy, bool PrepackedW = false>
 __global__ void __launch_bounds__(Policy::threads, 1)
@@ -177,21 +233,22 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     acc[i] = 0;
     out[i] = 0.0f;
   }
+  // Read by the folds only, after the main loop's first block barrier.
+  const W4ASqTokenData<K::block_tokens> tokens(smem + K::token_data_offset);
+  tokens.template stage<PrepackedW>(p, m0, tid, K::threads);
 
   // Fold the finished segment's exact sums into the float accumulators (prepacked weights:
-  // first subtract 8·Σx of the segment, which turns Σ u·x back into Σ q·x exactly).
-  auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
+  // first subtract 8·Σx of the segment, which turns Σ u·x back into Σ q·x exactly). `range`:
+  // 0 high, 1 low; `segment`: the index of the segment's Σx (the range, or the group).
+  auto fold_segment = [&](int range, float w_scale_row0, float w_scale_row1,
                           std::int32_t* sums_plane, int segment) {
 #pragma unroll
     for (int j = 0; j < K::block_tokens / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int m = m0 + 8 * j + 2 * c + e;
-        const float sx = m < p.m ? scale_x[m] : 0.0f;
-        std::int32_t offset = 0;
-        if constexpr (PrepackedW)
-          offset =
-              m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
+        const int t = 8 * j + 2 * c + e, m = m0 + t;
+        const float sx = tokens.scale[range * K::block_tokens + t]; // 0 past M
+        const std::int32_t offset = tokens.template correction<PrepackedW>(p, range, t, m, segment);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int idx = 4 * j + 2 * h + e;
@@ -311,8 +368,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
         std::int32_t* plane = nullptr;
         if (p.int_sums != nullptr && !grouped)
           plane = p.int_sums + (high ? 0 : plane_size);
-        fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane,
-                     grouped ? group : (high ? 0 : 1));
+        fold_segment(high ? 0 : 1, swa, swb, plane, grouped ? group : (high ? 0 : 1));
       }
       segment_start = true;
     }

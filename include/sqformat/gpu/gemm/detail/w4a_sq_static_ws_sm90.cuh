@@ -135,20 +135,24 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     out[i] = 0.0f;
   }
 
+  // The CTA's per-token data (W4ASqTokenData), staged once by the consumers.
+  const W4ASqTokenData<K::block_tokens> tokens(smem + K::token_data_offset);
+  tokens.template stage<PrepackedW>(p, m0, ctid, consumer_threads);
+  const bool grouped = p.w_groups > 1;
+  ptx::named_barrier_sync(1, consumer_threads); // the consumers only
+
   // Fold the finished segment's exact sums into the float accumulators (reference order;
   // prepacked weights: first subtract 8·Σx of the segment, exactly undoing the +8 offset).
-  auto fold_segment = [&](const float* scale_x, float w_scale_row0, float w_scale_row1,
+  // `range`: 0 high, 1 low; `segment`: the index of the segment's Σx (the range, or the group).
+  auto fold_segment = [&](int range, float w_scale_row0, float w_scale_row1,
                           std::int32_t* sums_plane, int segment) {
 #pragma unroll
     for (int j = 0; j < K::block_tokens / 8; ++j) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
-        const int m = m0 + 8 * j + 2 * c + e;
-        const float sx = m < p.m ? scale_x[m] : 0.0f;
-        std::int32_t offset = 0;
-        if constexpr (PrepackedW)
-          offset =
-              m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
+        const int t = 8 * j + 2 * c + e, m = m0 + t;
+        const float sx = tokens.scale[range * K::block_tokens + t]; // 0 past M
+        const std::int32_t offset = tokens.template correction<PrepackedW>(p, range, t, m, segment);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int idx = 4 * j + 2 * h + e;
@@ -206,7 +210,6 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     if (lane == 0)
       ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));
 
-    const bool grouped = p.w_groups > 1;
     const bool range_ends = (i == tiles_high - 1) || (i == tiles - 1);
     if (grouped || range_ends) {
       const int group =
@@ -220,8 +223,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       std::int32_t* plane = nullptr;
       if (p.int_sums != nullptr && !grouped)
         plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-      fold_segment(high ? p.scale_x_high : p.scale_x_low, swa, swb, plane,
-                   grouped ? group : (high ? 0 : 1));
+      fold_segment(high ? 0 : 1, swa, swb, plane, grouped ? group : (high ? 0 : 1));
       segment_start = true;
     }
   }

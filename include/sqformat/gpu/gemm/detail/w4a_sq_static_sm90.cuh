@@ -91,17 +91,14 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
 /// stores between them may alias), they took about a quarter of the warp-specialized kernel's
 /// consumer time at 2048 x 8192 x 8192 (Nsight Compute; docs/performance.md).
 template <int BlockTokens> struct W4ASqTokenData {
-  float* scale;         ///< [2][BlockTokens]
-  std::int32_t* offset; ///< [2][BlockTokens]
-
-  __device__ __forceinline__ explicit W4ASqTokenData(std::uint8_t* at)
-      : scale(reinterpret_cast<float*>(at)),
-        offset(reinterpret_cast<std::int32_t*>(at) + 2 * BlockTokens) {}
+  std::uint8_t* base; ///< scales [2][BlockTokens] (float), then corrections (int32)
 
   /// Threads `thread` of `threads` fill it for tokens m0 ..; a barrier must follow before a read.
   template <bool PrepackedW>
   __device__ __forceinline__ void stage(const W4ASqStaticParams& p, int m0, int thread,
                                         int threads) const {
+    auto* const scale = reinterpret_cast<float*>(base);
+    auto* const offset = reinterpret_cast<std::int32_t*>(base) + 2 * BlockTokens;
     for (int t = thread; t < BlockTokens; t += threads) {
       const int m = m0 + t;
       const bool real = m < p.m;
@@ -120,19 +117,75 @@ template <int BlockTokens> struct W4ASqTokenData {
     }
   }
 
-  /// The correction of token t (m = m0 + t) for `range` and Σx segment `segment`.
+  /// The scales of tokens t and t + 1 (t even) of `range`: one 8-byte load.
+  __device__ __forceinline__ float2 scales(int range, int t) const {
+    return *reinterpret_cast<const float2*>(base + 4 * (range * BlockTokens + t));
+  }
+
+  /// The corrections of tokens t and t + 1 (t even, m = m0 + t) for `range` and Σx segment
+  /// `segment`.
   template <bool PrepackedW>
-  __device__ __forceinline__ std::int32_t correction(const W4ASqStaticParams& p, int range, int t,
-                                                     int m, int segment) const {
+  __device__ __forceinline__ int2 corrections(const W4ASqStaticParams& p, int range, int t, int m,
+                                              int segment) const {
     if constexpr (!PrepackedW) {
-      return 0;
+      return make_int2(0, 0);
     } else {
       if (p.w_groups == 1)
-        return offset[range * BlockTokens + t];
-      return m < p.m ? 8 * p.x_sums[static_cast<std::size_t>(m) * p.x_sum_segments + segment] : 0;
+        return *reinterpret_cast<const int2*>(base + 4 * ((2 + range) * BlockTokens + t));
+      auto sum = [&](int mm) {
+        return mm < p.m ? 8 * p.x_sums[static_cast<std::size_t>(mm) * p.x_sum_segments + segment]
+                        : 0;
+      };
+      return make_int2(sum(m), sum(m + 1));
     }
   }
 };
+
+/// Folds a finished segment's exact sums (acc, this thread's wgmma accumulators: rows row0 and
+/// row0 + 8 of the CTA tile, tokens 8j + 2c + e) into the float accumulators `out`, in the
+/// reference order: out += (s_x · s_w) · float(sum), separate IEEE roundings; with prepacked
+/// weights the sum is first corrected by −8·Σx (exactly undoing the +8 offset). `range`: 0 high,
+/// 1 low; `segment`: the index of the segment's Σx (the range, or the group of 128). The int_sums
+/// test hook (`sums_plane`, null in production) is written in a separate pass, so that the fold
+/// itself holds no stores.
+template <int BlockTokens, bool PrepackedW>
+__device__ __forceinline__ void
+fold_segment_sums(const W4ASqStaticParams& p, const W4ASqTokenData<BlockTokens>& tokens,
+                  const std::int32_t (&acc)[BlockTokens / 2], float (&out)[BlockTokens / 2],
+                  int range, int segment, float w_scale_row0, float w_scale_row1,
+                  std::int32_t* sums_plane, int m0, int n0, int row0, int c) {
+#pragma unroll
+  for (int j = 0; j < BlockTokens / 8; ++j) {
+    const int t = 8 * j + 2 * c;
+    const float2 sx = tokens.scales(range, t); // 0 past M
+    const int2 offset = tokens.template corrections<PrepackedW>(p, range, t, m0 + t, segment);
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int idx = 4 * j + 2 * h + e;
+        const std::int32_t sum = acc[idx] - (e ? offset.y : offset.x);
+        const float s = __fmul_rn(e ? sx.y : sx.x, h ? w_scale_row1 : w_scale_row0);
+        out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
+      }
+  }
+  if (sums_plane == nullptr)
+    return;
+#pragma unroll
+  for (int j = 0; j < BlockTokens / 8; ++j) {
+    const int t = 8 * j + 2 * c;
+    const int2 offset = tokens.template corrections<PrepackedW>(p, range, t, m0 + t, segment);
+#pragma unroll
+    for (int e = 0; e < 2; ++e)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int m = m0 + t + e, n = n0 + row0 + 8 * h;
+        if (m < p.m && n < p.n)
+          sums_plane[static_cast<std::size_t>(m) * p.n + n] =
+              acc[4 * j + 2 * h + e] - (e ? offset.y : offset.x);
+      }
+  }
+}
 
 template <int LowBits, class Policy, bool PrepackedW = false>
 __global__ void __launch_bounds__(Policy::threads, 1)
@@ -234,34 +287,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     out[i] = 0.0f;
   }
   // Read by the folds only, after the main loop's first block barrier.
-  const W4ASqTokenData<K::block_tokens> tokens(smem + K::token_data_offset);
+  const W4ASqTokenData<K::block_tokens> tokens{smem + K::token_data_offset};
   tokens.template stage<PrepackedW>(p, m0, tid, K::threads);
-
-  // Fold the finished segment's exact sums into the float accumulators (prepacked weights:
-  // first subtract 8·Σx of the segment, which turns Σ u·x back into Σ q·x exactly). `range`:
-  // 0 high, 1 low; `segment`: the index of the segment's Σx (the range, or the group).
-  auto fold_segment = [&](int range, float w_scale_row0, float w_scale_row1,
-                          std::int32_t* sums_plane, int segment) {
-#pragma unroll
-    for (int j = 0; j < K::block_tokens / 8; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int t = 8 * j + 2 * c + e, m = m0 + t;
-        const float sx = tokens.scale[range * K::block_tokens + t]; // 0 past M
-        const std::int32_t offset = tokens.template correction<PrepackedW>(p, range, t, m, segment);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int idx = 4 * j + 2 * h + e;
-          const std::int32_t sum = acc[idx] - offset;
-          const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
-          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
-          const int n = n0 + row0 + 8 * h;
-          if (sums_plane != nullptr && m < p.m && n < p.n)
-            sums_plane[static_cast<std::size_t>(m) * p.n + n] = sum;
-        }
-      }
-    }
-  };
 
   // Split-K: this CTA's exact partial sums of the current range go to a workspace plane.
   auto store_sums = [&](std::int32_t* plane) {
@@ -368,7 +395,9 @@ __global__ void __launch_bounds__(Policy::threads, 1)
         std::int32_t* plane = nullptr;
         if (p.int_sums != nullptr && !grouped)
           plane = p.int_sums + (high ? 0 : plane_size);
-        fold_segment(high ? 0 : 1, swa, swb, plane, grouped ? group : (high ? 0 : 1));
+        fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
+                                                       grouped ? group : (high ? 0 : 1), swa, swb,
+                                                       plane, m0, n0, row0, c);
       }
       segment_start = true;
     }

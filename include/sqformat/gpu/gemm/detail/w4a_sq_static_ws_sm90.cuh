@@ -136,36 +136,10 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   }
 
   // The CTA's per-token data (W4ASqTokenData), staged once by the consumers.
-  const W4ASqTokenData<K::block_tokens> tokens(smem + K::token_data_offset);
+  const W4ASqTokenData<K::block_tokens> tokens{smem + K::token_data_offset};
   tokens.template stage<PrepackedW>(p, m0, ctid, consumer_threads);
   const bool grouped = p.w_groups > 1;
   ptx::named_barrier_sync(1, consumer_threads); // the consumers only
-
-  // Fold the finished segment's exact sums into the float accumulators (reference order;
-  // prepacked weights: first subtract 8·Σx of the segment, exactly undoing the +8 offset).
-  // `range`: 0 high, 1 low; `segment`: the index of the segment's Σx (the range, or the group).
-  auto fold_segment = [&](int range, float w_scale_row0, float w_scale_row1,
-                          std::int32_t* sums_plane, int segment) {
-#pragma unroll
-    for (int j = 0; j < K::block_tokens / 8; ++j) {
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int t = 8 * j + 2 * c + e, m = m0 + t;
-        const float sx = tokens.scale[range * K::block_tokens + t]; // 0 past M
-        const std::int32_t offset = tokens.template correction<PrepackedW>(p, range, t, m, segment);
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int idx = 4 * j + 2 * h + e;
-          const std::int32_t sum = acc[idx] - offset;
-          const float s = __fmul_rn(sx, h ? w_scale_row1 : w_scale_row0);
-          out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
-          const int n = n0 + row0 + 8 * h;
-          if (sums_plane != nullptr && m < p.m && n < p.n)
-            sums_plane[static_cast<std::size_t>(m) * p.n + n] = sum;
-        }
-      }
-    }
-  };
 
   const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
   const std::uint32_t w_smem0 = ptx::shared_address(w_tile(0));
@@ -223,7 +197,9 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       std::int32_t* plane = nullptr;
       if (p.int_sums != nullptr && !grouped)
         plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-      fold_segment(high ? 0 : 1, swa, swb, plane, grouped ? group : (high ? 0 : 1));
+      fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
+                                                     grouped ? group : (high ? 0 : 1), swa, swb,
+                                                     plane, m0, n0, row0, c);
       segment_start = true;
     }
   }

@@ -70,7 +70,9 @@ template <class Policy, int Tokens> struct W4ASqGemvShape {
   /// registers) and 2 for 2 or 4 (128), when the W a warp holds (ring and current step) is at
   /// most 12 16-byte words per lane (the default: 4 rows x 3 steps); wider rings would spill
   /// under that cap. Four CTAs a SM at one token make a grid of up to 528 CTAs (14336 rows) one
-  /// wave on an H100 and 896 (28672 rows) 1.7 instead of 2.3 (docs/performance.md).
+  /// wave on an H100 and 896 (28672 rows) 1.7 instead of 2.3 (docs/performance.md). With 3-bit
+  /// low codes (their widening needs more registers) the one-token kernel spills 28 bytes at
+  /// that cap (sm_90a; none at the 80 registers of 3 CTAs); its speed has not been measured.
   static constexpr bool small_ring = rows_per_warp * (Policy::steps_in_flight + 1) <= 12;
   static constexpr int min_blocks = !(threads <= 256 && small_ring) ? 1
                                     : Tokens == 1                   ? 4

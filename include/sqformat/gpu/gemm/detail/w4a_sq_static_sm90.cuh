@@ -286,7 +286,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     acc[i] = 0;
     out[i] = 0.0f;
   }
-  // Read by the folds only, after the main loop's first block barrier.
+  // Read by the folds only; the __syncthreads after the pipeline prologue below orders it.
   const W4ASqTokenData<K::block_tokens> tokens{smem + K::token_data_offset};
   tokens.template stage<PrepackedW>(p, m0, tid, K::threads);
 

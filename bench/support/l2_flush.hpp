@@ -82,7 +82,7 @@ public:
     if (buffer_ == nullptr)
       return;
     if (write_) { // a different byte value each time, so nothing is elided
-      cudaMemsetAsync(buffer_, (++value_ & 0xFF) | 1, bytes_, stream);
+      cudaMemsetAsync(buffer_, ++value_ & 0xFF, bytes_, stream);
     } else {
       auto* const p = static_cast<const uint4*>(buffer_);
       l2_flush_detail::read_sweep<<<4 * (sms_ > 0 ? sms_ : 132), 512, 0, stream>>>(
@@ -91,7 +91,6 @@ public:
     }
   }
   std::size_t bytes() const { return bytes_; }
-  bool writes() const { return write_; }
 
 private:
   void* buffer_ = nullptr;

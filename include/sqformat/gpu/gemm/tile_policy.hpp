@@ -29,6 +29,11 @@ enum class Schedule {
   /// issue wgmma. Full/empty mbarrier pairs per stage, no block barrier in the main loop.
   /// Prepass staging only (the consumers never write operand tiles by hand).
   warp_specialized,
+  /// warp_specialized, persistent: one CTA a SM (at most), each walking output tiles
+  /// blockIdx.x, blockIdx.x + gridDim.x, ... with one pipeline that runs on across tiles, so
+  /// the producer loads the next tile while the consumers fold and store the last one. The
+  /// output staging gets a shared-memory buffer of its own (one stage fewer fits).
+  warp_specialized_persistent,
 };
 
 /// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64).
@@ -36,8 +41,14 @@ enum class Schedule {
 /// \tparam Stages      shared-memory pipeline depth (>= 2).
 /// \tparam Staging     how X_low becomes INT8 (see LowStaging).
 /// \tparam Sched       who loads and how warpgroups synchronize (see Schedule).
+/// \tparam TokenGroup  the order of output tiles (wgmma kernels). Token tiles are
+///                     taken in groups of TokenGroup; inside a group the token tile runs fastest,
+///                     then the channel tile, so the CTAs in flight together cover about
+///                     TokenGroup token tiles x (CTAs / TokenGroup) channel tiles and share both
+///                     their activation rows and their weight rows through L2. 1: channel tiles
+///                     fastest.
 template <int BlockW, int BlockTokens, int Stages, LowStaging Staging,
-          Schedule Sched = Schedule::cooperative>
+          Schedule Sched = Schedule::cooperative, int TokenGroup = 1>
 struct W4ASqTilePolicy {
   static_assert(BlockW == 64 || BlockW == 128,
                 "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output channels)");
@@ -45,8 +56,10 @@ struct W4ASqTilePolicy {
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
+  static_assert(TokenGroup >= 1 && TokenGroup <= 64,
+                "W4ASqTilePolicy: TokenGroup must lie in [1, 64]");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
-                "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
+                "W4ASqTilePolicy: the warp-specialized schedules need prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
   static constexpr bool gemv = false;
   static constexpr bool mma_stream = false;
@@ -55,8 +68,9 @@ struct W4ASqTilePolicy {
   static constexpr int stages = Stages;
   static constexpr LowStaging low_staging = Staging;
   static constexpr Schedule schedule = Sched;
+  static constexpr int token_group = TokenGroup;
   static constexpr int consumer_threads = 128 * (BlockW / 64);
-  static constexpr int threads = consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
+  static constexpr int threads = consumer_threads + (Sched == Schedule::cooperative ? 0 : 128);
 };
 
 /// The mma.sync kernel for few tokens (detail/w4a_sq_static_mma_kernel.cuh; sm_80 and newer):
@@ -174,5 +188,10 @@ using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;
 /// 8-stage full/empty mbarrier pipeline (same tiles and results as W4ASqPrefillPolicy).
 using W4ASqPrefillWarpSpecializedPolicy =
     W4ASqTilePolicy<128, 128, 8, LowStaging::prepass, Schedule::warp_specialized>;
+/// Prefill, warp-specialized and persistent: the same tiles and results over a 7-stage pipeline
+/// that runs on from one output tile to the next (the output staging takes the eighth stage's
+/// shared memory).
+using W4ASqPrefillPersistentPolicy =
+    W4ASqTilePolicy<128, 128, 7, LowStaging::prepass, Schedule::warp_specialized_persistent, 8>;
 
 } // namespace sqformat::gpu

@@ -67,21 +67,52 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   static constexpr int epilogue_stride = block_w + 8; ///< halves per staged output row (padding)
   static constexpr int epilogue_bytes = block_tokens * epilogue_stride * 2;
   static constexpr int pipeline_bytes = stages * stage_bytes;
-  /// The stage barriers (full, then empty for the warp-specialized kernel) sit after the
-  /// pipeline buffers (or the epilogue staging, if larger).
+  /// A persistent kernel stages its output in a buffer of its own after the pipeline buffers
+  /// (the producer is already filling them with the next tile); the others reuse the pipeline
+  /// buffers, which are idle by then.
+  static constexpr bool persistent = Policy::schedule == Schedule::warp_specialized_persistent;
+  static constexpr int epilogue_offset = persistent ? pipeline_bytes : 0;
+  /// The stage barriers (full, then empty for the warp-specialized kernels) sit after the
+  /// pipeline buffers and the epilogue staging.
   static constexpr int barrier_offset =
-      pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes;
+      persistent ? pipeline_bytes + epilogue_bytes
+                 : (pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes);
   /// Per-token data both sm_90 kernels stage after the barriers (W4ASqTokenData): the
   /// activation scales of both ranges (float) and the 8·Σx corrections of both ranges (int32).
   static constexpr int token_data_offset = barrier_offset + 2 * stages * 8;
   static constexpr int token_data_bytes = 4 * block_tokens * 4;
   static constexpr int smem_bytes =
       token_data_offset + token_data_bytes + 1024; // + 1024: alignment
+  static_assert(smem_bytes <= 227 * 1024,
+                "W4ASqTilePolicy: the stages (and a persistent kernel's output staging) exceed "
+                "the 227 KB of shared memory a Hopper CTA may use; lower Stages");
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define SQFORMAT_SM90A_DEVICE_PASS 1
 #endif
+
+/// The order in which the sm_90 kernels visit output tiles (W4ASqTilePolicy::token_group): token
+/// tiles in groups of `group`, token tile fastest inside a group, then channel tile, then group
+/// (the last group may be shorter). CTAs that run at the same time then cover a block of about
+/// group x (CTAs / group) tiles, which reads group token rows of X and CTAs / group channel rows of
+/// W, instead of one token row and as many W rows as CTAs (the order with channel tiles fastest).
+struct W4ASqTileOrder {
+  int token_tiles, channel_tiles, tiles, group, block_tokens, block_w;
+  __device__ W4ASqTileOrder(int m, int n, int block_tokens_, int block_w_, int group_)
+      : token_tiles((m + block_tokens_ - 1) / block_tokens_),
+        channel_tiles((n + block_w_ - 1) / block_w_), tiles(token_tiles * channel_tiles),
+        group(group_), block_tokens(block_tokens_), block_w(block_w_) {}
+  /// (m0, n0): the first token and the first channel of output tile `tile`.
+  __device__ int2 origin(int tile) const {
+    const int group_tiles = group * channel_tiles;
+    const int g = tile / group_tiles;
+    const int first = g * group;
+    const int rows = min(group, token_tiles - first);
+    const int r = tile - g * group_tiles;
+    return make_int2((first + r % rows) * block_tokens, (r / rows) * block_w);
+  }
+};
 
 /// The CTA's per-token data in shared memory (K::token_data_offset), [range][token] with range 0
 /// the high block and 1 the low block: the activation scales (0 past M) and, with prepacked
@@ -201,8 +232,10 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   auto* full_bar = reinterpret_cast<std::uint64_t*>(smem + K::barrier_offset);
   const int tid = threadIdx.x;
-  const int n0 = blockIdx.x * K::block_w;
-  const int m0 = blockIdx.y * K::block_tokens;
+  // The grid is channel tiles x token tiles; CTAs take them in the order of W4ASqTileOrder.
+  const int2 origin = W4ASqTileOrder(p.m, p.n, K::block_tokens, K::block_w, Policy::token_group)
+                          .origin(blockIdx.y * gridDim.x + blockIdx.x);
+  const int m0 = origin.x, n0 = origin.y;
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;

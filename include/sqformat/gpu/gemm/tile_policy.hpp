@@ -41,14 +41,8 @@ enum class Schedule {
 /// \tparam Stages      shared-memory pipeline depth (>= 2).
 /// \tparam Staging     how X_low becomes INT8 (see LowStaging).
 /// \tparam Sched       who loads and how warpgroups synchronize (see Schedule).
-/// \tparam TokenGroup  the order of output tiles (wgmma kernels). Token tiles are
-///                     taken in groups of TokenGroup; inside a group the token tile runs fastest,
-///                     then the channel tile, so the CTAs in flight together cover about
-///                     TokenGroup token tiles x (CTAs / TokenGroup) channel tiles and share both
-///                     their activation rows and their weight rows through L2. 1: channel tiles
-///                     fastest.
 template <int BlockW, int BlockTokens, int Stages, LowStaging Staging,
-          Schedule Sched = Schedule::cooperative, int TokenGroup = 1>
+          Schedule Sched = Schedule::cooperative>
 struct W4ASqTilePolicy {
   static_assert(BlockW == 64 || BlockW == 128,
                 "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output channels)");
@@ -56,8 +50,6 @@ struct W4ASqTilePolicy {
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
-  static_assert(TokenGroup >= 1 && TokenGroup <= 64,
-                "W4ASqTilePolicy: TokenGroup must lie in [1, 64]");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
                 "W4ASqTilePolicy: the warp-specialized schedules need prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
@@ -68,7 +60,6 @@ struct W4ASqTilePolicy {
   static constexpr int stages = Stages;
   static constexpr LowStaging low_staging = Staging;
   static constexpr Schedule schedule = Sched;
-  static constexpr int token_group = TokenGroup;
   static constexpr int consumer_threads = 128 * (BlockW / 64);
   static constexpr int threads = consumer_threads + (Sched == Schedule::cooperative ? 0 : 128);
 };
@@ -192,6 +183,6 @@ using W4ASqPrefillWarpSpecializedPolicy =
 /// that runs on from one output tile to the next (the output staging takes the eighth stage's
 /// shared memory).
 using W4ASqPrefillPersistentPolicy =
-    W4ASqTilePolicy<128, 128, 7, LowStaging::prepass, Schedule::warp_specialized_persistent, 8>;
+    W4ASqTilePolicy<128, 128, 7, LowStaging::prepass, Schedule::warp_specialized_persistent>;
 
 } // namespace sqformat::gpu

@@ -92,28 +92,6 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
 #define SQFORMAT_SM90A_DEVICE_PASS 1
 #endif
 
-/// The order in which the sm_90 kernels visit output tiles (W4ASqTilePolicy::token_group): token
-/// tiles in groups of `group`, token tile fastest inside a group, then channel tile, then group
-/// (the last group may be shorter). CTAs that run at the same time then cover a block of about
-/// group x (CTAs / group) tiles, which reads group token rows of X and CTAs / group channel rows of
-/// W, instead of one token row and as many W rows as CTAs (the order with channel tiles fastest).
-struct W4ASqTileOrder {
-  int token_tiles, channel_tiles, tiles, group, block_tokens, block_w;
-  __device__ W4ASqTileOrder(int m, int n, int block_tokens_, int block_w_, int group_)
-      : token_tiles((m + block_tokens_ - 1) / block_tokens_),
-        channel_tiles((n + block_w_ - 1) / block_w_), tiles(token_tiles * channel_tiles),
-        group(group_), block_tokens(block_tokens_), block_w(block_w_) {}
-  /// (m0, n0): the first token and the first channel of output tile `tile`.
-  __device__ int2 origin(int tile) const {
-    const int group_tiles = group * channel_tiles;
-    const int g = tile / group_tiles;
-    const int first = g * group;
-    const int rows = min(group, token_tiles - first);
-    const int r = tile - g * group_tiles;
-    return make_int2((first + r % rows) * block_tokens, (r / rows) * block_w);
-  }
-};
-
 /// The CTA's per-token data in shared memory (K::token_data_offset), [range][token] with range 0
 /// the high block and 1 the low block: the activation scales (0 past M) and, with prepacked
 /// weights and per-channel weight scales, the corrections 8·Σx (0 otherwise; per-group scales
@@ -232,10 +210,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   auto* full_bar = reinterpret_cast<std::uint64_t*>(smem + K::barrier_offset);
   const int tid = threadIdx.x;
-  // The grid is channel tiles x token tiles; CTAs take them in the order of W4ASqTileOrder.
-  const int2 origin = W4ASqTileOrder(p.m, p.n, K::block_tokens, K::block_w, Policy::token_group)
-                          .origin(blockIdx.y * gridDim.x + blockIdx.x);
-  const int m0 = origin.x, n0 = origin.y;
+  const int n0 = blockIdx.x * K::block_w;
+  const int m0 = blockIdx.y * K::block_tokens;
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;

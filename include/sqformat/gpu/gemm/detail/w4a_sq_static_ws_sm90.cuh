@@ -72,9 +72,10 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
-  // Output tiles: a CTA takes blockIdx.x, blockIdx.x + gridDim.x, ... (one tile unless the
-  // schedule is persistent), in the order of W4ASqTileOrder.
-  const W4ASqTileOrder order(p.m, p.n, K::block_tokens, K::block_w, Policy::token_group);
+  // Output tiles, channel tiles fastest (CTAs in flight together share their X rows): a CTA
+  // takes blockIdx.x, blockIdx.x + gridDim.x, ... (one tile unless the schedule is persistent).
+  const int channel_tiles = (p.n + K::block_w - 1) / K::block_w;
+  const int output_tiles = channel_tiles * ((p.m + K::block_tokens - 1) / K::block_tokens);
 
   auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
   auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
@@ -95,9 +96,9 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     if (tid != 0)
       return;
     int fill = 0; // K tiles loaded so far by this CTA, over all its output tiles: the ring index
-    for (int tile = blockIdx.x; tile < order.tiles; tile += gridDim.x) {
-      const int2 origin = order.origin(tile);
-      const int m0 = origin.x, n0 = origin.y;
+    for (int tile = blockIdx.x; tile < output_tiles; tile += gridDim.x) {
+      const int n0 = (tile % channel_tiles) * K::block_w;
+      const int m0 = (tile / channel_tiles) * K::block_tokens;
       for (int i = 0; i < tiles; ++i, ++fill) {
         const int stage = fill % K::stages;
         if (fill >= K::stages) // wait until every consumer warp released the stage's last tile
@@ -159,9 +160,9 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   int use = 0; // K tiles consumed so far by this CTA (the producer's ring index, in step)
 #pragma unroll 1
-  for (int tile = blockIdx.x; tile < order.tiles; tile += gridDim.x) {
-    const int2 origin = order.origin(tile);
-    const int m0 = origin.x, n0 = origin.y;
+  for (int tile = blockIdx.x; tile < output_tiles; tile += gridDim.x) {
+    const int n0 = (tile % channel_tiles) * K::block_w;
+    const int m0 = (tile / channel_tiles) * K::block_tokens;
 
     // The tile's per-token data (W4ASqTokenData). The last tile's folds, its last readers,
     // finished before the barrier that opened its output stores.

@@ -14,11 +14,8 @@
 // other policies of the first two); `w4a_sq5_mma` forces the shared-memory mma.sync kernel (the
 // decode path of other devices) for M <= 256. `_pp` variants also
 // pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which the prefill (prepass)
-// policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (the persistent
-// warp-specialized prefill kernel with prepacked W for M > 128), `w4a_sq5_ws_pp` the
-// warp-specialized kernel that is not persistent, `w4a_sq5_coop_pp` the cooperative one.
-// `w4a_sq5_ws_prefill` and `w4a_sq5_pers_prefill` run the two warp-specialized kernels on the
-// canonical W.
+// policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (warp-specialized
+// prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
 #include <benchmark/benchmark.h>
 
 #include <sqformat/gpu/gemm/w4_prepack.cuh>
@@ -62,9 +59,6 @@ using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPref
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
 using GemmPrefillWs =
     sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillWarpSpecializedPolicy>;
-/// Its persistent form (one CTA a SM walking output tiles, one pipeline across them).
-using GemmPrefillPersistent =
-    sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillPersistentPolicy>;
 
 std::map<std::string, double>& medians() {
   static std::map<std::string, double> m;
@@ -220,13 +214,8 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_prefill", bm_w4a_sq5<GemmPrefill>));
       if (m >= 64)
         setup(benchmark::RegisterBenchmark("w4a_sq5_ws_prefill", bm_w4a_sq5<GemmPrefillWs>));
-      if (m >= 64)
-        setup(benchmark::RegisterBenchmark("w4a_sq5_pers_prefill",
-                                           bm_w4a_sq5<GemmPrefillPersistent>));
-      if (m > 128) {
+      if (m > 128)
         setup(benchmark::RegisterBenchmark("w4a_sq5_coop_pp", bm_w4a_sq5<GemmPrefill, true>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_ws_pp", bm_w4a_sq5<GemmPrefillWs, true>));
-      }
     }
   }
 }

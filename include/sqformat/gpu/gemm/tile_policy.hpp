@@ -29,11 +29,6 @@ enum class Schedule {
   /// issue wgmma. Full/empty mbarrier pairs per stage, no block barrier in the main loop.
   /// Prepass staging only (the consumers never write operand tiles by hand).
   warp_specialized,
-  /// warp_specialized, persistent: one CTA a SM (at most), each walking output tiles
-  /// blockIdx.x, blockIdx.x + gridDim.x, ... with one pipeline that runs on across tiles, so
-  /// the producer loads the next tile while the consumers fold and store the last one. The
-  /// output staging gets a shared-memory buffer of its own (one stage fewer fits).
-  warp_specialized_persistent,
 };
 
 /// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64).
@@ -51,7 +46,7 @@ struct W4ASqTilePolicy {
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
-                "W4ASqTilePolicy: the warp-specialized schedules need prepass staging");
+                "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel
   static constexpr bool gemv = false;
   static constexpr bool mma_stream = false;
@@ -61,7 +56,7 @@ struct W4ASqTilePolicy {
   static constexpr LowStaging low_staging = Staging;
   static constexpr Schedule schedule = Sched;
   static constexpr int consumer_threads = 128 * (BlockW / 64);
-  static constexpr int threads = consumer_threads + (Sched == Schedule::cooperative ? 0 : 128);
+  static constexpr int threads = consumer_threads + (Sched == Schedule::warp_specialized ? 128 : 0);
 };
 
 /// The mma.sync kernel for few tokens (detail/w4a_sq_static_mma_kernel.cuh; sm_80 and newer):
@@ -179,10 +174,5 @@ using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;
 /// 8-stage full/empty mbarrier pipeline (same tiles and results as W4ASqPrefillPolicy).
 using W4ASqPrefillWarpSpecializedPolicy =
     W4ASqTilePolicy<128, 128, 8, LowStaging::prepass, Schedule::warp_specialized>;
-/// Prefill, warp-specialized and persistent: the same tiles and results over a 7-stage pipeline
-/// that runs on from one output tile to the next (the output staging takes the eighth stage's
-/// shared memory).
-using W4ASqPrefillPersistentPolicy =
-    W4ASqTilePolicy<128, 128, 7, LowStaging::prepass, Schedule::warp_specialized_persistent>;
 
 } // namespace sqformat::gpu

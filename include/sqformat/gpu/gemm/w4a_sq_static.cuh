@@ -156,12 +156,6 @@ public:
     const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
     if (token_tiles > 65535)
       return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
-    if constexpr (Policy::schedule != Schedule::cooperative) {
-      const long long channel_tiles = (args.n + Policy::block_w - 1) / Policy::block_w;
-      if (channel_tiles * token_tiles > 0x7FFFFFFFLL)
-        return fail(Status::invalid_shape,
-                    "M x N too large for the warp-specialized grid (2^31 - 1 output tiles)");
-    }
     return Status::success;
   }
 
@@ -382,7 +376,7 @@ private:
 
   /// The kernel of this policy's schedule and weight layout (prepacked: prepass policies only).
   template <bool PrepackedW> static auto sm90_kernel() {
-    if constexpr (Policy::schedule != Schedule::cooperative)
+    if constexpr (Policy::schedule == Schedule::warp_specialized)
       return detail::w4a_sq_static_ws_sm90_kernel<low_bits, Policy, PrepackedW>;
     else
       return detail::w4a_sq_static_sm90_kernel<low_bits, Policy, PrepackedW>;
@@ -460,23 +454,9 @@ private:
       }
       p.x_low = wide;
     }
-    const int channel_tiles = (args.n + Policy::block_w - 1) / Policy::block_w;
-    const int token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
-    if constexpr (Policy::schedule == Schedule::cooperative) {
-      const dim3 grid(channel_tiles, token_tiles, p.splits);
-      kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
-    } else {
-      // Warp-specialized: a 1-D grid over the output tiles (can_implement bounds their count),
-      // or one CTA a SM for the persistent schedule, each walking every gridDim.x-th tile.
-      long long ctas = static_cast<long long>(channel_tiles) * token_tiles;
-      if constexpr (Policy::schedule == Schedule::warp_specialized_persistent) {
-        int sms = 0;
-        if (current_sm_count(sms) != Status::success)
-          return Status::cuda_error;
-        ctas = ctas < sms ? ctas : sms;
-      }
-      kernel<<<static_cast<unsigned>(ctas), Policy::threads, Shape::smem_bytes, stream>>>(p);
-    }
+    const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w,
+                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens, p.splits);
+    kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
     if (p.splits > 1) {
       const std::size_t outputs = static_cast<std::size_t>(args.m) * args.n;
       detail::w4a_sq_static_finalize_kernel<low_bits>

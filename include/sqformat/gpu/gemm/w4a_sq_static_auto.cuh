@@ -18,9 +18,8 @@
 //   16 < M <= 128  medium policy   (64-token tiles, X_low widened in the loop, no workspace)
 //   M > 128        prefill policy  (128 x 128 tiles, X_low widened once by a prepass; at M = 256
 //                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md);
-//                  with prepacked weights (args.w_prepacked) the persistent warp-specialized
-//                  prefill policy, the fastest of the three schedules with that layout on an
-//                  H100 (docs/performance.md)
+//                  with prepacked weights (args.w_prepacked) the warp-specialized prefill policy,
+//                  the faster of the two with that layout on an H200 (docs/performance.md)
 #pragma once
 
 #include "w4a_sq_static.cuh"
@@ -40,7 +39,7 @@ public:
   static constexpr int stream_min_n = 4096;
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
-  using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillPersistentPolicy>;
+  using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
   using Arguments = W4ASqStaticArguments;
   static constexpr int medium_max_tokens = 128;
 

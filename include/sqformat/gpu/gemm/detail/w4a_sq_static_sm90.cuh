@@ -67,16 +67,10 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   static constexpr int epilogue_stride = block_w + 8; ///< halves per staged output row (padding)
   static constexpr int epilogue_bytes = block_tokens * epilogue_stride * 2;
   static constexpr int pipeline_bytes = stages * stage_bytes;
-  /// A persistent kernel stages its output in a buffer of its own after the pipeline buffers
-  /// (the producer is already filling them with the next tile); the others reuse the pipeline
-  /// buffers, which are idle by then.
-  static constexpr bool persistent = Policy::schedule == Schedule::warp_specialized_persistent;
-  static constexpr int epilogue_offset = persistent ? pipeline_bytes : 0;
-  /// The stage barriers (full, then empty for the warp-specialized kernels) sit after the
-  /// pipeline buffers and the epilogue staging.
+  /// The stage barriers (full, then empty for the warp-specialized kernel) sit after the
+  /// pipeline buffers (or the epilogue staging, if larger).
   static constexpr int barrier_offset =
-      persistent ? pipeline_bytes + epilogue_bytes
-                 : (pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes);
+      pipeline_bytes > epilogue_bytes ? pipeline_bytes : epilogue_bytes;
   /// Per-token data both sm_90 kernels stage after the barriers (W4ASqTokenData): the
   /// activation scales of both ranges (float) and the 8·Σx corrections of both ranges (int32).
   static constexpr int token_data_offset = barrier_offset + 2 * stages * 8;
@@ -84,8 +78,8 @@ template <int LowBits, class Policy> struct W4ASqStaticSm90 {
   static constexpr int smem_bytes =
       token_data_offset + token_data_bytes + 1024; // + 1024: alignment
   static_assert(smem_bytes <= 227 * 1024,
-                "W4ASqTilePolicy: the stages (and a persistent kernel's output staging) exceed "
-                "the 227 KB of shared memory a Hopper CTA may use; lower Stages");
+                "W4ASqTilePolicy: the stages exceed the 227 KB of shared memory a Hopper CTA may "
+                "use; lower Stages");
 };
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)

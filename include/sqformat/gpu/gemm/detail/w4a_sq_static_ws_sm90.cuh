@@ -1,7 +1,6 @@
 // sqformat/gpu/gemm/detail/w4a_sq_static_ws_sm90.cuh: the warp-specialized W4A(SQ) static GEMM
 // for Hopper (sm_90a), used by prefill policies (Schedule::warp_specialized, X_low widened by the
-// prepass so that both activation blocks arrive as INT8 through TMA), and by the persistent form
-// of that schedule (Schedule::warp_specialized_persistent).
+// prepass so that both activation blocks arrive as INT8 through TMA).
 //
 // Same mathematics, fragments and epilogue as w4a_sq_static_sm90.cuh (Yᵀ = W · Xᵀ, INT4 weights
 // widened in registers onto INT8 RS wgmma, exact int32 sums per K range folded into float32 in
@@ -15,12 +14,6 @@
 //                            for them and release the stage (one arrival per warp). No
 //                            block-wide barrier in the main loop, so one warpgroup's widening
 //                            overlaps the other's MMAs and the TMA of later stages.
-//
-// Output tiles: a 1-D grid, channel tiles fastest. Non-persistent: one CTA per output tile, as
-// many as there are. Persistent: at most one CTA a SM, each taking tiles blockIdx.x +
-// j·gridDim.x; producer and consumers count K tiles over all of them (one ring, one phase
-// sequence), so the producer fills stages with the next tile while the consumers fold and store
-// the last, and the output staging has its own buffer.
 //
 // PrepackedW: weights in the layout of w4_prepack.hpp (bulk copies of 4096-byte blocks, u8 A,
 // the −8·Σx correction applied at each fold), as in w4a_sq_static_sm90.cuh.
@@ -69,13 +62,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   auto* empty_bar = full_bar + K::stages;
   const int tid = threadIdx.x;
   const int wg = tid / 128;
+  const int n0 = blockIdx.x * K::block_w;
+  const int m0 = blockIdx.y * K::block_tokens;
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
-  // Output tiles, channel tiles fastest (CTAs in flight together share their X rows): a CTA
-  // takes blockIdx.x, blockIdx.x + gridDim.x, ... (one tile unless the schedule is persistent).
-  const int channel_tiles = (p.n + K::block_w - 1) / K::block_w;
-  const int output_tiles = channel_tiles * ((p.m + K::block_tokens - 1) / K::block_tokens);
 
   auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
   auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
@@ -95,37 +86,31 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     ptx::setmaxnreg_dec<W4ASqWsRegisters::producer>();
     if (tid != 0)
       return;
-    int fill = 0; // K tiles loaded so far by this CTA, over all its output tiles: the ring index
-    for (int tile = blockIdx.x; tile < output_tiles; tile += gridDim.x) {
-      const int n0 = (tile % channel_tiles) * K::block_w;
-      const int m0 = (tile / channel_tiles) * K::block_tokens;
-      for (int i = 0; i < tiles; ++i, ++fill) {
-        const int stage = fill % K::stages;
-        if (fill >= K::stages) // wait until every consumer warp released the stage's last tile
-          ptx::mbarrier_wait(ptx::shared_address(&empty_bar[stage]), ((fill / K::stages) - 1) & 1);
-        // Boxes past the end of a range, past M or past N arrive as zeros; W columns past Kh in
-        // a high tile meet zero activations.
-        const bool high = i < tiles_high;
-        const int k_begin = (high ? i : i - tiles_high) * K::block_k; // inside the range
-        const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
-        if constexpr (PrepackedW) {
-          // One 4096-byte block per 64 rows that exist (rows past the last block stay stale
-          // and only reach discarded outputs).
-          const int blocks = min(K::block_w / 64, p.w_row_blocks - n0 / 64);
-          ptx::mbarrier_arrive_expect_tx(bar, K::x_tile_bytes + 4096 * blocks);
-          for (int b = 0; b < blocks; ++b)
-            ptx::bulk_load(ptx::shared_address(w_tile(stage) + 4096 * b),
-                           p.w_prepacked +
-                               (static_cast<std::size_t>(n0 / 64 + b) * tiles + i) * 4096,
-                           4096, bar);
-        } else {
-          const int w_col0 = high ? k_begin : p.k_high + k_begin;
-          ptx::mbarrier_arrive_expect_tx(bar, K::tx_bytes_int8);
-          ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
-        }
-        ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), high ? &p.tmap_x_high : &p.tmap_x_low,
-                         bar, k_begin, m0);
+    for (int i = 0; i < tiles; ++i) {
+      const int stage = i % K::stages;
+      if (i >= K::stages) // wait until every consumer warp released the stage's previous tile
+        ptx::mbarrier_wait(ptx::shared_address(&empty_bar[stage]), ((i / K::stages) - 1) & 1);
+      // Boxes past the end of a range, past M or past N arrive as zeros; W columns past Kh in
+      // a high tile meet zero activations.
+      const bool high = i < tiles_high;
+      const int k_begin = (high ? i : i - tiles_high) * K::block_k; // inside the range
+      const std::uint32_t bar = ptx::shared_address(&full_bar[stage]);
+      if constexpr (PrepackedW) {
+        // One 4096-byte block per 64 rows that exist (rows past the last block stay stale and
+        // only reach discarded outputs).
+        const int blocks = min(K::block_w / 64, p.w_row_blocks - n0 / 64);
+        ptx::mbarrier_arrive_expect_tx(bar, K::x_tile_bytes + 4096 * blocks);
+        for (int b = 0; b < blocks; ++b)
+          ptx::bulk_load(ptx::shared_address(w_tile(stage) + 4096 * b),
+                         p.w_prepacked + (static_cast<std::size_t>(n0 / 64 + b) * tiles + i) * 4096,
+                         4096, bar);
+      } else {
+        const int w_col0 = high ? k_begin : p.k_high + k_begin;
+        ptx::mbarrier_arrive_expect_tx(bar, K::tx_bytes_int8);
+        ptx::tma_load_2d(ptx::shared_address(w_tile(stage)), &p.tmap_w, bar, w_col0 / 2, n0);
       }
+      ptx::tma_load_2d(ptx::shared_address(x_tile(stage)), high ? &p.tmap_x_high : &p.tmap_x_low,
+                       bar, k_begin, m0);
     }
     return;
   }
@@ -141,9 +126,20 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   // Byte selector that keeps this lane's two nibble pairs (k 4c..4c+3 and 16+4c..16+4c+3).
   const std::uint32_t pair_select = (c & 1) ? 0x7632u : 0x5410u;
   const int row_swizzle = (row0 >> 1) & 3; // same for row0 + 8
-  const bool grouped = p.w_groups > 1;
+
+  std::int32_t acc[K::accumulators];
+  float out[K::accumulators];
+#pragma unroll
+  for (int i = 0; i < K::accumulators; ++i) {
+    acc[i] = 0;
+    out[i] = 0.0f;
+  }
+
+  // The CTA's per-token data (W4ASqTokenData), staged once by the consumers.
   const W4ASqTokenData<K::block_tokens> tokens{smem + K::token_data_offset};
-  auto* const staged = reinterpret_cast<std::uint16_t*>(smem + K::epilogue_offset);
+  tokens.template stage<PrepackedW>(p, m0, ctid, consumer_threads);
+  const bool grouped = p.w_groups > 1;
+  ptx::named_barrier_sync(1, consumer_threads); // the consumers only
 
   const std::uint32_t x_smem0 = ptx::shared_address(x_tile(0));
   const std::uint32_t w_smem0 = ptx::shared_address(w_tile(0));
@@ -157,112 +153,90 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       a_offset[s][h] = (row0 + 8 * h) * 64 + ((s ^ row_swizzle) << 4) + 4 * (c >> 1);
   // Prepacked: this thread's first 16-byte chunk in its warpgroup's 4096-byte block.
   const std::uint32_t prepacked_offset = cwg * 4096 + (warp * 32 + lane) * 16;
-
-  int use = 0; // K tiles consumed so far by this CTA (the producer's ring index, in step)
-#pragma unroll 1
-  for (int tile = blockIdx.x; tile < output_tiles; tile += gridDim.x) {
-    const int n0 = (tile % channel_tiles) * K::block_w;
-    const int m0 = (tile / channel_tiles) * K::block_tokens;
-
-    // The tile's per-token data (W4ASqTokenData). The last tile's folds, its last readers,
-    // finished before the barrier that opened its output stores.
-    tokens.template stage<PrepackedW>(p, m0, ctid, consumer_threads);
-    ptx::named_barrier_sync(1, consumer_threads); // the consumers only
-
-    std::int32_t acc[K::accumulators];
-    float out[K::accumulators];
-#pragma unroll
-    for (int i = 0; i < K::accumulators; ++i) {
-      acc[i] = 0;
-      out[i] = 0.0f;
-    }
-    bool segment_start = true;
+  bool segment_start = true;
 
 #pragma unroll 1
-    for (int i = 0; i < tiles; ++i, ++use) {
-      const int stage = use % K::stages;
-      const bool high = i < tiles_high;
-      ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (use / K::stages) & 1);
+  for (int i = 0; i < tiles; ++i) {
+    const int stage = i % K::stages;
+    const bool high = i < tiles_high;
+    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (i / K::stages) & 1);
 
-      const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
-      const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
-      std::uint32_t a[4][4];
-      if constexpr (PrepackedW)
-        load_w4_fragments_prepacked(w_smem + prepacked_offset, a);
-      else
-        load_w4_fragments_canonical(w_smem, a_offset, pair_select, a);
-      ptx::wgmma_fence();
+    const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
+    const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
+    std::uint32_t a[4][4];
+    if constexpr (PrepackedW)
+      load_w4_fragments_prepacked(w_smem + prepacked_offset, a);
+    else
+      load_w4_fragments_canonical(w_smem, a_offset, pair_select, a);
+    ptx::wgmma_fence();
 #pragma unroll
-      for (int s = 0; s < 4; ++s)
-        Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
-      ptx::wgmma_commit();
-      segment_start = false;
+    for (int s = 0; s < 4; ++s)
+      Mma::mma(acc, a[s], desc + 2 * s, !(segment_start && s == 0));
+    ptx::wgmma_commit();
+    segment_start = false;
 
-      // This tile's MMAs are done: its stage goes back to the producer (one arrival per warp)
-      // and its A registers may be rewritten. Waiting here rather than one tile later: with the
-      // later wait (MMAs of tile i still reading their register operands while tile i + 1 is
-      // widened) the sums came out wrong on the device, and ptxas serializes such a loop anyway
-      // (C7513: non-wgmma instructions define wgmma input registers inside an open group), so
-      // the overlap comes from the other consumer warpgroup (one widens while the other's MMAs
-      // run).
-      ptx::wgmma_wait<0>();
-      if (lane == 0)
-        ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));
+    // This tile's MMAs are done: its stage goes back to the producer (one arrival per warp) and
+    // its A registers may be rewritten. Waiting here rather than one tile later: with the
+    // later wait (MMAs of tile i still reading their register operands while tile i + 1 is
+    // widened) the sums came out wrong on the device, so the overlap comes from the other
+    // consumer warpgroup instead (one widens while the other's MMAs run).
+    ptx::wgmma_wait<0>();
+    if (lane == 0)
+      ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));
 
-      const bool range_ends = (i == tiles_high - 1) || (i == tiles - 1);
-      if (grouped || range_ends) {
-        const int group =
-            grouped
-                ? (high ? i * K::block_k : p.k_high + (i - tiles_high) * K::block_k) / K::block_k
-                : 0;
-        const int na = n0 + row0, nb = na + 8;
-        const float swa =
-            na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
-        const float swb =
-            nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
-        std::int32_t* plane = nullptr;
-        if (p.int_sums != nullptr && !grouped)
-          plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-        fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
-                                                       grouped ? group : (high ? 0 : 1), swa, swb,
-                                                       plane, m0, n0, row0, c);
-        segment_start = true;
+    const bool range_ends = (i == tiles_high - 1) || (i == tiles - 1);
+    if (grouped || range_ends) {
+      const int group =
+          grouped ? (high ? i * K::block_k : p.k_high + (i - tiles_high) * K::block_k) / K::block_k
+                  : 0;
+      const int na = n0 + row0, nb = na + 8;
+      const float swa =
+          na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
+      const float swb =
+          nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
+      std::int32_t* plane = nullptr;
+      if (p.int_sums != nullptr && !grouped)
+        plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
+      fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
+                                                     grouped ? group : (high ? 0 : 1), swa, swb,
+                                                     plane, m0, n0, row0, c);
+      segment_start = true;
+    }
+  }
+
+  // ---- epilogue: bias, round to bf16/fp16, stage in smem as [token][channel], 16 B stores ----
+  ptx::wgmma_wait<0>();
+  // Every stage was consumed (each consumer waited on every full barrier), so no TMA copy is
+  // still writing; the consumers meet (the producer warps have exited) before reusing the
+  // pipeline buffers as the output staging area.
+  ptx::named_barrier_sync(1, consumer_threads);
+  auto* staged = reinterpret_cast<std::uint16_t*>(smem);
+#pragma unroll
+  for (int j = 0; j < K::block_tokens / 8; ++j) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int n = n0 + row0 + 8 * h;
+      const float b = (p.bias != nullptr && n < p.n) ? p.bias[n] : 0.0f;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        float v = out[4 * j + 2 * h + e];
+        if (p.bias != nullptr)
+          v = __fadd_rn(v, b);
+        const std::uint16_t bits = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(v))
+                                               : __bfloat16_as_ushort(__float2bfloat16_rn(v));
+        staged[(8 * j + 2 * c + e) * K::epilogue_stride + row0 + 8 * h] = bits;
       }
     }
-
-    // ---- epilogue: bias, round to bf16/fp16, stage as [token][channel], 16 B stores -----------
-    // The consumers meet first: the staging area must be free. Persistent: the last tile's
-    // output stores read it until this barrier. Otherwise it is the pipeline buffers, idle now
-    // (every stage was consumed, so no TMA copy is still writing; the producer has exited).
-    ptx::named_barrier_sync(1, consumer_threads);
-#pragma unroll
-    for (int j = 0; j < K::block_tokens / 8; ++j) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int n = n0 + row0 + 8 * h;
-        const float b = (p.bias != nullptr && n < p.n) ? p.bias[n] : 0.0f;
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float v = out[4 * j + 2 * h + e];
-          if (p.bias != nullptr)
-            v = __fadd_rn(v, b);
-          const std::uint16_t bits = p.y_is_fp16 ? __half_as_ushort(__float2half_rn(v))
-                                                 : __bfloat16_as_ushort(__float2bfloat16_rn(v));
-          staged[(8 * j + 2 * c + e) * K::epilogue_stride + row0 + 8 * h] = bits;
-        }
-      }
-    }
-    ptx::named_barrier_sync(1, consumer_threads);
-    constexpr int vectors_per_row = K::block_w / 8;
-    for (int v_i = ctid; v_i < K::block_tokens * vectors_per_row; v_i += consumer_threads) {
-      const int r = v_i / vectors_per_row, v = v_i % vectors_per_row;
-      const int m = m0 + r, n = n0 + 8 * v;
-      if (m < p.m && n < p.n) {
-        const uint4 value =
-            *reinterpret_cast<const uint4*>(staged + r * K::epilogue_stride + 8 * v);
-        *reinterpret_cast<uint4*>(static_cast<std::uint16_t*>(p.y) +
-                                  static_cast<std::size_t>(m) * p.n + n) = value;
-      }
+  }
+  ptx::named_barrier_sync(1, consumer_threads);
+  constexpr int vectors_per_row = K::block_w / 8;
+  for (int v_i = ctid; v_i < K::block_tokens * vectors_per_row; v_i += consumer_threads) {
+    const int r = v_i / vectors_per_row, v = v_i % vectors_per_row;
+    const int m = m0 + r, n = n0 + 8 * v;
+    if (m < p.m && n < p.n) {
+      const uint4 value = *reinterpret_cast<const uint4*>(staged + r * K::epilogue_stride + 8 * v);
+      *reinterpret_cast<uint4*>(static_cast<std::uint16_t*>(p.y) +
+                                static_cast<std::size_t>(m) * p.n + n) = value;
     }
   }
 #else

@@ -59,6 +59,8 @@ using GemmPrefill = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPref
 /// The warp-specialized prefill kernel (TMA producer warpgroup, two consumer warpgroups).
 using GemmPrefillWs =
     sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillWarpSpecializedPolicy>;
+/// The warp-specialized kernel with three consumer warpgroups (192 channels per CTA).
+using GemmPrefillWide = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqPrefillWidePolicy>;
 
 std::map<std::string, double>& medians() {
   static std::map<std::string, double> m;
@@ -212,10 +214,15 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_mma", bm_w4a_sq5<GemmMma>));
       if (m == 64)
         setup(benchmark::RegisterBenchmark("w4a_sq5_prefill", bm_w4a_sq5<GemmPrefill>));
-      if (m >= 64)
+      if (m >= 64) {
         setup(benchmark::RegisterBenchmark("w4a_sq5_ws_prefill", bm_w4a_sq5<GemmPrefillWs>));
-      if (m > 128)
+        setup(benchmark::RegisterBenchmark("w4a_sq5_wide_prefill", bm_w4a_sq5<GemmPrefillWide>));
+      }
+      if (m > 128) {
         setup(benchmark::RegisterBenchmark("w4a_sq5_coop_pp", bm_w4a_sq5<GemmPrefill, true>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_ws_pp", bm_w4a_sq5<GemmPrefillWs, true>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp", bm_w4a_sq5<GemmPrefillWide, true>));
+      }
     }
   }
 }

@@ -383,6 +383,12 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
     Problem<C> pr(sh[0], sh[1], 1024, 128, seed + 7 * sh[0] + sh[1]);
     check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
   }
+  // Large prefill (M >= 2048, N >= 4096): the 192-channel tiles, canonical and prepacked W
+  // (K = 128: Kh = 32, Kl = 96, one partial K tile per range).
+  Problem<C> wide(2050, 4104, 128, 128, seed + 99);
+  check_against_reference(wide, run_gemm<Auto>(wide, false, true), true);
+  check_against_reference(
+      wide, run_gemm<Auto>(wide, false, true, gpu::OutputType::bf16, WeightInput::prepacked), true);
 }
 
 TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the reference",
@@ -394,6 +400,8 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the r
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillPolicy>(pr, true, true), true);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, true, true),
                           true);
+  // Three consumer warpgroups (192 channels): the second CTA holds 72 channels.
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, true, true), true);
 }
 
 TEMPLATE_LIST_TEST_CASE("W4A(SQ) prepacked weights (u8 wgmma, activation-sum correction) match "
@@ -413,11 +421,15 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prepacked weights (u8 wgmma, activation-sum cor
                                                              WeightInput::prepacked);
     const auto ws =
         run_device<C, Ws>(pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked);
+    const auto wide = run_device<C, gpu::W4ASqPrefillWidePolicy>(
+        pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked);
     check_against_reference(pr, coop, true);
     check_against_reference(pr, ws, true);
+    check_against_reference(pr, wide, true);
     CHECK(coop.y == canonical.y);
     CHECK(coop.sums == canonical.sums);
     CHECK(ws.y == canonical.y);
+    CHECK(wide.y == canonical.y);
   }
 }
 
@@ -508,6 +520,11 @@ TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu
                           run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
                               pr, false, false, gpu::OutputType::bf16, WeightInput::prepacked),
                           false);
+  check_against_reference(pr,
+                          run_device<C, gpu::W4ASqPrefillWidePolicy>(
+                              pr, false, true, gpu::OutputType::fp16, WeightInput::prepacked),
+                          true, gpu::OutputType::fp16);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, false, false), false);
 }
 
 TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
@@ -533,6 +550,13 @@ TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {
   const auto gs = run_device<C, GemvSmallPolicy>(pr, false, true);
   const auto sv = run_device<C, StreamPolicy>(pr, false, true);
   const auto ss = run_device<C, StreamSmallPolicy>(pr, false, true);
+  const auto wd = run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, false, true);
+  const auto wp = run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, false, true, gpu::OutputType::bf16,
+                                                             WeightInput::prepacked);
+  REQUIRE(wd.status == Status::success);
+  REQUIRE(wp.status == Status::success);
+  CHECK(a.y == wd.y);
+  CHECK(a.y == wp.y);
   REQUIRE(gv.status == Status::success);
   REQUIRE(gs.status == Status::success);
   REQUIRE(sv.status == Status::success);
@@ -595,6 +619,10 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
                           true);
   check_against_reference(many,
                           run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
+                              many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
+                          true);
+  check_against_reference(many,
+                          run_device<C, gpu::W4ASqPrefillWidePolicy>(
                               many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
                           true);
 }

@@ -31,7 +31,9 @@ enum class Schedule {
   warp_specialized,
 };
 
-/// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64).
+/// \tparam BlockW      output channels (rows of W) per CTA: 64 or 128 (one warpgroup per 64);
+///                     the warp-specialized schedule also takes 192 (three consumer
+///                     warpgroups), which reads fewer bytes per MAC into each SM.
 /// \tparam BlockTokens tokens per CTA: 8, 16, 32, 64 or 128 (the n extent of each wgmma).
 /// \tparam Stages      shared-memory pipeline depth (>= 2).
 /// \tparam Staging     how X_low becomes INT8 (see LowStaging).
@@ -39,8 +41,10 @@ enum class Schedule {
 template <int BlockW, int BlockTokens, int Stages, LowStaging Staging,
           Schedule Sched = Schedule::cooperative>
 struct W4ASqTilePolicy {
-  static_assert(BlockW == 64 || BlockW == 128,
-                "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output channels)");
+  static_assert(BlockW == 64 || BlockW == 128 ||
+                    (BlockW == 192 && Sched == Schedule::warp_specialized),
+                "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output "
+                "channels), or 192 with the warp-specialized schedule");
   static_assert(BlockTokens == 8 || BlockTokens == 16 || BlockTokens == 32 || BlockTokens == 64 ||
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
@@ -174,5 +178,11 @@ using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;
 /// 8-stage full/empty mbarrier pipeline (same tiles and results as W4ASqPrefillPolicy).
 using W4ASqPrefillWarpSpecializedPolicy =
     W4ASqTilePolicy<128, 128, 8, LowStaging::prepass, Schedule::warp_specialized>;
+/// Prefill, warp-specialized with three consumer warpgroups: 192 channels x 128 tokens per CTA
+/// over 7 stages. Each K tile brings 12 KB of W and 16 KB of X into the SM for 1.5x the MACs of
+/// the 128-channel tile's 8 + 16 KB, which is what limits that tile on an H100
+/// (docs/performance.md); what the auto header takes for large prefill.
+using W4ASqPrefillWidePolicy =
+    W4ASqTilePolicy<192, 128, 7, LowStaging::prepass, Schedule::warp_specialized>;
 
 } // namespace sqformat::gpu

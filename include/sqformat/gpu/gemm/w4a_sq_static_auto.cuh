@@ -19,7 +19,9 @@
 //   M > 128        prefill policy  (128 x 128 tiles, X_low widened once by a prepass; at M = 256
 //                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md);
 //                  with prepacked weights (args.w_prepacked) the warp-specialized prefill policy,
-//                  the faster of the two with that layout on an H200 (docs/performance.md)
+//                  the faster of the two with that layout on an H200 (docs/performance.md);
+//                  from M = 2048 and N = 4096 on, with either weight layout, the
+//                  warp-specialized policy with 192-channel tiles (W4ASqPrefillWidePolicy)
 #pragma once
 
 #include "w4a_sq_static.cuh"
@@ -40,6 +42,13 @@ public:
   using Medium = GemmW4ASqStatic<Config, W4ASqMediumPolicy>;
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
   using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
+  using PrefillWide = GemmW4ASqStatic<Config, W4ASqPrefillWidePolicy>;
+  /// Prefill takes the 192-channel tiles from this many tokens and output channels on. On an
+  /// H100 they were faster at M = 2048 and 8192 for N >= 4096 (up to 1.3x) and slower at
+  /// M = 256 and at N = 1024 (too few CTAs; docs/performance.md); M between 256 and 2048 was not
+  /// measured.
+  static constexpr int wide_min_tokens = 2048;
+  static constexpr int wide_min_n = 4096;
   using Arguments = W4ASqStaticArguments;
   static constexpr int medium_max_tokens = 128;
 
@@ -82,6 +91,8 @@ private:
     }
     if (args.m <= medium_max_tokens)
       return f(Medium{});
+    if (args.m >= wide_min_tokens && args.n >= wide_min_n)
+      return f(PrefillWide{});
     return args.w_prepacked != nullptr ? f(PrefillPrepacked{}) : f(Prefill{});
   }
 };

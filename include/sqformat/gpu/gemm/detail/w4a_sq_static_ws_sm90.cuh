@@ -35,12 +35,19 @@
 
 namespace sqformat::gpu::detail {
 
-/// Register split of the warp-specialized kernel: launched at 168 per thread (65536 / 384,
-/// rounded down to 8), the producer warpgroup keeps 40 and each consumer takes 232:
-/// 128·40 + 256·232 = 64512 <= 384·168.
-struct W4ASqWsRegisters {
+/// Register split of the warp-specialized kernel (one producer warpgroup and `Consumers`
+/// consumer warpgroups; setmaxnreg takes multiples of 8 in [24, 256]). Two consumers: launched
+/// at 168 per thread (65536 / 384, rounded down to 8), the producer keeps 40 and each consumer
+/// takes 232: 128·40 + 256·232 = 64512 <= 65536. Three: launched at 128 (65536 / 512), the
+/// producer keeps 24 and each consumer takes 160: 128·24 + 384·160 = 64512.
+template <int Consumers> struct W4ASqWsRegisters;
+template <> struct W4ASqWsRegisters<2> {
   static constexpr int producer = 40;
   static constexpr int consumer = 232;
+};
+template <> struct W4ASqWsRegisters<3> {
+  static constexpr int producer = 24;
+  static constexpr int consumer = 160;
 };
 
 template <int LowBits, class Policy, bool PrepackedW = false>
@@ -51,9 +58,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   using Mma = WgmmaRS<K::block_tokens, PrepackedW>;
   static_assert(Policy::low_staging == LowStaging::prepass,
                 "the warp-specialized kernel reads X_low as INT8 (prepass staging)");
-  static_assert(Policy::threads == 384,
-                "the register split below assumes one producer and two consumer warpgroups");
   constexpr int consumer_threads = Policy::consumer_threads;
+  using Registers = W4ASqWsRegisters<consumer_threads / 128>;
   extern __shared__ std::uint8_t smem_raw[];
   std::uint8_t* smem = reinterpret_cast<std::uint8_t*>(
       (reinterpret_cast<std::uintptr_t>(smem_raw) + 1023) & ~std::uintptr_t(1023));
@@ -83,7 +89,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 
   // ---- producer warpgroup ---------------------------------------------------------------------
   if (wg == 0) {
-    ptx::setmaxnreg_dec<W4ASqWsRegisters::producer>();
+    ptx::setmaxnreg_dec<Registers::producer>();
     if (tid != 0)
       return;
     for (int i = 0; i < tiles; ++i) {
@@ -116,7 +122,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   }
 
   // ---- consumer warpgroups --------------------------------------------------------------------
-  ptx::setmaxnreg_inc<W4ASqWsRegisters::consumer>();
+  ptx::setmaxnreg_inc<Registers::consumer>();
   const int ctid = tid - 128; // thread index among the consumers
   const int cwg = ctid / 128; // consumer warpgroup: output channels 64·cwg .. 64·cwg + 63
   const int warp = (ctid % 128) / 32;

@@ -48,6 +48,10 @@ using GemmDecode8 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqDeco
 using GemmGemv = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvDecodePolicy>;
 using GemmGemvD4 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 4, 4>>;
 using GemmGemvR2 = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqGemvPolicy<8, 2, 4>>;
+/// The default GEMV policy with 3-bit low codes (b = 32, H = 16: activations at 5.5 bits; W is
+/// INT4 either way), whose one-token kernel spills 28 bytes at its 64-register cap.
+using Sq3b = sqformat::SqConfig<32, 16, 8, 3>;
+using GemmGemv3 = sqformat::gpu::GemmW4ASqStatic<Sq3b, sqformat::gpu::W4ASqGemvDecodePolicy>;
 /// Streaming mma.sync decode kernel: the default policy (4 row tiles x 4 K warps), 2 x 4 and 4 x 2.
 using GemmStream = sqformat::gpu::GemmW4ASqStatic<Sq5, sqformat::gpu::W4ASqMmaStreamDecodePolicy>;
 using GemmStreamR2K4 =
@@ -120,11 +124,13 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
   medians()[key(name, m, n, k)] = t;
 }
 
-template <class Op, bool Prepacked = false> void bm_w4a_sq5(benchmark::State& state) {
+template <class Op, bool Prepacked = false, class Config = Sq5>
+void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
-  const int kh = Gemm::Decode::high_columns(k), kl = k - kh;
-  DeviceBuffer xh(std::size_t(m) * kh), xl(std::size_t(m) * kl / 2), w(std::size_t(n) * k / 2),
+  const int kh = sqformat::gpu::GemmW4ASqStatic<Config>::high_columns(k), kl = k - kh;
+  const std::size_t xl_bytes = std::size_t(m) * kl * Config::low_bits / 8;
+  DeviceBuffer xh(std::size_t(m) * kh), xl(xl_bytes), w(std::size_t(n) * k / 2),
       sh(4 * std::size_t(m)), sl(4 * std::size_t(m)), sw(4 * std::size_t(n)),
       y(2 * std::size_t(m) * n);
   xh.randomize(3);
@@ -161,7 +167,7 @@ template <class Op, bool Prepacked = false> void bm_w4a_sq5(benchmark::State& st
   }
   const double t = timed_loop(state, [&] { Op::run(a, ws.get(), ws.bytes(), nullptr); });
   const double bytes =
-      double(n) * k / 2 + double(m) * kh + double(m) * kl / 2 + 2.0 * m * n + 4.0 * (2.0 * m + n);
+      double(n) * k / 2 + double(m) * kh + double(xl_bytes) + 2.0 * m * n + 4.0 * (2.0 * m + n);
   set_counters(state, t, m, n, k, bytes);
   for (const char* base : {"int8", "fp8", "bf16"}) {
     const auto it = medians().find(key(base, m, n, k));
@@ -202,6 +208,8 @@ void register_all() {
         }
         setup(benchmark::RegisterBenchmark("w4a_sq5_t8", bm_w4a_sq5<GemmDecode8>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv", bm_w4a_sq5<GemmGemv>));
+        if (m == 1)
+          setup(benchmark::RegisterBenchmark("w4a_sq3b_gemv", bm_w4a_sq5<GemmGemv3, false, Sq3b>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_d4", bm_w4a_sq5<GemmGemvD4>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_gemv_r2", bm_w4a_sq5<GemmGemvR2>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_stream", bm_w4a_sq5<GemmStream>));

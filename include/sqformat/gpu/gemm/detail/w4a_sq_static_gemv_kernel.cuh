@@ -72,7 +72,9 @@ template <class Policy, int Tokens> struct W4ASqGemvShape {
   /// under that cap. Four CTAs a SM at one token make a grid of up to 528 CTAs (14336 rows) one
   /// wave on an H100 and 896 (28672 rows) 1.7 instead of 2.3 (docs/performance.md). With 3-bit
   /// low codes (their widening needs more registers) the one-token kernel spills 28 bytes at
-  /// that cap (sm_90a; none at the 80 registers of 3 CTAs); its speed has not been measured.
+  /// that cap (sm_90a; none at the 80 registers of 3 CTAs); measured on an H100 it ran within a
+  /// few percent of 3 CTAs a SM either way, faster where 4 CTAs fill the SMs better
+  /// (docs/performance.md), so it keeps the cap.
   static constexpr bool small_ring = rows_per_warp * (Policy::steps_in_flight + 1) <= 12;
   static constexpr int min_blocks = !(threads <= 256 && small_ring) ? 1
                                     : Tokens == 1                   ? 4

@@ -13,7 +13,7 @@
 //                            stage (full barrier), widen its A fragments, issue 4 wgmma, wait
 //                            for them and release the stage (one arrival per warp). No
 //                            block-wide barrier in the main loop, so one warpgroup's widening
-//                            overlaps the other's MMAs and the TMA of later stages.
+//                            overlaps another's MMAs and the TMA of later stages.
 //
 // PrepackedW: weights in the layout of w4_prepack.hpp (bulk copies of 4096-byte blocks, u8 A,
 // the −8·Σx correction applied at each fold), as in w4a_sq_static_sm90.cuh.
@@ -185,7 +185,7 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     // its A registers may be rewritten. Waiting here rather than one tile later: with the
     // later wait (MMAs of tile i still reading their register operands while tile i + 1 is
     // widened) the sums came out wrong on the device, so the overlap comes from the other
-    // consumer warpgroup instead (one widens while the other's MMAs run).
+    // consumer warpgroups instead (one widens while another's MMAs run).
     ptx::wgmma_wait<0>();
     if (lane == 0)
       ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));

@@ -179,7 +179,7 @@ void bm_w4a_sq5(benchmark::State& state) {
 void register_all() {
   const int shapes[][2] = {{8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672},
                            {4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
-  for (int m : {1, 4, 8, 16, 64, 256, 2048, 8192}) {
+  for (int m : {1, 4, 8, 16, 64, 256, 1024, 2048, 8192}) {
     const bool extra_m = m == 4 || m == 8; // decode kernels only
     for (const auto& s : shapes) {
       const int iterations = m >= 2048 ? 10 : 30;

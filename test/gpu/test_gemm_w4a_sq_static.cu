@@ -383,8 +383,9 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
     Problem<C> pr(sh[0], sh[1], 1024, 128, seed + 7 * sh[0] + sh[1]);
     check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
   }
-  // Large prefill (M >= 2048, N >= 4096): the 192-channel tiles, canonical and prepacked W
-  // (K = 128: Kh = 32, Kl = 96, one partial K tile per range).
+  // Large prefill: 17 x 22 tiles of 192 channels, at least two per SM on an H100 (132), so the
+  // 192-channel kernel, canonical and prepacked W (K = 128: Kh = 32, Kl = 96, one partial K
+  // tile per range).
   Problem<C> wide(2050, 4104, 128, 128, seed + 99);
   check_against_reference(wide, run_gemm<Auto>(wide, false, true), true);
   check_against_reference(

@@ -20,8 +20,8 @@
 //                  it ran 1.7x faster than the medium policy on an H200, docs/performance.md);
 //                  with prepacked weights (args.w_prepacked) the warp-specialized prefill policy,
 //                  the faster of the two with that layout on an H200 (docs/performance.md);
-//                  from M = 2048 and N = 4096 on, with either weight layout, the
-//                  warp-specialized policy with 192-channel tiles (W4ASqPrefillWidePolicy)
+//                  with either weight layout, the warp-specialized policy with 192-channel
+//                  tiles (W4ASqPrefillWidePolicy) when its tiles are at least twice the SMs
 #pragma once
 
 #include "w4a_sq_static.cuh"
@@ -43,14 +43,23 @@ public:
   using Prefill = GemmW4ASqStatic<Config, W4ASqPrefillPolicy>;
   using PrefillPrepacked = GemmW4ASqStatic<Config, W4ASqPrefillWarpSpecializedPolicy>;
   using PrefillWide = GemmW4ASqStatic<Config, W4ASqPrefillWidePolicy>;
-  /// Prefill takes the 192-channel tiles from this many tokens and output channels on. On an
-  /// H100 they were faster at M = 2048 and 8192 for N >= 4096 (up to 1.3x) and slower at
-  /// M = 256 and at N = 1024 (too few CTAs; docs/performance.md); M between 256 and 2048 was not
-  /// measured.
-  static constexpr int wide_min_tokens = 2048;
-  static constexpr int wide_min_n = 4096;
+  /// Prefill takes the 192-channel tiles when they make at least this many CTAs per SM. On an
+  /// H100 (M 256 to 8192, all Llama shapes; docs/performance.md) they were faster from 300
+  /// tiles on (up to 1.3x) and slower with 176 or fewer (too few CTAs for their speed per tile
+  /// to pay).
+  static constexpr int wide_min_tiles_per_sm = 2;
+
   using Arguments = W4ASqStaticArguments;
   static constexpr int medium_max_tokens = 128;
+
+  /// Whether prefill takes W4ASqPrefillWidePolicy (tiles of 192 channels x 128 tokens).
+  static bool wide_prefill(const Arguments& args) {
+    int sms = 0;
+    if (current_sm_count(sms) != Status::success)
+      return false;
+    const long long tiles = static_cast<long long>((args.m + 127) / 128) * ((args.n + 191) / 192);
+    return tiles >= static_cast<long long>(wide_min_tiles_per_sm) * sms;
+  }
 
   /// Whether decode (M <= 16) takes the mma.sync kernel: on every device but sm_90, where the
   /// wgmma decode kernels measured faster (docs/performance.md).
@@ -91,7 +100,7 @@ private:
     }
     if (args.m <= medium_max_tokens)
       return f(Medium{});
-    if (args.m >= wide_min_tokens && args.n >= wide_min_n)
+    if (wide_prefill(args))
       return f(PrefillWide{});
     return args.w_prepacked != nullptr ? f(PrefillPrepacked{}) : f(Prefill{});
   }

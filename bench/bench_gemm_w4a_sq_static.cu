@@ -14,8 +14,12 @@
 // other policies of the first two); `w4a_sq5_mma` forces the shared-memory mma.sync kernel (the
 // decode path of other devices) for M <= 256. `_pp` variants also
 // pass the prepacked weight copy (w4_prepack.hpp; built once, untimed), which the prefill (prepass)
-// policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (warp-specialized
-// prefill with prepacked W for M > 128), `w4a_sq5_coop_pp` the cooperative one.
+// policies use instead of the canonical one: `w4a_sq5_pp` is the auto header (for M > 128 the
+// warp-specialized prefill kernel with prepacked W: 192-channel tiles when they number at least
+// twice the SMs, else 128), `w4a_sq5_ws_pp` and `w4a_sq5_wide_pp` force the 128- and
+// 192-channel warp-specialized kernels, `w4a_sq5_coop_pp` the cooperative one;
+// `w4a_sq5_ws_prefill` and `w4a_sq5_wide_prefill` run the two warp-specialized kernels on the
+// canonical W. `w4a_sq3b_gemv` is the GEMV kernel with 3-bit low codes (M = 1).
 #include <benchmark/benchmark.h>
 
 #include <sqformat/gpu/gemm/w4_prepack.cuh>

@@ -383,9 +383,9 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
     Problem<C> pr(sh[0], sh[1], 1024, 128, seed + 7 * sh[0] + sh[1]);
     check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
   }
-  // Large prefill: 17 x 22 tiles of 192 channels, at least two per SM on an H100 (132), so the
-  // 192-channel kernel, canonical and prepacked W (K = 128: Kh = 32, Kl = 96, one partial K
-  // tile per range).
+  // Large prefill: 17 x 22 = 374 tiles of 192 channels, at least two per SM on a device with up
+  // to 187 SMs (an H100 has 132), so the 192-channel kernel, canonical and prepacked W (K = 128:
+  // Kh = 32, Kl = 96, one partial K tile per range).
   Problem<C> wide(2050, 4104, 128, 128, seed + 99);
   check_against_reference(wide, run_gemm<Auto>(wide, false, true), true);
   check_against_reference(
@@ -431,6 +431,7 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prepacked weights (u8 wgmma, activation-sum cor
     CHECK(coop.sums == canonical.sums);
     CHECK(ws.y == canonical.y);
     CHECK(wide.y == canonical.y);
+    CHECK(wide.sums == canonical.sums);
   }
 }
 
@@ -526,6 +527,9 @@ TEST_CASE("W4A(SQ) per-group-128 weight scales and fp16 output with bias", "[gpu
                               pr, false, true, gpu::OutputType::fp16, WeightInput::prepacked),
                           true, gpu::OutputType::fp16);
   check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, false, false), false);
+  check_against_reference(
+      pr, run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, false, true, gpu::OutputType::fp16), true,
+      gpu::OutputType::fp16);
 }
 
 TEST_CASE("W4A(SQ) tile policies give identical output", "[gpu][gemm]") {

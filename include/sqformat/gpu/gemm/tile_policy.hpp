@@ -49,6 +49,9 @@ struct W4ASqTilePolicy {
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
+  static_assert(Sched == Schedule::cooperative || BlockW == 128 || BlockW == 192,
+                "W4ASqTilePolicy: the warp-specialized schedule takes BlockW 128 or 192 (two or "
+                "three consumer warpgroups)");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
                 "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel

@@ -57,7 +57,10 @@ public:
     int sms = 0;
     if (current_sm_count(sms) != Status::success)
       return false;
-    const long long tiles = static_cast<long long>((args.m + 127) / 128) * ((args.n + 191) / 192);
+    using P = W4ASqPrefillWidePolicy;
+    const long long tiles =
+        static_cast<long long>((args.m + P::block_tokens - 1) / P::block_tokens) *
+        ((args.n + P::block_w - 1) / P::block_w);
     return tiles >= static_cast<long long>(wide_min_tiles_per_sm) * sms;
   }
 

@@ -25,9 +25,12 @@
 #include <sqformat/gpu/gemm/w4_prepack.cuh>
 #include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cublaslt_gemm.hpp"
@@ -83,8 +86,24 @@ L2Flush& l2_flush() {
   return f;
 }
 
+/// Idle time before each benchmark's warm-up (SQFORMAT_BENCH_COOLDOWN_MS, default 300 ms; recorded
+/// in the context as "cooldown_ms"). On an H100 a long BF16 or FP8 baseline drives the card to
+/// its power cap, and a row that follows it at once ran up to ~10 % slower than the same row
+/// alone (8192 x 8192 x 8192: 841-864 us after cuBLAS BF16, 769-780 us without it,
+/// docs/performance.md); the pause gives every row, baselines included, the same start.
+int cooldown_ms() {
+  static const int ms = [] {
+    const char* v = std::getenv("SQFORMAT_BENCH_COOLDOWN_MS");
+    return v != nullptr ? std::atoi(v) : 300;
+  }();
+  return ms;
+}
+
 /// Runs `op` under the benchmark loop; returns the median seconds of the timed calls.
 template <class Op> double timed_loop(benchmark::State& state, Op&& op) {
+  cudaDeviceSynchronize();
+  if (cooldown_ms() > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(cooldown_ms()));
   CudaEventTimer timer;
   for (int i = 0; i < 3; ++i)
     op();
@@ -247,6 +266,7 @@ int main(int argc, char** argv) {
   cudaGetDeviceProperties(&prop, 0);
   benchmark::AddCustomContext("device", prop.name);
   benchmark::AddCustomContext("sms", std::to_string(prop.multiProcessorCount));
+  benchmark::AddCustomContext("cooldown_ms", std::to_string(cooldown_ms()));
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -41,17 +41,15 @@ enum class Schedule {
 template <int BlockW, int BlockTokens, int Stages, LowStaging Staging,
           Schedule Sched = Schedule::cooperative>
 struct W4ASqTilePolicy {
-  static_assert(BlockW == 64 || BlockW == 128 ||
-                    (BlockW == 192 && Sched == Schedule::warp_specialized),
-                "W4ASqTilePolicy: BlockW must be 64 or 128 (one warpgroup per 64 output "
-                "channels), or 192 with the warp-specialized schedule");
+  static_assert(Sched == Schedule::cooperative ? (BlockW == 64 || BlockW == 128)
+                                               : (BlockW == 128 || BlockW == 192),
+                "W4ASqTilePolicy: BlockW (one warpgroup per 64 output channels) must be 64 or "
+                "128 with the cooperative schedule, 128 or 192 (two or three consumer "
+                "warpgroups) with the warp-specialized one");
   static_assert(BlockTokens == 8 || BlockTokens == 16 || BlockTokens == 32 || BlockTokens == 64 ||
                     BlockTokens == 128,
                 "W4ASqTilePolicy: BlockTokens must be 8, 16, 32, 64 or 128");
   static_assert(Stages >= 2 && Stages <= 12, "W4ASqTilePolicy: Stages must lie in [2, 12]");
-  static_assert(Sched == Schedule::cooperative || BlockW == 128 || BlockW == 192,
-                "W4ASqTilePolicy: the warp-specialized schedule takes BlockW 128 or 192 (two or "
-                "three consumer warpgroups)");
   static_assert(Sched == Schedule::cooperative || Staging == LowStaging::prepass,
                 "W4ASqTilePolicy: the warp-specialized schedule needs prepass staging");
   static constexpr bool mma_sync = false; ///< a wgmma (sm_90a) kernel

@@ -19,7 +19,10 @@
 // twice the SMs, else 128), `w4a_sq5_ws_pp` and `w4a_sq5_wide_pp` force the 128- and
 // 192-channel warp-specialized kernels, `w4a_sq5_coop_pp` the cooperative one;
 // `w4a_sq5_ws_prefill` and `w4a_sq5_wide_prefill` run the two warp-specialized kernels on the
-// canonical W. `w4a_sq3b_gemv` is the GEMV kernel with 3-bit low codes (M = 1).
+// canonical W; `w4a_sq5_wide_pp_notail` is `w4a_sq5_wide_pp` with the split of the last
+// wave of tiles turned off (tail_tiles = 0), `w4a_sq5_wide_pp_tail` with that wave's tiles
+// split into `pieces` K pieces (the automatic choice aside: tuning rows). `w4a_sq3b_gemv` is the
+// GEMV kernel with 3-bit low codes (M = 1).
 #include <benchmark/benchmark.h>
 
 #include <sqformat/gpu/gemm/w4_prepack.cuh>
@@ -147,7 +150,10 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
   medians()[key(name, m, n, k)] = t;
 }
 
-template <class Op, bool Prepacked = false, class Config = Sq5>
+/// The warp-specialized kernels' split tail: automatic (the default), turned off, or forced with
+/// the number of pieces in the fourth argument.
+enum class Tail { automatic, off, forced };
+template <class Op, bool Prepacked = false, class Config = Sq5, Tail TailMode = Tail::automatic>
 void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
@@ -173,6 +179,21 @@ void bm_w4a_sq5(benchmark::State& state) {
   a.scale_x_low = sl.get<float>();
   a.scale_w = sw.get<float>();
   a.y = y.get();
+  if (TailMode == Tail::off)
+    a.tail_tiles = 0;
+  if constexpr (TailMode == Tail::forced) { // forced pieces for the last wave's tiles (one CTA a SM)
+    int sms = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    using P = typename Op::policy;
+    const long long tiles = static_cast<long long>((n + P::block_w - 1) / P::block_w) *
+                            ((m + P::block_tokens - 1) / P::block_tokens);
+    a.tail_tiles = static_cast<int>(tiles % sms);
+    a.tail_pieces = static_cast<int>(state.range(3));
+    if (tiles <= sms || a.tail_tiles == 0) {
+      state.SkipWithError("no partial last wave at this shape");
+      return;
+    }
+  }
   DeviceBuffer wp(Prepacked ? sqformat::gpu::W4PrepackedLayout{n, k, kh}.bytes() : 0);
   if (Prepacked) {
     if (sqformat::gpu::prepack_w4_sm90(w.get<std::uint8_t>(), n, k, kh, wp.get<std::uint8_t>(),
@@ -253,6 +274,16 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_coop_pp", bm_w4a_sq5<GemmPrefill, true>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_ws_pp", bm_w4a_sq5<GemmPrefillWs, true>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp", bm_w4a_sq5<GemmPrefillWide, true>));
+        setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp_notail",
+                                           bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::off>));
+        for (const int pieces : {2, 3, 6, 8})
+          benchmark::RegisterBenchmark("w4a_sq5_wide_pp_tail",
+                                       bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::forced>)
+              ->Args({m, s[0], s[1], pieces})
+              ->ArgNames({"M", "N", "K", "pieces"})
+              ->UseManualTime()
+              ->Iterations(iterations)
+              ->Unit(benchmark::kMicrosecond);
       }
     }
   }

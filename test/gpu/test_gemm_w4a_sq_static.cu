@@ -123,11 +123,20 @@ enum class WeightInput {
   prepacked, ///< `w_prepacked` only (host reference transform); `w` is null
 };
 
-/// Runs `Gemm` (a GemmW4ASqStatic or the auto header) on the problem's device copies.
+/// The split-tail fields of the arguments (W4ASqStaticArguments::tail_tiles): automatic by
+/// default.
+struct TailSplit {
+  int tiles = -1;
+  int pieces = 0;
+};
+
+/// Runs `Gemm` (a GemmW4ASqStatic or the auto header) on the problem's device copies. The
+/// workspace starts as 0xFF bytes (no kernel may rely on zeroed workspace); `calls` > 1 runs the
+/// GEMM again on the same workspace (the last call's output is returned).
 template <class Gemm, class C>
 RunResult run_gemm(const Problem<C>& pr, bool want_sums, bool with_bias,
                    gpu::OutputType type = gpu::OutputType::bf16,
-                   WeightInput input = WeightInput::canonical) {
+                   WeightInput input = WeightInput::canonical, TailSplit tail = {}, int calls = 1) {
   const int M = static_cast<int>(pr.x.rows), K = static_cast<int>(pr.x.cols);
   const int N = static_cast<int>(pr.w.rows);
   DeviceVector<std::uint8_t> xh(pr.x.x_high), xl(pr.x.x_low), w(pr.w_packed);
@@ -155,11 +164,20 @@ RunResult run_gemm(const Problem<C>& pr, bool want_sums, bool with_bias,
   a.y = y.ptr;
   a.y_type = type;
   a.int_sums = want_sums ? sums.ptr : nullptr;
+  a.tail_tiles = tail.tiles;
+  a.tail_pieces = tail.pieces;
   const std::size_t ws_bytes = Gemm::workspace_size(a);
   DeviceVector<std::uint8_t> ws(ws_bytes);
+  REQUIRE(cudaMemset(ws.ptr, 0xFF, ws_bytes) == cudaSuccess);
   RunResult r;
-  r.status = Gemm::run(a, ws.ptr, ws_bytes, nullptr);
-  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  for (int call = 0; call < calls; ++call) {
+    if (call > 0) // the next call must write every output again
+      REQUIRE(cudaMemset(y.ptr, 0xFF, y.count * sizeof(std::uint16_t)) == cudaSuccess);
+    r.status = Gemm::run(a, ws.ptr, ws_bytes, nullptr);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    if (r.status != Status::success)
+      break;
+  }
   if (r.status != Status::success)
     return r;
   r.y = y.to_host();
@@ -171,8 +189,10 @@ RunResult run_gemm(const Problem<C>& pr, bool want_sums, bool with_bias,
 template <class C, class Policy>
 RunResult run_device(const Problem<C>& pr, bool want_sums, bool with_bias,
                      gpu::OutputType type = gpu::OutputType::bf16,
-                     WeightInput input = WeightInput::canonical) {
-  return run_gemm<gpu::GemmW4ASqStatic<C, Policy>>(pr, want_sums, with_bias, type, input);
+                     WeightInput input = WeightInput::canonical, TailSplit tail = {},
+                     int calls = 1) {
+  return run_gemm<gpu::GemmW4ASqStatic<C, Policy>>(pr, want_sums, with_bias, type, input, tail,
+                                                   calls);
 }
 
 /// The reference output rounded to the device's output type, bias added in float32 first.
@@ -435,6 +455,77 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) prepacked weights (u8 wgmma, activation-sum cor
   }
 }
 
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) split tail: K pieces of the last output tiles match the "
+                        "reference and the unsplit kernel",
+                        "[gpu][gemm][tail]", Configs) {
+  using C = TestType;
+  using Wide = gpu::W4ASqPrefillWidePolicy;
+  using Ws = gpu::W4ASqPrefillWarpSpecializedPolicy;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // M = 300: three token tiles, the last one partial; N = 1160: 7 tiles of 192 channels (the last
+  // holds 8) or 10 of 128; K = 2048: 16 K tiles, split between the ranges by the config's Kh.
+  Problem<C> pr(300, 1160, 2048, 2048, seed);
+  const auto off = run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16,
+                                       WeightInput::prepacked, TailSplit{0, 0});
+  check_against_reference(pr, off, true);
+  // Pieces of 6, 4 (piece 0 ends where some configs' high range ends), 3 and 1 K tiles; the
+  // last 5 tiles, or every tile.
+  const TailSplit splits[] = {{5, 3}, {5, 4}, {7, 6}, {21, 2}, {2, 16}, {3, 40}};
+  for (const TailSplit t : splits) {
+    CAPTURE(t.tiles, t.pieces);
+    const auto pp =
+        run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked, t, 2);
+    check_against_reference(pr, pp, true);
+    CHECK(pp.y == off.y);
+    CHECK(pp.sums == off.sums);
+    const auto canonical =
+        run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::canonical, t);
+    REQUIRE(canonical.status == Status::success);
+    CHECK(canonical.y == off.y);
+    CHECK(canonical.sums == off.sums);
+    const auto ws =
+        run_device<C, Ws>(pr, false, true, gpu::OutputType::fp16, WeightInput::prepacked, t);
+    check_against_reference(pr, ws, true, gpu::OutputType::fp16);
+  }
+}
+
+TEST_CASE("W4A(SQ) split tail chosen from the SM count gives the unsplit output",
+          "[gpu][gemm][tail]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  using Gemm = gpu::GemmW4ASqStatic<C, gpu::W4ASqPrefillWidePolicy>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // 2048 x 8192: 16 x 43 = 688 tiles of 192 channels x 128 tokens; K = 2048: 16 K tiles.
+  Problem<C> pr(2048, 8192, 2048, 2048, seed);
+  int sms = 0;
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  Gemm::Arguments a;
+  a.m = 2048;
+  a.n = 8192;
+  a.k = 2048;
+  const auto plan = Gemm::tail_plan(a);
+  // The documented rule: fewer than 8 full waves, the last wave's tiles (688 mod SMs), when at
+  // most half the SMs, in min(SMs / tail, 8, 16 / 4) pieces.
+  const int tail = 688 % sms;
+  const int expected_pieces = (688 > sms && 688 < 8 * sms && tail > 0 && 2 * tail <= sms)
+                                  ? std::min({sms / tail, Gemm::tail_max_pieces, 16 / 4})
+                                  : 1;
+  CAPTURE(sms, tail);
+  CHECK(plan.pieces == (expected_pieces >= 2 ? expected_pieces : 1));
+  if (plan.pieces < 2)
+    WARN("this device's SM count leaves no split tail at 2048 x 8192; only the equality of two "
+         "unsplit runs is checked");
+  const auto automatic = run_device<C, gpu::W4ASqPrefillWidePolicy>(
+      pr, true, false, gpu::OutputType::bf16, WeightInput::prepacked, TailSplit{}, 2);
+  const auto off = run_device<C, gpu::W4ASqPrefillWidePolicy>(
+      pr, true, false, gpu::OutputType::bf16, WeightInput::prepacked, TailSplit{0, 0});
+  REQUIRE(automatic.status == Status::success);
+  REQUIRE(off.status == Status::success);
+  CHECK(automatic.y == off.y);
+  CHECK(automatic.sums == off.sums);
+}
+
 TEST_CASE("Prepacked W layout: host round trip, device transform equals the host one",
           "[gpu][gemm][prepack]") {
   const std::uint32_t seed = fresh_seed();
@@ -672,6 +763,26 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
           b.k = 16 * 40; // K = 640, Kh = 160: groups straddle the high/low boundary
         }) == Status::invalid_shape);
   CHECK(why != nullptr);
+  // Split tail: automatic (-1), off (0), or forced with >= 2 pieces on warp-specialized policies
+  // with per-channel scales.
+  CHECK(with([](Gemm::Arguments& b) { b.tail_tiles = -2; }) == Status::invalid_argument);
+  CHECK(with([](Gemm::Arguments& b) {
+          b.tail_tiles = 1;
+          b.tail_pieces = 2;
+        }) == Status::invalid_argument); // the cooperative prefill policy
+  using WsGemm = gpu::GemmW4ASqStatic<C, gpu::W4ASqPrefillWidePolicy>;
+  Gemm::Arguments forced = a;
+  forced.tail_tiles = 1;
+  forced.tail_pieces = 1;
+  CHECK(WsGemm::can_implement(forced, &why) == Status::invalid_argument);
+  forced.tail_pieces = 2; // K = 256: 2 K tiles (Kh = 64, Kl = 192), one a piece
+  REQUIRE(WsGemm::can_implement(forced, &why) == Status::success);
+  CHECK(WsGemm::tail_plan(forced).pieces == 2);
+  CHECK(WsGemm::workspace_size(forced) ==
+        static_cast<std::size_t>(4 * 192) + 2 * 2 * 192 * 128 * 4 + 256);
+  forced.weight_scale_group = 128;
+  forced.k = 16 * 32 * 3;
+  CHECK(WsGemm::can_implement(forced, &why) == Status::invalid_argument);
   // The prepass policy needs a workspace of M * Kl bytes.
   REQUIRE(Gemm::workspace_size(a) == static_cast<std::size_t>(4 * 192));
   CHECK(Gemm::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);

@@ -78,6 +78,15 @@ struct W4ASqStaticArguments {
   /// Test hook: when set (per-channel scales only), the kernel also writes the exact int32 sums,
   /// 2 x M x N: the high-block sums, then the low-block sums, each M x N row-major.
   std::int32_t* int_sums = nullptr;
+  /// Split tail (warp-specialized policies with per-channel weight scales; results never
+  /// change): one CTA of these runs per SM, so the last wave of output tiles may fill only a
+  /// few SMs. -1 (default): when the tiles make at least one and fewer than 8 full waves and the
+  /// last wave holds at most half the SMs, its tiles are each split along K into up to
+  /// min(SMs / tail tiles, 8) pieces of at least 4 K tiles (see tail_plan). 0: never. t > 0
+  /// (tuning, tests): split the last t output tiles into `tail_pieces` >= 2 pieces (at most one
+  /// per K tile of 128 columns).
+  int tail_tiles = -1;
+  int tail_pieces = 0;
 };
 
 /// \tparam Config an SqConfig with 8-bit high elements (its bank and H fix Kh = H·K/b).
@@ -156,6 +165,20 @@ public:
     const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
     if (token_tiles > 65535)
       return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
+    if (args.tail_tiles < -1 || (args.tail_tiles > 0 && args.tail_pieces < 2))
+      return fail(
+          Status::invalid_argument,
+          "tail_tiles must be -1 (automatic), 0 (off) or a tile count with tail_pieces >= 2");
+    if (args.tail_tiles > 0 &&
+        (Policy::schedule != Schedule::warp_specialized || args.weight_scale_group != 0))
+      return fail(Status::invalid_argument,
+                  "a split tail (tail_tiles > 0) needs a "
+                  "warp-specialized policy and per-channel weight scales");
+    if (Policy::schedule == Schedule::warp_specialized) {
+      const TailPlan plan = tail_plan(args);
+      if (plan.first + static_cast<long long>(plan.tiles) * plan.pieces >= (1LL << 31))
+        return fail(Status::invalid_shape, "too many output tiles (CTAs) for a 1-D grid");
+    }
     return Status::success;
   }
 
@@ -168,7 +191,67 @@ public:
       return 0;
     if constexpr (Policy::mma_sync)
       return mma_workspace_bytes(args, split_count(args));
-    return prepass_bytes(args) + sums_bytes(args) + partial_bytes(args, split_count(args));
+    return prepass_bytes(args) + sums_bytes(args) + partial_bytes(args, split_count(args)) +
+           tail_bytes(tail_plan(args));
+  }
+
+  /// How `run` splits the last wave of output tiles (warp-specialized policies, see
+  /// W4ASqStaticArguments::tail_tiles): the tiles from `first` on (`tiles` of them) each run as
+  /// `pieces` CTAs of `k_tiles` consecutive K tiles; pieces = 1: no split.
+  struct TailPlan {
+    long long first = 0;
+    int tiles = 0;
+    int pieces = 1;
+    int k_tiles = 0;
+  };
+  /// Automatic split: at most this many pieces a tile, each of at least this many K tiles (the
+  /// last piece adds up every piece's sums, and a short piece spends its time filling the ring),
+  /// and only below this many full waves: with more, the CTAs' end times spread out over the
+  /// waves and the last one no longer waits a whole tile (on an H100, 5.2 waves: 5-9 % less
+  /// time; 9 and 18 waves: no gain; docs/performance.md).
+  static constexpr int tail_max_pieces = 8;
+  static constexpr int tail_min_k_tiles = 4;
+  static constexpr int tail_max_waves = 8;
+
+  static TailPlan tail_plan(const Arguments& args) {
+    TailPlan plan;
+    const long long out_tiles = output_tiles(args);
+    plan.first = out_tiles;
+    if (Policy::schedule != Schedule::warp_specialized || out_tiles < 1 ||
+        args.weight_scale_group != 0 || args.tail_tiles == 0 || args.tail_tiles < -1)
+      return plan;
+    const int k_tile_count = k_tiles(args);
+    long long tail = 0;
+    int pieces = 1;
+    if (args.tail_tiles > 0) {
+      tail = args.tail_tiles < out_tiles ? args.tail_tiles : out_tiles;
+      pieces = args.tail_pieces < k_tile_count ? args.tail_pieces : k_tile_count;
+    } else {
+      // One CTA a SM: a warp-specialized CTA takes the whole register file (W4ASqWsRegisters).
+      int sms = 0;
+      if (current_sm_count(sms) != Status::success || out_tiles <= sms ||
+          out_tiles >= static_cast<long long>(tail_max_waves) * sms)
+        return plan;
+      tail = out_tiles % sms;
+      if (tail == 0 || 2 * tail > sms)
+        return plan;
+      pieces = static_cast<int>(sms / tail);
+      pieces = pieces < tail_max_pieces ? pieces : tail_max_pieces;
+      const int by_k = k_tile_count / tail_min_k_tiles;
+      pieces = pieces < by_k ? pieces : by_k;
+    }
+    if (pieces < 2)
+      return plan;
+    // No empty pieces: recount with the K tiles each piece gets.
+    const int per = (k_tile_count + pieces - 1) / pieces;
+    pieces = (k_tile_count + per - 1) / per;
+    if (pieces < 2)
+      return plan;
+    plan.first = out_tiles - tail;
+    plan.tiles = static_cast<int>(tail);
+    plan.pieces = pieces;
+    plan.k_tiles = per;
+    return plan;
   }
 
   /// Whether `run` takes the prepacked-weight path: a prepass policy and `w_prepacked` given.
@@ -260,6 +343,22 @@ private:
       return 0;
     const std::size_t bytes = static_cast<std::size_t>(args.m) * sum_segments(args) * 4;
     return (bytes + 255) / 256 * 256;
+  }
+  static long long output_tiles(const Arguments& args) {
+    return static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
+           ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+  }
+  /// Split tail: each piece's slices (both ranges, a tile's int32 sums each), then one arrival
+  /// counter per split tile.
+  static std::size_t tail_slice_bytes(const TailPlan& plan) {
+    const std::size_t bytes = static_cast<std::size_t>(plan.tiles) * plan.pieces * 2 *
+                              Policy::block_w * Policy::block_tokens * sizeof(std::int32_t);
+    return (bytes + 255) / 256 * 256;
+  }
+  static std::size_t tail_bytes(const TailPlan& plan) {
+    if (plan.pieces < 2)
+      return 0;
+    return tail_slice_bytes(plan) + (plan.tiles * sizeof(unsigned int) + 255) / 256 * 256;
   }
   static std::size_t partial_bytes(const Arguments& args, int splits) {
     return splits > 1 ? static_cast<std::size_t>(splits) * 2 * static_cast<std::size_t>(args.m) *
@@ -408,6 +507,18 @@ private:
     p.partials = p.splits > 1 ? reinterpret_cast<std::int32_t*>(
                                     static_cast<std::uint8_t*>(workspace) + prepass_bytes(args))
                               : nullptr;
+    // Split tail (warp-specialized kernels): after the prepass buffer and the X sums.
+    const TailPlan tail = tail_plan(args);
+    p.tail_first = static_cast<int>(tail.first);
+    p.tail_pieces = tail.pieces;
+    p.tail_k_tiles = tail.k_tiles;
+    unsigned int* tail_counters = nullptr;
+    if (tail.pieces > 1) {
+      auto* base = static_cast<std::uint8_t*>(workspace) + prepass_bytes(args) + sums_bytes(args);
+      p.tail_partials = reinterpret_cast<std::int32_t*>(base);
+      tail_counters = reinterpret_cast<unsigned int*>(base + tail_slice_bytes(tail));
+      p.tail_counters = tail_counters;
+    }
 
     const auto k_half = static_cast<std::uint64_t>(args.k) / 2;
     const auto kh = static_cast<std::uint64_t>(p.k_high), kl = static_cast<std::uint64_t>(p.k_low);
@@ -440,7 +551,7 @@ private:
         detail::widen_low_and_sum_kernel<low_bits>
             <<<static_cast<unsigned>(args.m < (1 << 20) ? args.m : (1 << 20)), block, 0, stream>>>(
                 args.x_low, wide, args.x_high, sums, args.m, p.k_high, p.k_low,
-                args.weight_scale_group == 128 ? 1 : 0);
+                args.weight_scale_group == 128 ? 1 : 0, tail_counters, tail.tiles);
         p.x_sums = sums;
         p.x_sum_segments = sum_segments(args);
         p.w_prepacked = args.w_prepacked;
@@ -450,12 +561,17 @@ private:
         const long long blocks = (groups + block - 1) / block;
         detail::widen_low_bits_kernel<low_bits>
             <<<static_cast<unsigned>(blocks < 65535 * 16 ? blocks : 65535 * 16), block, 0,
-               stream>>>(args.x_low, wide, args.m, p.k_low);
+               stream>>>(args.x_low, wide, args.m, p.k_low, tail_counters, tail.tiles);
       }
       p.x_low = wide;
     }
-    const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w,
-                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens, p.splits);
+    // Warp-specialized kernels: a 1-D grid over the output tiles, the split tail's pieces last.
+    const dim3 grid =
+        Policy::schedule == Schedule::warp_specialized
+            ? dim3(static_cast<unsigned>(tail.first +
+                                         static_cast<long long>(tail.tiles) * tail.pieces))
+            : dim3((args.n + Policy::block_w - 1) / Policy::block_w,
+                   (args.m + Policy::block_tokens - 1) / Policy::block_tokens, p.splits);
     kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
     if (p.splits > 1) {
       const std::size_t outputs = static_cast<std::size_t>(args.m) * args.n;

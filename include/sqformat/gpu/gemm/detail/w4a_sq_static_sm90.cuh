@@ -151,12 +151,15 @@ template <int BlockTokens> struct W4ASqTokenData {
 /// 1 low; `segment`: the index of the segment's Σx (the range, or the group of 128). The int_sums
 /// test hook (`sums_plane`, null in production) is written in a separate pass, so that the fold
 /// itself holds no stores.
-template <int BlockTokens, bool PrepackedW>
+///
+/// `acc(i)` returns the sum of accumulator i (a register of the wgmma loop, or, in the split
+/// tail, a word in shared memory read when needed).
+template <int BlockTokens, bool PrepackedW, class Sums>
 __device__ __forceinline__ void
 fold_segment_sums(const W4ASqStaticParams& p, const W4ASqTokenData<BlockTokens>& tokens,
-                  const std::int32_t (&acc)[BlockTokens / 2], float (&out)[BlockTokens / 2],
-                  int range, int segment, float w_scale_row0, float w_scale_row1,
-                  std::int32_t* sums_plane, int m0, int n0, int row0, int c) {
+                  const Sums& acc, float (&out)[BlockTokens / 2], int range, int segment,
+                  float w_scale_row0, float w_scale_row1, std::int32_t* sums_plane, int m0, int n0,
+                  int row0, int c) {
 #pragma unroll
   for (int j = 0; j < BlockTokens / 8; ++j) {
     const int t = 8 * j + 2 * c;
@@ -167,7 +170,7 @@ fold_segment_sums(const W4ASqStaticParams& p, const W4ASqTokenData<BlockTokens>&
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int idx = 4 * j + 2 * h + e;
-        const std::int32_t sum = acc[idx] - (e ? offset.y : offset.x);
+        const std::int32_t sum = acc(idx) - (e ? offset.y : offset.x);
         const float s = __fmul_rn(e ? sx.y : sx.x, h ? w_scale_row1 : w_scale_row0);
         out[idx] = __fadd_rn(out[idx], __fmul_rn(s, static_cast<float>(sum)));
       }
@@ -185,9 +188,30 @@ fold_segment_sums(const W4ASqStaticParams& p, const W4ASqTokenData<BlockTokens>&
         const int m = m0 + t + e, n = n0 + row0 + 8 * h;
         if (m < p.m && n < p.n)
           sums_plane[static_cast<std::size_t>(m) * p.n + n] =
-              acc[4 * j + 2 * h + e] - (e ? offset.y : offset.x);
+              acc(4 * j + 2 * h + e) - (e ? offset.y : offset.x);
       }
   }
+}
+
+/// The fold at the end of a range (per-channel scales; `group` 0) or of a group of 128 columns
+/// (per-group scales; `group` its index) that both sm_90 kernels run: this thread's two weight
+/// scales (0 past N), the int_sums plane of the range (test hook, per-channel scales only), then
+/// fold_segment_sums (`acc` as there).
+template <int BlockTokens, bool PrepackedW, class Sums>
+__device__ __forceinline__ void
+fold_range_sums(const W4ASqStaticParams& p, const W4ASqTokenData<BlockTokens>& tokens,
+                const Sums& acc, float (&out)[BlockTokens / 2], bool high, int group, int m0,
+                int n0, int row0, int c) {
+  const bool grouped = p.w_groups > 1;
+  const int na = n0 + row0, nb = na + 8;
+  const float swa = na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
+  const float swb = nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
+  std::int32_t* plane = nullptr;
+  if (p.int_sums != nullptr && !grouped)
+    plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
+  fold_segment_sums<BlockTokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
+                                             grouped ? group : (high ? 0 : 1), swa, swb, plane, m0,
+                                             n0, row0, c);
 }
 
 template <int LowBits, class Policy, bool PrepackedW = false>
@@ -385,22 +409,13 @@ __global__ void __launch_bounds__(Policy::threads, 1)
       const int group =
           grouped ? (high ? t * K::block_k : p.k_high + (t - tiles_high) * K::block_k) / K::block_k
                   : 0;
-      const int na = n0 + row0, nb = na + 8;
-      const float swa =
-          na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
-      const float swb =
-          nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
-      const std::size_t plane_size = static_cast<std::size_t>(p.m) * p.n;
       if (p.splits > 1) {
+        const std::size_t plane_size = static_cast<std::size_t>(p.m) * p.n;
         store_sums(p.partials +
                    (2 * static_cast<std::size_t>(blockIdx.z) + (high ? 0 : 1)) * plane_size);
       } else {
-        std::int32_t* plane = nullptr;
-        if (p.int_sums != nullptr && !grouped)
-          plane = p.int_sums + (high ? 0 : plane_size);
-        fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
-                                                       grouped ? group : (high ? 0 : 1), swa, swb,
-                                                       plane, m0, n0, row0, c);
+        fold_range_sums<K::block_tokens, PrepackedW>(
+            p, tokens, [&](int i) { return acc[i]; }, out, high, group, m0, n0, row0, c);
       }
       segment_start = true;
     }

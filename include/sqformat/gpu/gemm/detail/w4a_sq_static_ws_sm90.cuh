@@ -15,6 +15,13 @@
 //                            block-wide barrier in the main loop, so one warpgroup's widening
 //                            overlaps another's MMAs and the TMA of later stages.
 //
+// Split tail: one CTA a SM (each holds the whole register file), so output tiles run in waves of
+// one per SM, and a last wave that fills a few SMs takes as long as a full one (at 2048 x 8192
+// with 192-channel tiles: 688 tiles, 5 full waves and 28 tiles). The host may split those last
+// tiles along K into pieces that run side by side (W4ASqStaticParams::tail_first); each piece
+// writes exact int32 partial sums and the last one to finish adds them and folds, so the output
+// is bit-identical to the unsplit kernel's.
+//
 // PrepackedW: weights in the layout of w4_prepack.hpp (bulk copies of 4096-byte blocks, u8 A,
 // the −8·Σx correction applied at each fold), as in w4a_sq_static_sm90.cuh.
 #pragma once
@@ -68,11 +75,23 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   auto* empty_bar = full_bar + K::stages;
   const int tid = threadIdx.x;
   const int wg = tid / 128;
-  const int n0 = blockIdx.x * K::block_w;
-  const int m0 = blockIdx.y * K::block_tokens;
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
+  // This CTA's output tile (1-D grid, row-major over token tiles x channel tiles) and K tiles:
+  // all of them, or one piece of a split tail tile.
+  int tile = static_cast<int>(blockIdx.x);
+  const bool split = tile >= p.tail_first;
+  int piece = 0;
+  if (split) {
+    piece = (tile - p.tail_first) % p.tail_pieces;
+    tile = p.tail_first + (tile - p.tail_first) / p.tail_pieces;
+  }
+  const int channel_tiles = (p.n + K::block_w - 1) / K::block_w;
+  const int n0 = (tile % channel_tiles) * K::block_w;
+  const int m0 = (tile / channel_tiles) * K::block_tokens;
+  const int t_begin = split ? piece * p.tail_k_tiles : 0;
+  const int t_end = split ? min(tiles, t_begin + p.tail_k_tiles) : tiles;
 
   auto x_tile = [&](int stage) { return smem + stage * K::stage_bytes; };
   auto w_tile = [&](int stage) { return smem + stage * K::stage_bytes + K::x_tile_bytes; };
@@ -92,10 +111,11 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     ptx::setmaxnreg_dec<Registers::producer>();
     if (tid != 0)
       return;
-    for (int i = 0; i < tiles; ++i) {
-      const int stage = i % K::stages;
-      if (i >= K::stages) // wait until every consumer warp released the stage's previous tile
-        ptx::mbarrier_wait(ptx::shared_address(&empty_bar[stage]), ((i / K::stages) - 1) & 1);
+    for (int i = t_begin; i < t_end; ++i) {
+      const int j = i - t_begin; // position in this CTA's ring
+      const int stage = j % K::stages;
+      if (j >= K::stages) // wait until every consumer warp released the stage's previous tile
+        ptx::mbarrier_wait(ptx::shared_address(&empty_bar[stage]), ((j / K::stages) - 1) & 1);
       // Boxes past the end of a range, past M or past N arrive as zeros; W columns past Kh in
       // a high tile meet zero activations.
       const bool high = i < tiles_high;
@@ -161,11 +181,21 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   const std::uint32_t prepacked_offset = cwg * 4096 + (warp * 32 + lane) * 16;
   bool segment_start = true;
 
+  // Split tail: piece z's slice of range r (0 high, 1 low), block_w x block_tokens int32 in
+  // register order: word i of consumer thread t at i · consumer_threads + t (coalesced).
+  constexpr int slice_words = K::accumulators * consumer_threads;
+  auto slice = [&](int z, int range) {
+    const std::size_t index =
+        (static_cast<std::size_t>(tile - p.tail_first) * p.tail_pieces + z) * 2 + range;
+    return p.tail_partials + index * slice_words;
+  };
+
 #pragma unroll 1
-  for (int i = 0; i < tiles; ++i) {
-    const int stage = i % K::stages;
+  for (int i = t_begin; i < t_end; ++i) {
+    const int j = i - t_begin;
+    const int stage = j % K::stages;
     const bool high = i < tiles_high;
-    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (i / K::stages) & 1);
+    ptx::mbarrier_wait(ptx::shared_address(&full_bar[stage]), (j / K::stages) & 1);
 
     const std::uint32_t w_smem = w_smem0 + stage * K::stage_bytes;
     const std::uint64_t desc = ptx::sw128_kmajor_descriptor(x_smem0 + stage * K::stage_bytes);
@@ -190,23 +220,89 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     if (lane == 0)
       ptx::mbarrier_arrive(ptx::shared_address(&empty_bar[stage]));
 
-    const bool range_ends = (i == tiles_high - 1) || (i == tiles - 1);
-    if (grouped || range_ends) {
+    const bool range_ends = (i == tiles_high - 1) || (i == t_end - 1);
+    if (split && range_ends) { // per-channel scales only: the range's partial sums to the slice
+      std::int32_t* dst = slice(piece, high ? 0 : 1) + ctid;
+#pragma unroll
+      for (int a_i = 0; a_i < K::accumulators; ++a_i)
+        dst[a_i * consumer_threads] = acc[a_i];
+      segment_start = true;
+    } else if (grouped || range_ends) {
       const int group =
           grouped ? (high ? i * K::block_k : p.k_high + (i - tiles_high) * K::block_k) / K::block_k
                   : 0;
-      const int na = n0 + row0, nb = na + 8;
-      const float swa =
-          na < p.n ? p.scale_w[static_cast<std::size_t>(na) * p.w_groups + group] : 0.f;
-      const float swb =
-          nb < p.n ? p.scale_w[static_cast<std::size_t>(nb) * p.w_groups + group] : 0.f;
-      std::int32_t* plane = nullptr;
-      if (p.int_sums != nullptr && !grouped)
-        plane = p.int_sums + (high ? 0 : static_cast<std::size_t>(p.m) * p.n);
-      fold_segment_sums<K::block_tokens, PrepackedW>(p, tokens, acc, out, high ? 0 : 1,
-                                                     grouped ? group : (high ? 0 : 1), swa, swb,
-                                                     plane, m0, n0, row0, c);
+      fold_range_sums<K::block_tokens, PrepackedW>(
+          p, tokens, [&](int a_i) { return acc[a_i]; }, out, high, group, m0, n0, row0, c);
       segment_start = true;
+    }
+  }
+
+  if (split) {
+    // Publish this piece's slices, count it in; the last piece of the tile continues.
+    __threadfence();
+    ptx::named_barrier_sync(1, consumer_threads); // every consumer's MMAs and stores are done
+    auto* last_flag = reinterpret_cast<volatile int*>(smem); // the pipeline buffers are idle
+    if (ctid == 0)
+      *last_flag = atomicInc(&p.tail_counters[tile - p.tail_first], p.tail_pieces - 1) ==
+                   static_cast<unsigned>(p.tail_pieces - 1); // wraps back to 0 for the next call
+    ptx::named_barrier_sync(1, consumer_threads);
+    const bool last = *last_flag != 0;
+    ptx::named_barrier_sync(1, consumer_threads); // everyone read the flag before smem is reused
+    if (!last)
+      return;
+    __threadfence();
+    // A piece folds nothing in its loop (split tails have per-channel scales), so `out` is still
+    // zero; saying so frees its registers until the first fold below.
+#pragma unroll
+    for (int a_i = 0; a_i < K::accumulators; ++a_i)
+      out[a_i] = 0.0f;
+    // Both ranges in the reference's order (high, then low). The consumers add up the slices of
+    // the pieces that cover the range (exact integer addition) into the idle pipeline buffers,
+    // 16-byte words, `chunk` loads in flight a thread (the registers of `out` stay live, and a
+    // thread's own 64 words would need them all); then each thread reads its accumulators back
+    // and folds them as the unsplit kernel does.
+    static_assert(slice_words * 4 <= K::pipeline_bytes, "a range's sums fit the pipeline buffers");
+    constexpr int vectors = slice_words / 4; // int4 a range
+    constexpr int chunk = 8;
+    static_assert(vectors % (chunk * consumer_threads) == 0, "whole chunks per thread");
+    auto* sum_vectors = reinterpret_cast<int4*>(smem);
+    const auto* sum_words = reinterpret_cast<const std::int32_t*>(smem);
+#pragma unroll
+    for (int range = 0; range < 2; ++range) {
+      if ((range == 0 ? tiles_high : tiles_low) == 0)
+        continue;
+#pragma unroll 1
+      for (int v0 = 0; v0 < vectors / consumer_threads; v0 += chunk) {
+        int4 t[chunk];
+#pragma unroll
+        for (int u = 0; u < chunk; ++u)
+          t[u] = make_int4(0, 0, 0, 0);
+#pragma unroll 1
+        for (int z = 0; z < p.tail_pieces; ++z) {
+          const int z_begin = z * p.tail_k_tiles, z_end = min(tiles, z_begin + p.tail_k_tiles);
+          if (range == 0 ? z_begin >= tiles_high : z_end <= tiles_high)
+            continue; // this piece holds no K tile of the range
+          const auto* src = reinterpret_cast<const int4*>(slice(z, range));
+#pragma unroll
+          for (int u = 0; u < chunk; ++u) {
+            const int4 x = __ldcg(src + (v0 + u) * consumer_threads + ctid);
+            t[u].x += x.x;
+            t[u].y += x.y;
+            t[u].z += x.z;
+            t[u].w += x.w;
+          }
+        }
+#pragma unroll
+        for (int u = 0; u < chunk; ++u)
+          sum_vectors[(v0 + u) * consumer_threads + ctid] = t[u];
+      }
+      ptx::named_barrier_sync(1, consumer_threads);
+      // The fold reads each sum from shared memory when it needs it (a register copy of all
+      // of them next to `out` spilled with three consumer warpgroups).
+      fold_range_sums<K::block_tokens, PrepackedW>(
+          p, tokens, [&](int a_i) { return sum_words[a_i * consumer_threads + ctid]; }, out,
+          range == 0, 0, m0, n0, row0, c);
+      ptx::named_barrier_sync(1, consumer_threads); // read before the next range overwrites
     }
   }
 

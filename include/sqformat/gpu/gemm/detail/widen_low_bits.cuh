@@ -59,4 +59,13 @@ __device__ __forceinline__ void widen_codes32(const std::uint32_t* words, std::u
   }
 }
 
+/// The prepass kernels also zero the GEMM's split-tail counters (W4ASqStaticParams::
+/// tail_counters), so that the GEMM that follows on the stream needs no launch of its own for
+/// them: block 0 writes `count` zero words.
+__device__ __forceinline__ void zero_words_in_first_block(unsigned int* words, int count) {
+  if (blockIdx.x == 0)
+    for (int i = threadIdx.x; i < count; i += blockDim.x)
+      words[i] = 0u;
+}
+
 } // namespace sqformat::gpu::detail

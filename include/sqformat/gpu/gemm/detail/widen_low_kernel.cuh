@@ -3,7 +3,8 @@
 // a compute-bound GEMM reads both activation blocks as INT8.
 //
 // One thread per 32 codes of a row: reads their 4*Bits bytes (4-byte aligned because k_low is a
-// multiple of 32), writes 32 bytes.
+// multiple of 32), writes 32 bytes. Block 0 also zeroes `zero_count` words at `zero` (the
+// GEMM's split-tail counters).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,9 @@ namespace sqformat::gpu::detail {
 
 template <int Bits>
 __global__ void widen_low_bits_kernel(const std::uint8_t* __restrict__ packed,
-                                      std::int8_t* __restrict__ out, int rows, int k_low) {
+                                      std::int8_t* __restrict__ out, int rows, int k_low,
+                                      unsigned int* zero = nullptr, int zero_count = 0) {
+  zero_words_in_first_block(zero, zero_count);
   const int groups_per_row = k_low / 32;
   const long long total = static_cast<long long>(rows) * groups_per_row;
   const std::size_t in_stride = static_cast<std::size_t>(k_low) * Bits / 8;

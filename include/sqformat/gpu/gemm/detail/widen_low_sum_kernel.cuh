@@ -27,7 +27,8 @@ __global__ void __launch_bounds__(256)
     widen_low_and_sum_kernel(const std::uint8_t* __restrict__ packed, std::int8_t* __restrict__ out,
                              const std::int8_t* __restrict__ x_high,
                              std::int32_t* __restrict__ sums, int rows, int k_high, int k_low,
-                             int grouped) {
+                             int grouped, unsigned int* zero = nullptr, int zero_count = 0) {
+  zero_words_in_first_block(zero, zero_count); // the GEMM's split-tail counters
   __shared__ int partial[2][8];
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int segments = grouped ? (k_high + k_low) / 128 : 2;

@@ -181,7 +181,8 @@ void bm_w4a_sq5(benchmark::State& state) {
   a.y = y.get();
   if (TailMode == Tail::off)
     a.tail_tiles = 0;
-  if constexpr (TailMode == Tail::forced) { // forced pieces for the last wave's tiles (one CTA a SM)
+  if constexpr (TailMode ==
+                Tail::forced) { // forced pieces for the last wave's tiles (one CTA a SM)
     int sms = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     using P = typename Op::policy;

@@ -152,7 +152,7 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
 
 /// The warp-specialized kernels' split tail: automatic (the default), turned off, or forced with
 /// the number of pieces in the fourth argument.
-enum class Tail { automatic, off, forced };
+enum class Tail { automatic, off, forced, token_group };
 template <class Op, bool Prepacked = false, class Config = Sq5, Tail TailMode = Tail::automatic>
 void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
@@ -181,6 +181,8 @@ void bm_w4a_sq5(benchmark::State& state) {
   a.y = y.get();
   if (TailMode == Tail::off)
     a.tail_tiles = 0;
+  if (TailMode == Tail::token_group) // the fourth argument: token tiles a group of output tiles
+    a.token_group = static_cast<int>(state.range(3));
   if constexpr (TailMode ==
                 Tail::forced) { // forced pieces for the last wave's tiles (one CTA a SM)
     int sms = 0;
@@ -277,6 +279,14 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp", bm_w4a_sq5<GemmPrefillWide, true>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp_notail",
                                            bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::off>));
+        for (const int group : {1, 2, 4, 8, 16})
+          benchmark::RegisterBenchmark("w4a_sq5_wide_pp_group",
+                                       bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::token_group>)
+              ->Args({m, s[0], s[1], group})
+              ->ArgNames({"M", "N", "K", "group"})
+              ->UseManualTime()
+              ->Iterations(iterations)
+              ->Unit(benchmark::kMicrosecond);
         for (const int pieces : {2, 3, 6, 8})
           benchmark::RegisterBenchmark("w4a_sq5_wide_pp_tail",
                                        bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::forced>)

@@ -123,11 +123,12 @@ enum class WeightInput {
   prepacked, ///< `w_prepacked` only (host reference transform); `w` is null
 };
 
-/// The split-tail fields of the arguments (W4ASqStaticArguments::tail_tiles): automatic by
-/// default.
+/// The split-tail and tile-order fields of the arguments (W4ASqStaticArguments::tail_tiles,
+/// token_group): automatic by default.
 struct TailSplit {
   int tiles = -1;
   int pieces = 0;
+  int token_group = 0;
 };
 
 /// Runs `Gemm` (a GemmW4ASqStatic or the auto header) on the problem's device copies. The
@@ -166,6 +167,7 @@ RunResult run_gemm(const Problem<C>& pr, bool want_sums, bool with_bias,
   a.int_sums = want_sums ? sums.ptr : nullptr;
   a.tail_tiles = tail.tiles;
   a.tail_pieces = tail.pieces;
+  a.token_group = tail.token_group;
   const std::size_t ws_bytes = Gemm::workspace_size(a);
   DeviceVector<std::uint8_t> ws(ws_bytes);
   REQUIRE(cudaMemset(ws.ptr, 0xFF, ws_bytes) == cudaSuccess);
@@ -488,6 +490,23 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) split tail: K pieces of the last output tiles m
         run_device<C, Ws>(pr, false, true, gpu::OutputType::fp16, WeightInput::prepacked, t);
     check_against_reference(pr, ws, true, gpu::OutputType::fp16);
   }
+  // Tile orders: channel tile fastest (groups of 1), token tile fastest in groups of 2 (the
+  // last group holds one token tile) and 4 (one group, short), against the default's groups of
+  // 8 (one group of 3 here), with and without a split tail: the same bytes.
+  for (const TailSplit t : {TailSplit{0, 0, 1}, TailSplit{5, 3, 1}, TailSplit{0, 0, 2},
+                            TailSplit{5, 3, 2}, TailSplit{-1, 0, 4}}) {
+    CAPTURE(t.tiles, t.pieces, t.token_group);
+    const auto grouped =
+        run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked, t);
+    REQUIRE(grouped.status == Status::success);
+    CHECK(grouped.y == off.y);
+    CHECK(grouped.sums == off.sums);
+    const auto ws =
+        run_device<C, Ws>(pr, true, true, gpu::OutputType::bf16, WeightInput::canonical, t);
+    REQUIRE(ws.status == Status::success);
+    CHECK(ws.y == off.y);
+    CHECK(ws.sums == off.sums);
+  }
 }
 
 TEST_CASE("W4A(SQ) split tail chosen from the SM count gives the unsplit output",
@@ -766,6 +785,7 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   // Split tail: automatic (-1), off (0), or forced with >= 2 pieces on warp-specialized policies
   // with per-channel scales.
   CHECK(with([](Gemm::Arguments& b) { b.tail_tiles = -2; }) == Status::invalid_argument);
+  CHECK(with([](Gemm::Arguments& b) { b.token_group = -1; }) == Status::invalid_argument);
   CHECK(with([](Gemm::Arguments& b) {
           b.tail_tiles = 1;
           b.tail_pieces = 2;

@@ -87,6 +87,11 @@ struct W4ASqStaticArguments {
   /// per K tile of 128 columns).
   int tail_tiles = -1;
   int tail_pieces = 0;
+  /// Order of the output tiles (warp-specialized policies; results never change): groups of
+  /// this many token tiles, the token tile fastest inside a group, so that the CTAs of a wave
+  /// share W rows as well as X rows; 1: channel tiles fastest. 0 (default): 8
+  /// (`default_token_group`).
+  int token_group = 0;
 };
 
 /// \tparam Config an SqConfig with 8-bit high elements (its bank and H fix Kh = H·K/b).
@@ -165,6 +170,8 @@ public:
     const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
     if (token_tiles > 65535)
       return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
+    if (args.token_group < 0)
+      return fail(Status::invalid_argument, "token_group must be 0 (automatic) or positive");
     if (args.tail_tiles < -1 || (args.tail_tiles > 0 && args.tail_pieces < 2))
       return fail(
           Status::invalid_argument,
@@ -204,6 +211,14 @@ public:
     int pieces = 1;
     int k_tiles = 0;
   };
+  /// Token tiles a group of output tiles (warp-specialized policies) when `token_group` is 0.
+  /// With channel tiles fastest, the CTAs of a wave on a 28672-channel layer each read their own
+  /// W rows, and W (117 MB at K = 8192) streams from DRAM once per token tile; groups of 8 read
+  /// it once per 8. On an H100, 8 was best or within 1 % of the best of 1/2/4/8/16 at every
+  /// Llama shape with M = 2048 and 8192: up to 11 % less time at N = 28672, no loss elsewhere
+  /// (docs/performance.md, "Prefill: tile order").
+  static constexpr int default_token_group = 8;
+
   /// Automatic split: at most this many pieces a tile, each of at least this many K tiles (the
   /// last piece adds up every piece's sums, and a short piece spends its time filling the ring),
   /// and only below this many full waves: with more, the CTAs' end times spread out over the
@@ -509,6 +524,7 @@ private:
                               : nullptr;
     // Split tail (warp-specialized kernels): after the prepass buffer and the X sums.
     const TailPlan tail = tail_plan(args);
+    p.token_group = args.token_group > 0 ? args.token_group : default_token_group;
     p.tail_first = static_cast<int>(tail.first);
     p.tail_pieces = tail.pieces;
     p.tail_k_tiles = tail.k_tiles;

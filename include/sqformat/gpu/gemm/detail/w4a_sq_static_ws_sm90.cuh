@@ -57,6 +57,17 @@ template <> struct W4ASqWsRegisters<3> {
   static constexpr int consumer = 160;
 };
 
+/// (token tile, channel tile) of output tile `tile` in groups of `group` token tiles: the groups
+/// one after another, and inside a group the token tile fastest, so that the CTAs running at
+/// the same time share W rows as well as X rows (group 1: channel tile fastest, row-major).
+__device__ __forceinline__ int2 grouped_tile_origin(int tile, int token_tiles, int channel_tiles,
+                                                    int group) {
+  const int per_group = group * channel_tiles;
+  const int g = tile / per_group, local = tile % per_group;
+  const int rows = min(group, token_tiles - g * group); // the last group may be short
+  return make_int2(g * group + local % rows, local / rows);
+}
+
 template <int LowBits, class Policy, bool PrepackedW = false>
 __global__ void __launch_bounds__(Policy::threads, 1)
     w4a_sq_static_ws_sm90_kernel(const __grid_constant__ W4ASqStaticParams p) {
@@ -78,8 +89,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
   const int tiles_high = (p.k_high + K::block_k - 1) / K::block_k;
   const int tiles_low = (p.k_low + K::block_k - 1) / K::block_k;
   const int tiles = tiles_high + tiles_low;
-  // This CTA's output tile (1-D grid, row-major over token tiles x channel tiles) and K tiles:
-  // all of them, or one piece of a split tail tile.
+  // This CTA's output tile (1-D grid over the tiles in the order of grouped_tile_origin) and K
+  // tiles: all of them, or one piece of a split tail tile.
   int tile = static_cast<int>(blockIdx.x);
   const bool split = tile >= p.tail_first;
   int piece = 0;
@@ -88,8 +99,10 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     tile = p.tail_first + (tile - p.tail_first) / p.tail_pieces;
   }
   const int channel_tiles = (p.n + K::block_w - 1) / K::block_w;
-  const int n0 = (tile % channel_tiles) * K::block_w;
-  const int m0 = (tile / channel_tiles) * K::block_tokens;
+  const int token_tiles = (p.m + K::block_tokens - 1) / K::block_tokens;
+  const int2 origin = grouped_tile_origin(tile, token_tiles, channel_tiles, p.token_group);
+  const int m0 = origin.x * K::block_tokens;
+  const int n0 = origin.y * K::block_w;
   const int t_begin = split ? piece * p.tail_k_tiles : 0;
   const int t_end = split ? min(tiles, t_begin + p.tail_k_tiles) : tiles;
 

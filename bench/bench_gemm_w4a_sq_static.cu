@@ -21,7 +21,8 @@
 // `w4a_sq5_ws_prefill` and `w4a_sq5_wide_prefill` run the two warp-specialized kernels on the
 // canonical W; `w4a_sq5_wide_pp_notail` is `w4a_sq5_wide_pp` with the split of the last
 // wave of tiles turned off (tail_tiles = 0), `w4a_sq5_wide_pp_tail` with that wave's tiles
-// split into `pieces` K pieces (the automatic choice aside: tuning rows). `w4a_sq3b_gemv` is the
+// split into `pieces` K pieces and `w4a_sq5_wide_pp_group` with `group` token tiles a group
+// of the tile order (the automatic choices aside: tuning rows). `w4a_sq3b_gemv` is the
 // GEMV kernel with 3-bit low codes (M = 1).
 #include <benchmark/benchmark.h>
 
@@ -31,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <thread>
@@ -150,10 +152,12 @@ void bm_baseline(benchmark::State& state, BaselineKind kind, const char* name) {
   medians()[key(name, m, n, k)] = t;
 }
 
-/// The warp-specialized kernels' split tail: automatic (the default), turned off, or forced with
-/// the number of pieces in the fourth argument.
-enum class Tail { automatic, off, forced, token_group };
-template <class Op, bool Prepacked = false, class Config = Sq5, Tail TailMode = Tail::automatic>
+/// The warp-specialized kernels' schedule: automatic (the default), the split tail turned off,
+/// the split tail forced with the number of pieces in the fourth argument, or the tile order's
+/// token tiles a group in the fourth argument.
+enum class TileSchedule { automatic, tail_off, tail_forced, token_group };
+template <class Op, bool Prepacked = false, class Config = Sq5,
+          TileSchedule Sched = TileSchedule::automatic>
 void bm_w4a_sq5(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)),
             k = static_cast<int>(state.range(2));
@@ -179,12 +183,13 @@ void bm_w4a_sq5(benchmark::State& state) {
   a.scale_x_low = sl.get<float>();
   a.scale_w = sw.get<float>();
   a.y = y.get();
-  if (TailMode == Tail::off)
+  if (Sched == TileSchedule::tail_off)
     a.tail_tiles = 0;
-  if (TailMode == Tail::token_group) // the fourth argument: token tiles a group of output tiles
+  // The fourth argument: token tiles a group of output tiles, or the pieces of the last wave's
+  // tiles (one CTA a SM).
+  if (Sched == TileSchedule::token_group)
     a.token_group = static_cast<int>(state.range(3));
-  if constexpr (TailMode ==
-                Tail::forced) { // forced pieces for the last wave's tiles (one CTA a SM)
+  if constexpr (Sched == TileSchedule::tail_forced) {
     int sms = 0;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     using P = typename Op::policy;
@@ -277,24 +282,25 @@ void register_all() {
         setup(benchmark::RegisterBenchmark("w4a_sq5_coop_pp", bm_w4a_sq5<GemmPrefill, true>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_ws_pp", bm_w4a_sq5<GemmPrefillWs, true>));
         setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp", bm_w4a_sq5<GemmPrefillWide, true>));
-        setup(benchmark::RegisterBenchmark("w4a_sq5_wide_pp_notail",
-                                           bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::off>));
-        for (const int group : {1, 2, 4, 8, 16})
-          benchmark::RegisterBenchmark("w4a_sq5_wide_pp_group",
-                                       bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::token_group>)
-              ->Args({m, s[0], s[1], group})
-              ->ArgNames({"M", "N", "K", "group"})
-              ->UseManualTime()
-              ->Iterations(iterations)
-              ->Unit(benchmark::kMicrosecond);
-        for (const int pieces : {2, 3, 6, 8})
-          benchmark::RegisterBenchmark("w4a_sq5_wide_pp_tail",
-                                       bm_w4a_sq5<GemmPrefillWide, true, Sq5, Tail::forced>)
-              ->Args({m, s[0], s[1], pieces})
-              ->ArgNames({"M", "N", "K", "pieces"})
-              ->UseManualTime()
-              ->Iterations(iterations)
-              ->Unit(benchmark::kMicrosecond);
+        setup(benchmark::RegisterBenchmark(
+            "w4a_sq5_wide_pp_notail",
+            bm_w4a_sq5<GemmPrefillWide, true, Sq5, TileSchedule::tail_off>));
+        // Tuning rows with a fourth argument (token tiles a group; split-tail pieces).
+        auto with_fourth = [&](const char* name, auto fn, const char* arg, auto values) {
+          for (const int v : values)
+            benchmark::RegisterBenchmark(name, fn)
+                ->Args({m, s[0], s[1], v})
+                ->ArgNames({"M", "N", "K", arg})
+                ->UseManualTime()
+                ->Iterations(iterations)
+                ->Unit(benchmark::kMicrosecond);
+        };
+        with_fourth("w4a_sq5_wide_pp_group",
+                    bm_w4a_sq5<GemmPrefillWide, true, Sq5, TileSchedule::token_group>, "group",
+                    std::initializer_list<int>{1, 2, 4, 8, 16});
+        with_fourth("w4a_sq5_wide_pp_tail",
+                    bm_w4a_sq5<GemmPrefillWide, true, Sq5, TileSchedule::tail_forced>, "pieces",
+                    std::initializer_list<int>{2, 3, 6, 8});
       }
     }
   }

@@ -190,8 +190,12 @@ void bm_w4a_sq5(benchmark::State& state) {
   if (Sched == TileSchedule::token_group)
     a.token_group = static_cast<int>(state.range(3));
   if constexpr (Sched == TileSchedule::tail_forced) {
-    int sms = 0;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+      state.SkipWithError("no SM count");
+      return;
+    }
     using P = typename Op::policy;
     const long long tiles = static_cast<long long>((n + P::block_w - 1) / P::block_w) *
                             ((m + P::block_tokens - 1) / P::block_tokens);

@@ -482,7 +482,7 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) split tail: K pieces of the last output tiles m
     CHECK(pp.y == off.y);
     CHECK(pp.sums == off.sums);
     const auto canonical =
-        run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::canonical, t);
+        run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::canonical, t, 2);
     REQUIRE(canonical.status == Status::success);
     CHECK(canonical.y == off.y);
     CHECK(canonical.sums == off.sums);
@@ -491,10 +491,10 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) split tail: K pieces of the last output tiles m
     check_against_reference(pr, ws, true, gpu::OutputType::fp16);
   }
   // Tile orders: channel tile fastest (groups of 1), token tile fastest in groups of 2 (the
-  // last group holds one token tile) and 4 (one group, short), against the default's groups of
-  // 8 (one group of 3 here), with and without a split tail: the same bytes.
+  // last group holds one token tile), 4 and 2^30 (more than the 3 token tiles: run() takes one
+  // group of 3, like the default's 8), with and without a split tail: the same bytes.
   for (const TailSplit t : {TailSplit{0, 0, 1}, TailSplit{5, 3, 1}, TailSplit{0, 0, 2},
-                            TailSplit{5, 3, 2}, TailSplit{-1, 0, 4}}) {
+                            TailSplit{5, 3, 2}, TailSplit{-1, 0, 4}, TailSplit{5, 3, 1 << 30}}) {
     CAPTURE(t.tiles, t.pieces, t.token_group);
     const auto grouped =
         run_device<C, Wide>(pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked, t);
@@ -509,6 +509,31 @@ TEMPLATE_LIST_TEST_CASE("W4A(SQ) split tail: K pieces of the last output tiles m
   }
 }
 
+TEST_CASE("W4A(SQ) split tail with partial K tiles in both ranges matches the reference",
+          "[gpu][gemm][tail]") {
+  using C = sqformat::SqConfig<16, 4, 8, 4>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // K = 2176: Kh = 544 (5 K tiles, the last of 32 columns), Kl = 1632 (13, the last of 96): 18
+  // K tiles. The high range fills piece 0 of 4 exactly (pieces of 5, 5, 5, 3 K tiles), ends
+  // inside piece 0 of 3 (6, 6, 6), or spans 5 pieces of one K tile. M = 257 and N = 584: partial
+  // token and channel tiles.
+  Problem<C> pr(257, 584, 2176, 2176, seed);
+  const auto off = run_device<C, gpu::W4ASqPrefillWidePolicy>(
+      pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked, TailSplit{0, 0});
+  check_against_reference(pr, off, true);
+  for (const TailSplit t : {TailSplit{4, 4}, TailSplit{12, 3}, TailSplit{1, 18}}) {
+    CAPTURE(t.tiles, t.pieces);
+    const auto pp = run_device<C, gpu::W4ASqPrefillWidePolicy>(
+        pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked, t, 2);
+    check_against_reference(pr, pp, true);
+    CHECK(pp.y == off.y);
+    const auto canonical = run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(
+        pr, true, true, gpu::OutputType::bf16, WeightInput::canonical, t);
+    check_against_reference(pr, canonical, true);
+  }
+}
+
 TEST_CASE("W4A(SQ) split tail chosen from the SM count gives the unsplit output",
           "[gpu][gemm][tail]") {
   using C = sqformat::SqConfig<16, 4, 8, 4>;
@@ -517,8 +542,9 @@ TEST_CASE("W4A(SQ) split tail chosen from the SM count gives the unsplit output"
   CAPTURE(seed);
   // 2048 x 8192: 16 x 43 = 688 tiles of 192 channels x 128 tokens; K = 2048: 16 K tiles.
   Problem<C> pr(2048, 8192, 2048, 2048, seed);
-  int sms = 0;
-  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess);
+  int device = 0, sms = 0;
+  REQUIRE(cudaGetDevice(&device) == cudaSuccess);
+  REQUIRE(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess);
   Gemm::Arguments a;
   a.m = 2048;
   a.n = 8192;
@@ -784,17 +810,22 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   CHECK(why != nullptr);
   // Split tail: automatic (-1), off (0), or forced with >= 2 pieces on warp-specialized policies
   // with per-channel scales.
+  auto says = [&](const char* words) { return why != nullptr && std::strstr(why, words); };
   CHECK(with([](Gemm::Arguments& b) { b.tail_tiles = -2; }) == Status::invalid_argument);
+  CHECK(says("tail_tiles must be"));
   CHECK(with([](Gemm::Arguments& b) { b.token_group = -1; }) == Status::invalid_argument);
+  CHECK(says("token_group"));
   CHECK(with([](Gemm::Arguments& b) {
           b.tail_tiles = 1;
           b.tail_pieces = 2;
         }) == Status::invalid_argument); // the cooperative prefill policy
+  CHECK(says("warp-specialized policy"));
   using WsGemm = gpu::GemmW4ASqStatic<C, gpu::W4ASqPrefillWidePolicy>;
   Gemm::Arguments forced = a;
   forced.tail_tiles = 1;
   forced.tail_pieces = 1;
   CHECK(WsGemm::can_implement(forced, &why) == Status::invalid_argument);
+  CHECK(says("tail_pieces >= 2"));
   forced.tail_pieces = 2; // K = 256: 2 K tiles (Kh = 64, Kl = 192), one a piece
   REQUIRE(WsGemm::can_implement(forced, &why) == Status::success);
   CHECK(WsGemm::tail_plan(forced).pieces == 2);
@@ -803,6 +834,7 @@ TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]"
   forced.weight_scale_group = 128;
   forced.k = 16 * 32 * 3;
   CHECK(WsGemm::can_implement(forced, &why) == Status::invalid_argument);
+  CHECK(says("per-channel weight scales"));
   // The prepass policy needs a workspace of M * Kl bytes.
   REQUIRE(Gemm::workspace_size(a) == static_cast<std::size_t>(4 * 192));
   CHECK(Gemm::run(a, nullptr, 0, nullptr) == Status::insufficient_workspace);

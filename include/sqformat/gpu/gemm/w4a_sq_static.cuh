@@ -10,7 +10,7 @@
 //   using Gemm = sqformat::gpu::GemmW4ASqStatic<sqformat::SqConfig<16, 4>>;
 //   Gemm::Arguments args{...};
 //   if (Gemm::can_implement(args) != Status::success) ...;
-//   std::size_t bytes = Gemm::workspace_size(args);        // prepass buffer, split-K partials
+//   std::size_t bytes = Gemm::workspace_size(args);  // prepass buffer, split-K / split-tail sums
 //   Status s = Gemm::run(args, workspace, bytes, stream);   // asynchronous on `stream`
 //
 // Requirements (checked by can_implement, reported as a Status with a reason):
@@ -82,9 +82,14 @@ struct W4ASqStaticArguments {
   /// change): one CTA of these runs per SM, so the last wave of output tiles may fill only a
   /// few SMs. -1 (default): when the tiles make at least one and fewer than 8 full waves and the
   /// last wave holds at most half the SMs, its tiles are each split along K into up to
-  /// min(SMs / tail tiles, 8) pieces of at least 4 K tiles (see tail_plan). 0: never. t > 0
-  /// (tuning, tests): split the last t output tiles into `tail_pieces` >= 2 pieces (at most one
-  /// per K tile of 128 columns).
+  /// min(SMs / tail tiles, 8, K tiles / 4) pieces (see tail_plan). 0: never. t > 0 (tuning,
+  /// tests): split the last min(t, tiles) output tiles into `tail_pieces` >= 2 pieces, at most
+  /// one per K tile of 128 columns. Either way the K tiles are dealt out as ceil(K tiles /
+  /// pieces) a piece and the pieces recounted, so the last piece may be shorter and there may
+  /// be fewer pieces than asked (16 K tiles in 7 pieces: 6 pieces of 3, 3, 3, 3, 3, 1). The
+  /// split tail's workspace (workspace_size) is tiles x pieces x 2 x block_w x block_tokens x
+  /// 4 bytes: about 22 MB at M = 2048, N = 8192 with 192-channel tiles on a 132-SM H100, and it
+  /// depends on the device's SM count (query workspace_size on the device that runs).
   int tail_tiles = -1;
   int tail_pieces = 0;
   /// Order of the output tiles (warp-specialized policies; results never change): groups of
@@ -168,7 +173,7 @@ public:
       return fail(Status::misaligned_pointer,
                   "x_high, x_low, w and y must be 16-byte aligned, scales 4-byte aligned");
     const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
-    if (token_tiles > 65535)
+    if (Policy::schedule != Schedule::warp_specialized && token_tiles > 65535)
       return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
     if (args.token_group < 0)
       return fail(Status::invalid_argument, "token_group must be 0 (automatic) or positive");
@@ -189,8 +194,10 @@ public:
     return Status::success;
   }
 
-  /// Bytes of device workspace `run` needs: the widened X_low (prepass policies) and the split-K
-  /// partial sums (when the output tiles alone cannot fill the device; see split_count).
+  /// Bytes of device workspace `run` needs: the widened X_low (prepass policies), the split-K
+  /// partial sums (when the output tiles alone cannot fill the device; see split_count) and the
+  /// split tail's slices and counters (warp-specialized policies; see tail_plan). The last two
+  /// depend on the current device's SM count.
   static std::size_t workspace_size(const Arguments& args) {
     if (args.m < 1 || args.n < 1 || args.k < 1)
       return 0;
@@ -214,16 +221,17 @@ public:
   /// Token tiles a group of output tiles (warp-specialized policies) when `token_group` is 0.
   /// With channel tiles fastest, the CTAs of a wave on a 28672-channel layer each read their own
   /// W rows, and W (117 MB at K = 8192) streams from DRAM once per token tile; groups of 8 read
-  /// it once per 8. On an H100, 8 was best or within 1 % of the best of 1/2/4/8/16 at every
-  /// Llama shape with M = 2048 and 8192: up to 11 % less time at N = 28672, no loss elsewhere
-  /// (docs/performance.md, "Prefill: tile order").
+  /// it once per 8. On an H100, 8 was best or within 1.3 % of the best of 1/2/4/8/16 at every
+  /// Llama shape with M = 2048 and 8192: 10-11 % less time than channel-fastest at N = 28672,
+  /// 2-3 % at N = 14336 and 8192 x 28672, within about 2 % elsewhere (docs/performance.md,
+  /// "Prefill: tile order").
   static constexpr int default_token_group = 8;
 
   /// Automatic split: at most this many pieces a tile, each of at least this many K tiles (the
   /// last piece adds up every piece's sums, and a short piece spends its time filling the ring),
   /// and only below this many full waves: with more, the CTAs' end times spread out over the
-  /// waves and the last one no longer waits a whole tile (on an H100, 5.2 waves: 5-9 % less
-  /// time; 9 and 18 waves: no gain; docs/performance.md).
+  /// waves and the last one no longer waits a whole tile (on an H100, 5.2 waves: 4-9 % less
+  /// time; 9, 18 and 36 waves: no gain; docs/performance.md).
   static constexpr int tail_max_pieces = 8;
   static constexpr int tail_min_k_tiles = 4;
   static constexpr int tail_max_waves = 8;
@@ -524,7 +532,11 @@ private:
                               : nullptr;
     // Split tail (warp-specialized kernels): after the prepass buffer and the X sums.
     const TailPlan tail = tail_plan(args);
-    p.token_group = args.token_group > 0 ? args.token_group : default_token_group;
+    // A group never needs more token tiles than there are (and group · channel tiles stays an
+    // int on the device).
+    const int token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
+    const int group = args.token_group > 0 ? args.token_group : default_token_group;
+    p.token_group = group < token_tiles ? group : token_tiles;
     p.tail_first = static_cast<int>(tail.first);
     p.tail_pieces = tail.pieces;
     p.tail_k_tiles = tail.k_tiles;

@@ -44,6 +44,9 @@ struct W4ASqStaticParams {
   /// mma.sync kernel with split-K only: one arrival counter per output tile (zeroed by run()),
   /// and `partials` is then 2 x M x N int32 (high plane, low plane) filled with atomicAdd.
   unsigned int* split_counters;
+  /// Warp-specialized kernels: output tiles in groups of this many token tiles, the token tile
+  /// fastest inside a group (1: channel tile fastest).
+  int token_group;
   /// Split tail (warp-specialized kernels, per-channel weight scales): their grid is 1-D over
   /// the output tiles in the order `token_group` gives, and the tiles from
   /// `tail_first` on (the last, partial wave) are each taken by `tail_pieces` CTAs of
@@ -52,9 +55,6 @@ struct W4ASqStaticParams {
   /// (tail tiles x tail_pieces x 2 ranges x block_w · block_tokens int32, in register order); the
   /// last piece of a tile to arrive (`tail_counters`, one per tail tile, zeroed by the prepass
   /// kernel and left at zero) adds the slices up and runs the usual folds and epilogue.
-  /// Warp-specialized kernels: output tiles in groups of this many token tiles, the token tile
-  /// fastest inside a group (1: channel tile fastest).
-  int token_group;
   int tail_first;
   int tail_pieces;
   int tail_k_tiles;

@@ -293,8 +293,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
 #pragma unroll 1
         for (int z = 0; z < p.tail_pieces; ++z) {
           const int z_begin = z * p.tail_k_tiles, z_end = min(tiles, z_begin + p.tail_k_tiles);
-          if (range == 0 ? z_begin >= tiles_high : z_end <= tiles_high)
-            continue; // this piece holds no K tile of the range
+          if (z_begin >= z_end || (range == 0 ? z_begin >= tiles_high : z_end <= tiles_high))
+            continue; // this piece holds no K tile of the range (the host makes none empty)
           const auto* src = reinterpret_cast<const int4*>(slice(z, range));
 #pragma unroll
           for (int u = 0; u < chunk; ++u) {

@@ -196,9 +196,7 @@ void bm_w4a_sq5(benchmark::State& state) {
       state.SkipWithError("no SM count");
       return;
     }
-    using P = typename Op::policy;
-    const long long tiles = static_cast<long long>((n + P::block_w - 1) / P::block_w) *
-                            ((m + P::block_tokens - 1) / P::block_tokens);
+    const long long tiles = Op::output_tiles(a);
     a.tail_tiles = static_cast<int>(tiles % sms);
     a.tail_pieces = static_cast<int>(state.range(3));
     if (tiles <= sms || a.tail_tiles == 0) {

@@ -118,6 +118,18 @@ public:
 
   static int high_columns(int k) { return Config::high_per_bank * (k / Config::bank); }
 
+  /// The policy's output tiling (tile policies and mma.sync policies): token tiles, channel
+  /// tiles, and output tiles (CTAs of one K range).
+  static int token_tiles(const Arguments& args) {
+    return (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
+  }
+  static int channel_tiles(const Arguments& args) {
+    return (args.n + Policy::block_w - 1) / Policy::block_w;
+  }
+  static long long output_tiles(const Arguments& args) {
+    return static_cast<long long>(channel_tiles(args)) * token_tiles(args);
+  }
+
   /// Whether this kernel accepts `args`; on failure `*reason` (if given) says which rule failed.
   static Status can_implement(const Arguments& args, const char** reason = nullptr) {
     auto fail = [&](Status s, const char* why) {
@@ -172,8 +184,7 @@ public:
         !aligned(args.int_sums, 4))
       return fail(Status::misaligned_pointer,
                   "x_high, x_low, w and y must be 16-byte aligned, scales 4-byte aligned");
-    const long long token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
-    if (Policy::schedule != Schedule::warp_specialized && token_tiles > 65535)
+    if (Policy::schedule != Schedule::warp_specialized && token_tiles(args) > 65535)
       return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
     if (args.token_group < 0)
       return fail(Status::invalid_argument, "token_group must be 0 (automatic) or positive");
@@ -329,9 +340,7 @@ private:
   /// at least `min_tiles` K tiles a split and at most `max_splits` splits, none of them empty.
   static int splits_for(const Arguments& args, long long split_below, long long target,
                         int min_tiles, int max_splits) {
-    const long long ctas =
-        static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
-        ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    const long long ctas = output_tiles(args);
     if (ctas >= split_below)
       return 1;
     const int tiles = k_tiles(args);
@@ -366,10 +375,6 @@ private:
       return 0;
     const std::size_t bytes = static_cast<std::size_t>(args.m) * sum_segments(args) * 4;
     return (bytes + 255) / 256 * 256;
-  }
-  static long long output_tiles(const Arguments& args) {
-    return static_cast<long long>((args.n + Policy::block_w - 1) / Policy::block_w) *
-           ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
   }
   /// Split tail: each piece's slices (both ranges, a tile's int32 sums each), then one arrival
   /// counter per split tile.
@@ -420,8 +425,7 @@ private:
     return (bytes + 255) / 256 * 256;
   }
   static std::size_t mma_counter_count(const Arguments& args) {
-    return static_cast<std::size_t>((args.n + Policy::block_w - 1) / Policy::block_w) *
-           ((args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    return static_cast<std::size_t>(output_tiles(args));
   }
   /// Split-K: the two int32 sum planes, then one arrival counter per output tile.
   static std::size_t mma_workspace_bytes(const Arguments& args, int splits) {
@@ -447,8 +451,7 @@ private:
       if (cudaMemsetAsync(workspace, 0, mma_workspace_bytes(args, p.splits), stream) != cudaSuccess)
         return Status::cuda_error;
     }
-    const dim3 grid((args.n + Policy::block_w - 1) / Policy::block_w, p.splits,
-                    (args.m + Policy::block_tokens - 1) / Policy::block_tokens);
+    const dim3 grid(channel_tiles(args), p.splits, token_tiles(args));
     kernel<<<grid, Policy::threads, smem_bytes, stream>>>(p);
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
@@ -534,9 +537,8 @@ private:
     const TailPlan tail = tail_plan(args);
     // A group never needs more token tiles than there are (and group · channel tiles stays an
     // int on the device).
-    const int token_tiles = (args.m + Policy::block_tokens - 1) / Policy::block_tokens;
     const int group = args.token_group > 0 ? args.token_group : default_token_group;
-    p.token_group = group < token_tiles ? group : token_tiles;
+    p.token_group = group < token_tiles(args) ? group : token_tiles(args);
     p.tail_first = static_cast<int>(tail.first);
     p.tail_pieces = tail.pieces;
     p.tail_k_tiles = tail.k_tiles;
@@ -594,12 +596,10 @@ private:
       p.x_low = wide;
     }
     // Warp-specialized kernels: a 1-D grid over the output tiles, the split tail's pieces last.
-    const dim3 grid =
-        Policy::schedule == Schedule::warp_specialized
-            ? dim3(static_cast<unsigned>(tail.first +
-                                         static_cast<long long>(tail.tiles) * tail.pieces))
-            : dim3((args.n + Policy::block_w - 1) / Policy::block_w,
-                   (args.m + Policy::block_tokens - 1) / Policy::block_tokens, p.splits);
+    const dim3 grid = Policy::schedule == Schedule::warp_specialized
+                          ? dim3(static_cast<unsigned>(
+                                tail.first + static_cast<long long>(tail.tiles) * tail.pieces))
+                          : dim3(channel_tiles(args), token_tiles(args), p.splits);
     kernel<<<grid, Policy::threads, Shape::smem_bytes, stream>>>(p);
     if (p.splits > 1) {
       const std::size_t outputs = static_cast<std::size_t>(args.m) * args.n;

@@ -57,11 +57,7 @@ public:
     int sms = 0;
     if (current_sm_count(sms) != Status::success)
       return false;
-    using P = W4ASqPrefillWidePolicy;
-    const long long tiles =
-        static_cast<long long>((args.m + P::block_tokens - 1) / P::block_tokens) *
-        ((args.n + P::block_w - 1) / P::block_w);
-    return tiles >= static_cast<long long>(wide_min_tiles_per_sm) * sms;
+    return PrefillWide::output_tiles(args) >= static_cast<long long>(wide_min_tiles_per_sm) * sms;
   }
 
   /// Whether decode (M <= 16) takes the mma.sync kernel: on every device but sm_90, where the

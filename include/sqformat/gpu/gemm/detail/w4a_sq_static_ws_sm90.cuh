@@ -272,8 +272,8 @@ __global__ void __launch_bounds__(Policy::threads, 1)
     // Both ranges in the reference's order (high, then low). The consumers add up the slices of
     // the pieces that cover the range (exact integer addition) into the idle pipeline buffers,
     // 16-byte words, `chunk` loads in flight a thread (the registers of `out` stay live, and a
-    // thread's own 64 words would need them all); then each thread reads its accumulators back
-    // and folds them as the unsplit kernel does.
+    // thread's own 64 words would need them all); then each thread folds its sums, read from
+    // there, as the unsplit kernel does.
     static_assert(slice_words * 4 <= K::pipeline_bytes, "a range's sums fit the pipeline buffers");
     constexpr int vectors = slice_words / 4; // int4 a range
     constexpr int chunk = 8;

@@ -1,10 +1,12 @@
 // W(SQ)A16 decode (Y = X · Wᵀ, M <= 64 tokens, bf16) against cuBLAS BF16 (cublasGemmEx, float32
 // compute, default algorithm) in the same binary. Kernels: W(SQ5)A16 = SqConfig<64, 8, 8, 4>
 // (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5), as
-// run() dispatches them (lanes-along-K kernel for M <= 4, tensor cores above), forced onto the
-// row-thread kernel (M <= 2) or the tensor-core kernel, and the lanes-along-K kernel under other
-// policies (warps per block, rows per warp). The `kernel` counter says which kernel ran:
-// 1 lanes-along-K, 2 row-thread, 3 tensor cores, 0 generic.
+// run() dispatches them (lanes-along-K kernel at M = 1, hybrid kernel for 2 <= M <= 8 (SQ5) or
+// 4 (SQ6), tensor cores above), forced onto the
+// row-thread kernel (M <= 2), the tensor-core kernel or the hybrid kernel (M <= 8: tensor-core low
+// path, CUDA-core high path), and the lanes-along-K and hybrid kernels under other policies. The
+// `kernel` counter says which kernel ran: 1 lanes-along-K, 2 row-thread, 3 tensor cores,
+// 4 hybrid, 0 generic.
 //
 // Timing: CUDA events around each call, L2 flushed before every timed call (l2_flush.hpp),
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
@@ -172,7 +174,7 @@ void bm_cublas_bf16(benchmark::State& state) {
 }
 
 /// Which kernel a benchmark times: run()'s choice, or one kernel forced (to compare them).
-enum class Kernel { dispatch, row_thread, tensor_cores };
+enum class Kernel { dispatch, row_thread, tensor_cores, hybrid, gemv };
 
 template <class C, Kernel K = Kernel::dispatch, class Policy = gpu::WsqDecodePolicy<>>
 void bm_wsq_a16(benchmark::State& state) {
@@ -180,6 +182,14 @@ void bm_wsq_a16(benchmark::State& state) {
   using Op = gpu::WsqA16Decode<C, bf16, Policy>;
   if (K == Kernel::row_thread && m > Op::row_thread_max_m) {
     state.SkipWithError("M above the row-thread kernel's range");
+    return;
+  }
+  if (K == Kernel::hybrid && m > Op::hybrid_max_m) {
+    state.SkipWithError("M above the hybrid kernel's range");
+    return;
+  }
+  if (K == Kernel::gemv && m > Op::gemv_max_m) {
+    state.SkipWithError("M above the lanes-along-K kernel's range");
     return;
   }
   SqWeights<C>& w = weights_for<C>(n, k);
@@ -192,16 +202,23 @@ void bm_wsq_a16(benchmark::State& state) {
   }
   const std::size_t ws_bytes = K == Kernel::tensor_cores ? Op::tensor_core_workspace_size(args)
                                : K == Kernel::row_thread ? Op::row_thread_workspace_size(args)
+                               : K == Kernel::hybrid     ? Op::hybrid_workspace_size(args)
+                               : K == Kernel::gemv       ? Op::gemv_workspace_size(args)
                                                          : Op::workspace_size(args);
   Dev<unsigned char> ws(ws_bytes);
   Status st = Status::success;
   const double t = timed_loop(state, [&] {
     st = K == Kernel::tensor_cores ? Op::run_tensor_cores(args, ws.p, ws_bytes, nullptr)
          : K == Kernel::row_thread ? Op::run_row_thread(args, ws.p, ws_bytes, nullptr)
+         : K == Kernel::hybrid     ? Op::run_hybrid(args, ws.p, ws_bytes, nullptr)
+         : K == Kernel::gemv       ? Op::run_gemv(args, ws.p, ws_bytes, nullptr)
                                    : Op::run(args, ws.p, ws_bytes, nullptr);
   });
   state.counters["kernel"] = K == Kernel::tensor_cores     ? 3
                              : K == Kernel::row_thread     ? 2
+                             : K == Kernel::hybrid         ? 4
+                             : K == Kernel::gemv           ? 1
+                             : Op::uses_hybrid(args)       ? 4
                              : Op::uses_gemv(args)         ? 1
                              : Op::uses_row_thread(args)   ? 2
                              : Op::uses_tensor_cores(args) ? 3
@@ -225,10 +242,10 @@ void shapes(benchmark::internal::Benchmark* b) {
       b->Args({m, nk.first, nk.second});
   b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
 }
-/// The shapes at the M a kernel takes (row-thread: 2, lanes-along-K: 4).
+/// The shapes at the M a kernel takes (row-thread: 2, lanes-along-K: 4, hybrid: 8).
 template <int MaxM> void small_m_shapes(benchmark::internal::Benchmark* b) {
   for (const auto& nk : kShapes)
-    for (int m : {1, 2, 4})
+    for (int m : {1, 2, 4, 8})
       if (m <= MaxM)
         b->Args({m, nk.first, nk.second});
   b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
@@ -255,15 +272,34 @@ BENCHMARK(bm_wsq_a16<Sq5, Kernel::tensor_cores>)
 BENCHMARK(bm_wsq_a16<Sq6, Kernel::tensor_cores>)
     ->Name("wsq6_a16_tensor_cores_B64_8_4_0.5")
     ->Apply(shapes);
-// Policies of the lanes-along-K kernel (same output, other speed): rows per warp, warps per block.
-// The default policy is rows 4, warps 8.
-BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 2, 8>>)
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid>)
+    ->Name("wsq5_a16_hybrid_B64_8_4_0.875")
+    ->Apply(small_m_shapes<8>);
+BENCHMARK(bm_wsq_a16<Sq6, Kernel::hybrid>)
+    ->Name("wsq6_a16_hybrid_B64_8_4_0.5")
+    ->Apply(small_m_shapes<8>);
+// Policies of the hybrid kernel (same output): bank pairs in flight 1 and 3 (default 2).
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 1>>)
+    ->Name("wsq5_a16_hybrid_p1_B64_8_4_0.875")
+    ->Apply(small_m_shapes<8>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 3>>)
+    ->Name("wsq5_a16_hybrid_p3_B64_8_4_0.875")
+    ->Apply(small_m_shapes<8>);
+// The lanes-along-K kernel forced (run() gives it M = 1 only), and under other policies (same
+// output, other speed): rows per warp, warps per block. The default policy is rows 4, warps 8.
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::gemv>)
+    ->Name("wsq5_a16_gemv_B64_8_4_0.875")
+    ->Apply(small_m_shapes<4>);
+BENCHMARK(bm_wsq_a16<Sq6, Kernel::gemv>)
+    ->Name("wsq6_a16_gemv_B64_8_4_0.5")
+    ->Apply(small_m_shapes<2>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::gemv, gpu::WsqDecodePolicy<4, 2, 2, 8>>)
     ->Name("wsq5_a16_gemv_w8_r2_B64_8_4_0.875")
     ->Apply(small_m_shapes<4>);
-BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 4, 4>>)
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::gemv, gpu::WsqDecodePolicy<4, 2, 4, 4>>)
     ->Name("wsq5_a16_gemv_w4_r4_B64_8_4_0.875")
     ->Apply(small_m_shapes<4>);
-BENCHMARK(bm_wsq_a16<Sq5, Kernel::dispatch, gpu::WsqDecodePolicy<4, 2, 4, 16>>)
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::gemv, gpu::WsqDecodePolicy<4, 2, 4, 16>>)
     ->Name("wsq5_a16_gemv_w16_r4_B64_8_4_0.875")
     ->Apply(small_m_shapes<4>);
 BENCHMARK_MAIN();

@@ -25,9 +25,9 @@ using WsqConfigs =
 
 namespace {
 
-using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8>;
-using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4>;
-using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16>; // lanes-along-K kernel: one row per warp
+using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8, 2>;
+using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4, 1>;
+using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16, 3>; // lanes-along-K kernel: one row per warp
 
 struct Case {
   int m, n, k;
@@ -60,12 +60,15 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
   DeviceBuffer<T> dx(x);
   using OpA = gpu::WsqA16Decode<C, T, PolicyA>;
   const typename OpA::Arguments probe{dw.view, dx.ptr, nullptr, c.m};
-  const bool gemv = OpA::uses_gemv(probe), row_thread = OpA::uses_row_thread(probe),
-             tc = OpA::uses_tensor_cores(probe);
+  const bool hybrid = OpA::uses_hybrid(probe), gemv = OpA::uses_gemv(probe),
+             row_thread = OpA::uses_row_thread(probe), tc = OpA::uses_tensor_cores(probe);
   const int slices = OpA::k_slices(probe);
-  CAPTURE(gemv, row_thread, tc, slices);
-  // The lanes-along-K kernel takes exactly these configurations and M.
-  CHECK(gemv == (gpu::wsq_detail::gemv_decode_supports<C> && c.m <= OpA::gemv_max_m));
+  CAPTURE(hybrid, gemv, row_thread, tc, slices);
+  // The hybrid and lanes-along-K kernels take exactly these configurations and M.
+  const bool hybrid_ok = gpu::wsq_detail::hybrid_decode_supports<C> && c.m <= OpA::hybrid_max_m;
+  const bool gemv_ok = gpu::wsq_detail::gemv_decode_supports<C> && c.m <= OpA::gemv_max_m;
+  CHECK(hybrid == (hybrid_ok && c.m >= 2 && c.m <= OpA::hybrid_dispatch_max_m));
+  CHECK(gemv == (gemv_ok && !hybrid));
   const auto check_bound = [&](const std::vector<T>& y, int path_slices) {
     const double steps = C::bank + c.k / C::bank + path_slices + 8;
     for (int i = 0; i < c.m * c.n; ++i) {
@@ -80,11 +83,27 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
     }
   };
   const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
-  check_bound(ya, slices);
-  // Where run() takes a CUDA-core kernel, the row-thread and tensor-core kernels (where the
-  // configuration and M allow them) must hold the bound too: all stay tested whatever the
-  // dispatch thresholds.
-  if (gemv && gpu::wsq_detail::row_thread_decode_supports<C> && c.m <= OpA::row_thread_max_m) {
+  // The hybrid kernel's sums also pass through the 8 warps of a block per slice.
+  check_bound(ya, hybrid ? slices * gpu::wsq_detail::kHybridSegments + 2 : slices);
+  // Where run() takes the hybrid or a CUDA-core kernel, the other kernels that the configuration
+  // and M allow must hold the bound too: all stay tested whatever the dispatch thresholds.
+  if (gemv_ok && !gemv) { // the lanes-along-K kernel forced, under two policies
+    const auto run_lanes = [&](auto policy) {
+      using Op = gpu::WsqA16Decode<C, T, decltype(policy)>;
+      DeviceBuffer<T> out(std::size_t(c.m) * c.n);
+      const typename Op::Arguments a2{dw.view, dx.ptr, out.ptr, c.m};
+      DeviceBuffer<unsigned char> ws(Op::gemv_workspace_size(a2));
+      REQUIRE(Op::run_gemv(a2, ws.ptr, ws.count, nullptr) == Status::success);
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      return out.to_host();
+    };
+    const std::vector<T> yl = run_lanes(PolicyA{});
+    check_bound(yl, c.k / C::bank); // at most one slice per bank
+    const std::vector<T> yl2 = run_lanes(PolicyC{});
+    REQUIRE(std::memcmp(yl.data(), yl2.data(), yl.size() * sizeof(T)) == 0);
+  }
+  if ((gemv || hybrid) && gpu::wsq_detail::row_thread_decode_supports<C> &&
+      c.m <= OpA::row_thread_max_m) {
     DeviceBuffer<T> yr(std::size_t(c.m) * c.n);
     const typename OpA::Arguments args{dw.view, dx.ptr, yr.ptr, c.m};
     DeviceBuffer<unsigned char> ws(OpA::row_thread_workspace_size(args));
@@ -92,13 +111,35 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     check_bound(yr.to_host(), c.k / C::bank); // at most one slice per bank
   }
-  if ((gemv || row_thread) && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
+  if ((gemv || row_thread || hybrid) && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
     DeviceBuffer<T> yt(std::size_t(c.m) * c.n);
     const typename OpA::Arguments args{dw.view, dx.ptr, yt.ptr, c.m};
     DeviceBuffer<unsigned char> ws(OpA::tensor_core_workspace_size(args));
     REQUIRE(OpA::run_tensor_cores(args, ws.ptr, ws.count, nullptr) == Status::success);
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     check_bound(yt.to_host(), c.k / C::bank); // at most one slice per bank
+  }
+  // The hybrid kernel (tensor-core low path, CUDA-core high path) wherever it applies, under
+  // three policies (pairs in flight 2, 1, 3) that must agree byte for byte. Its sums also pass
+  // through the 8 warps of a block per slice.
+  if (hybrid_ok) {
+    const typename OpA::Arguments args{dw.view, dx.ptr, nullptr, c.m};
+    const int hs = OpA::hybrid_k_slices(args);
+    CAPTURE(hs);
+    const auto run_hybrid = [&](auto policy) {
+      using Op = gpu::WsqA16Decode<C, T, decltype(policy)>;
+      DeviceBuffer<T> out(std::size_t(c.m) * c.n);
+      const typename Op::Arguments a2{dw.view, dx.ptr, out.ptr, c.m};
+      DeviceBuffer<unsigned char> ws(Op::hybrid_workspace_size(a2));
+      REQUIRE(Op::run_hybrid(a2, ws.ptr, ws.count, nullptr) == Status::success);
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      return out.to_host();
+    };
+    const std::vector<T> yh[3] = {run_hybrid(PolicyA{}), run_hybrid(PolicyB{}),
+                                  run_hybrid(PolicyC{})};
+    check_bound(yh[0], hs * gpu::wsq_detail::kHybridSegments + 2);
+    REQUIRE(std::memcmp(yh[0].data(), yh[1].data(), yh[0].size() * sizeof(T)) == 0);
+    REQUIRE(std::memcmp(yh[0].data(), yh[2].data(), yh[0].size() * sizeof(T)) == 0);
   }
   // A policy changes speed only: the other policy must produce the same bytes.
   const std::vector<T> yb = run_decode<C, T, PolicyB>(dw.view, dx, c.m);
@@ -181,6 +222,30 @@ TEST_CASE("W(SQ)A16 lanes-along-K decode kernel, large N and K", "[gpu][wsq][a16
   }
 }
 
+// The hybrid kernel (b = 64, INT8/INT4, H % 8 == 0, H <= 32, M <= 8) on its own edges: one row
+// and one bank (half a pair), odd bank counts (the last pair has one bank), N not a multiple of 16
+// (rows past N), every token tile (1, 2, 4, 8) with M below it, a K split into slices (few rows),
+// fewer pairs than warps, high elements at either end of every bank.
+using HybridConfigs =
+    std::tuple<SqConfig<64, 8, 8, 4>, SqConfig<64, 16, 8, 4>, SqConfig<64, 32, 8, 4>>;
+
+TEMPLATE_LIST_TEST_CASE("W(SQ)A16 hybrid decode kernel", "[gpu][wsq][a16][hybrid]", HybridConfigs) {
+  using C = TestType;
+  const unsigned seed = std::random_device{}();
+  const Case cases[] = {
+      {1, 1, 64, MaskKind::random},          // one row, one bank
+      {2, 9, 3 * 64, MaskKind::bank_end},    // 9 rows, 3 banks: 2 pairs, the last one bank
+      {3, 33, 5 * 64, MaskKind::bank_start}, // 3 pairs for 8 warps; tile of 4, token 3 zero
+      {5, 40, 4096 + 64, MaskKind::random},  // tile of 8, odd bank count
+      {8, 16, 8192, MaskKind::random},       // one block of rows: K split into slices
+      {6, 200, 2048, MaskKind::bank_end},    // several blocks and slices
+      {1, 4100, 4096, MaskKind::random},     // N past 4096 rows, one slice
+  };
+  for (const Case& c : cases)
+    check_case<C, __nv_bfloat16>(c, seed);
+  check_case<C, __half>({4, 48, 1024 + 64, MaskKind::random}, seed + 1);
+}
+
 TEST_CASE("W(SQ)A16 decode with fp16 activations", "[gpu][wsq][a16]") {
   const unsigned seed = std::random_device{}();
   check_case<SqConfig<64, 8, 8, 4>, __half>({5, 64, 2048, MaskKind::random}, seed);
@@ -219,8 +284,9 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   a.y = nullptr;
   CHECK(Op::can_implement(a) == Status::invalid_argument);
   CHECK(Op::run(a, nullptr, 0, nullptr) == Status::invalid_argument);
-  // Every split-K kernel needs a workspace here (one tile of rows, K = 32 banks).
-  for (const int m : {1, 4, 16}) {
+  // The split-K kernels run() takes here need a workspace (one tile of rows, K = 32 banks); the
+  // hybrid kernel (M = 2-8) does not split so short a K.
+  for (const int m : {1, 16}) {
     a = good;
     a.m = m;
     CAPTURE(m, Op::uses_gemv(a), Op::uses_row_thread(a), Op::uses_tensor_cores(a));
@@ -234,11 +300,31 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   // The row-thread kernel forced: only up to its M, with its own workspace.
   a = good;
   a.m = 2;
-  CHECK(Op::uses_gemv(a));
+  CHECK(Op::uses_hybrid(a));
   REQUIRE(Op::row_thread_workspace_size(a) > 0);
   CHECK(Op::run_row_thread(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
   a.m = 3;
   CHECK(Op::run_row_thread(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  // The lanes-along-K kernel forced: only up to its M, with its own workspace (2 K slices).
+  a = good;
+  a.m = 4;
+  REQUIRE(Op::gemv_workspace_size(a) > 0);
+  CHECK(Op::run_gemv(a, nullptr, 0, nullptr) == Status::insufficient_workspace);
+  a.m = 5;
+  CHECK(Op::run_gemv(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  // The hybrid kernel forced: only up to its M and for its configurations. K = 16 bank pairs
+  // is too short to split, so it needs no workspace here.
+  a = good;
+  a.m = 8;
+  CHECK(Op::hybrid_workspace_size(a) == 0);
+  CHECK(Op::run_hybrid(a, nullptr, 0, nullptr) == Status::success);
+  a.m = 9;
+  CHECK(Op::run_hybrid(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  a = good;
+  a.x = x.ptr + 1;
+  CHECK(Op::run_hybrid(a, nullptr, 0, nullptr) == Status::misaligned_pointer);
+  CHECK(gpu::WsqA16Decode<SqConfig<32, 8, 8, 4>, __nv_bfloat16>::run_hybrid(
+            {{}, nullptr, nullptr, 1}, nullptr, 0, nullptr) != Status::success);
   // Configurations the lanes-along-K kernel rejects go elsewhere at M = 1.
   using Op32 = gpu::WsqA16Decode<SqConfig<32, 8, 8, 4>, __nv_bfloat16>;
   using Op128 = gpu::WsqA16Decode<SqConfig<128, 8, 8, 4>, __nv_bfloat16>;

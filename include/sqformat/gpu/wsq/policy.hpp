@@ -15,8 +15,10 @@ namespace sqformat::gpu {
 ///                        or H > 16).
 /// \tparam GemvWarpsPerBlock warps of one block of the lanes-along-K decode kernel (they share
 ///                        one staged copy of X).
+/// \tparam HybridPairsInFlight bank pairs (128 k) whose loads a warp of the hybrid decode kernel
+///                        (tensor-core low path, CUDA-core high path) issues ahead of use.
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
-          int GemvWarpsPerBlock = 8>
+          int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 2>
 struct WsqDecodePolicy {
   static_assert(WarpsPerBlock >= 1 && WarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: WarpsPerBlock must lie in [1, 16]");
@@ -26,11 +28,14 @@ struct WsqDecodePolicy {
                 "sqformat::gpu::WsqDecodePolicy: GemvRowsPerWarp must lie in [1, 8]");
   static_assert(GemvWarpsPerBlock >= 1 && GemvWarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: GemvWarpsPerBlock must lie in [1, 16]");
+  static_assert(HybridPairsInFlight >= 1 && HybridPairsInFlight <= 4,
+                "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [1, 4]");
   static constexpr int warps_per_block = WarpsPerBlock;
   static constexpr int threads = 32 * WarpsPerBlock;
   static constexpr int chunks_in_flight = ChunksInFlight;
   static constexpr int gemv_rows_per_warp = GemvRowsPerWarp;
   static constexpr int gemv_warps_per_block = GemvWarpsPerBlock;
+  static constexpr int hybrid_pairs_in_flight = HybridPairsInFlight;
 };
 
 } // namespace sqformat::gpu

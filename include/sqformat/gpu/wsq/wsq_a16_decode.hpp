@@ -3,15 +3,17 @@
 //   W  N x K  SQ tensor (WsqWeightsView)
 //   Y  M x N  row-major, T
 //
-// Four kernels, chosen by the configuration and M (never by the Policy):
-//   - M <= gemv_max_m, b = 64, INT8/INT4, H % 8 == 0: CUDA cores, the lanes of a warp along K
-//     (detail/a16_gemv_kernel.cuh);
+// Five kernels, chosen by the configuration and M (never by the Policy):
+//   - 2 <= M <= hybrid_dispatch_max_m (8, and M * H <= 128), b = 64, INT8/INT4, H % 8 == 0,
+//     H <= 32: low path on tensor cores, high path on CUDA cores (detail/a16_hybrid_kernel.cuh);
+//   - otherwise M <= gemv_max_m, b = 64, INT8/INT4, H % 8 == 0: CUDA cores, the lanes of a warp
+//     along K (detail/a16_gemv_kernel.cuh);
 //   - otherwise M <= row_thread_max_m, b = 32 or 64, INT8/INT4, H % 4 == 0: CUDA cores, one
 //     thread per row and K slice (detail/a16_row_thread_kernel.cuh);
 //   - otherwise b % 64 == 0, INT8/INT4, H % 8 == 0, H <= 32 and N % 16 == 0: tensor cores
 //     (detail/a16_mma_kernel.cuh);
 //   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace.
-// The first three read every weight byte once and split K into slices that depend on N and K only
+// The first four read every weight byte once and split K into slices that depend on N and K only
 // (the lanes-along-K kernel only for N < 8192); slice results go to the workspace and are added in
 // slice order. All compute, per output and
 // bank, exact code * x products accumulated in float32 and scaled once per bank; see docs/wsq.md
@@ -33,6 +35,7 @@
 #include "../../status.hpp"
 #include "detail/a16_gemv_kernel.cuh"
 #include "detail/a16_generic_kernel.cuh"
+#include "detail/a16_hybrid_kernel.cuh"
 #include "detail/a16_mma_kernel.cuh"
 #include "detail/a16_row_thread_kernel.cuh"
 #include "detail/checks.hpp"
@@ -60,20 +63,36 @@ public:
   /// for M <= 2 only (H200, 8192 x 8192 and 28672 x 8192, docs/wsq.md).
   static constexpr int row_thread_max_m = wsq_detail::kRowThreadMaxTokens;
 
+  /// Largest M the hybrid kernel takes when forced (run_hybrid).
+  static constexpr int hybrid_max_m = wsq_detail::kHybridMaxTokens;
+
+  /// M range run() gives the hybrid kernel: from 2 tokens (at one token the lanes-along-K kernel
+  /// was faster) while M * H <= 128 (its high-path walk costs H steps per token; on H100 it lost
+  /// to the tensor-core kernel at H = 32, M = 8, and won at H = 8 up to M = 8 and at H = 32 up to
+  /// M = 4; docs/wsq.md).
+  static constexpr int hybrid_dispatch_max_m =
+      128 / C::high_per_bank < hybrid_max_m ? 128 / C::high_per_bank : hybrid_max_m;
+
+  /// Whether the hybrid kernel serves these arguments.
+  static bool uses_hybrid(const Arguments& a) {
+    return wsq_detail::hybrid_decode_supports<C> && a.m >= 2 && a.m <= hybrid_dispatch_max_m;
+  }
+
   /// Whether the lanes-along-K kernel serves these arguments.
   static bool uses_gemv(const Arguments& a) {
-    return wsq_detail::gemv_decode_supports<C> && a.m <= gemv_max_m;
+    return !uses_hybrid(a) && wsq_detail::gemv_decode_supports<C> && a.m <= gemv_max_m;
   }
 
   /// Whether the CUDA-core row-thread kernel serves these arguments.
   static bool uses_row_thread(const Arguments& a) {
-    return !uses_gemv(a) && wsq_detail::row_thread_decode_supports<C> && a.m <= row_thread_max_m;
+    return !uses_hybrid(a) && !uses_gemv(a) && wsq_detail::row_thread_decode_supports<C> &&
+           a.m <= row_thread_max_m;
   }
 
   /// Whether the tensor-core kernel serves these arguments.
   static bool uses_tensor_cores(const Arguments& a) {
-    return !uses_gemv(a) && !uses_row_thread(a) && wsq_detail::mma_decode_supports<C> &&
-           a.w.n % 16 == 0;
+    return !uses_hybrid(a) && !uses_gemv(a) && !uses_row_thread(a) &&
+           wsq_detail::mma_decode_supports<C> && a.w.n % 16 == 0;
   }
 
   /// Number of K slices of the kernel serving these arguments (a function of the path, N and K;
@@ -81,6 +100,8 @@ public:
   static int k_slices(const Arguments& a) {
     if (a.w.n < 1 || a.w.k < C::bank)
       return 1;
+    if (uses_hybrid(a))
+      return hybrid_slices(a.w.n, a.w.k).first;
     if (uses_gemv(a))
       return gemv_slices(a.w.n, a.w.k).first;
     if (uses_row_thread(a))
@@ -99,6 +120,8 @@ public:
       return Status::invalid_argument;
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
       return Status::misaligned_pointer;
+    if (uses_hybrid(a))
+      return wsq_detail::check_arch(hybrid_kernel<2>());
     if (uses_gemv(a))
       return wsq_detail::check_arch(gemv_kernel<1, 1>());
     if (uses_row_thread(a))
@@ -118,6 +141,11 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
+    if (uses_hybrid(a)) {
+      if constexpr (wsq_detail::hybrid_decode_supports<C>) {
+        return launch_hybrid(a, workspace, workspace_bytes, stream);
+      }
+    }
     if (uses_gemv(a)) {
       if constexpr (wsq_detail::gemv_decode_supports<C>) {
         return launch_gemv(a, workspace, workspace_bytes, stream);
@@ -187,6 +215,55 @@ public:
     return Status::invalid_argument;
   }
 
+  /// The lanes-along-K kernel for M <= gemv_max_m whatever run() picks (for tests and for
+  /// comparing kernels). Same checks as run(); invalid_argument where the configuration or M rules
+  /// it out.
+  static std::size_t gemv_workspace_size(const Arguments& a) {
+    if (a.m < 1 || a.m > gemv_max_m || a.w.n < 1 || a.w.k < C::bank)
+      return 0;
+    const int slices = gemv_slices(a.w.n, a.w.k).first;
+    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+  }
+  static Status run_gemv(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                         cudaStream_t stream) {
+    if (const Status s = can_implement(a); s != Status::success)
+      return s;
+    if constexpr (wsq_detail::gemv_decode_supports<C>) {
+      if (a.m <= gemv_max_m) {
+        if (const Status s = wsq_detail::check_arch(gemv_kernel<1, 1>()); s != Status::success)
+          return s;
+        return launch_gemv(a, workspace, workspace_bytes, stream);
+      }
+    }
+    return Status::invalid_argument;
+  }
+
+  /// The hybrid kernel (detail/a16_hybrid_kernel.cuh) whatever run() picks: b = 64, INT8/INT4,
+  /// H % 8 == 0, H <= 32, M <= hybrid_max_m, any N. Same checks as run(); invalid_argument where
+  /// the configuration or M rules it out. Its K slices (a function of N and K) and workspace:
+  static int hybrid_k_slices(const Arguments& a) {
+    return a.w.n < 1 || a.w.k < C::bank ? 1 : hybrid_slices(a.w.n, a.w.k).first;
+  }
+  static std::size_t hybrid_workspace_size(const Arguments& a) {
+    if (a.m < 1 || a.m > hybrid_max_m || a.w.n < 1 || a.w.k < C::bank)
+      return 0;
+    const int slices = hybrid_slices(a.w.n, a.w.k).first;
+    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+  }
+  static Status run_hybrid(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                           cudaStream_t stream) {
+    if (const Status s = can_implement(a); s != Status::success)
+      return s;
+    if constexpr (wsq_detail::hybrid_decode_supports<C>) {
+      if (a.m <= hybrid_max_m) {
+        if (const Status s = wsq_detail::check_arch(hybrid_kernel<1>()); s != Status::success)
+          return s;
+        return launch_hybrid(a, workspace, workspace_bytes, stream);
+      }
+    }
+    return Status::invalid_argument;
+  }
+
   /// Rows a warp of the lanes-along-K kernel streams for a token tile (a policy choice only).
   /// Halved for token tiles above 1 and for H > 16 (registers: no spills at the default of 4).
   template <int Tokens> static constexpr int gemv_rows() {
@@ -229,7 +306,7 @@ private:
 
   static Status launch_gemv(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                             cudaStream_t stream) {
-    if (const Status s = check_workspace(workspace_size(a), workspace, workspace_bytes);
+    if (const Status s = check_workspace(gemv_workspace_size(a), workspace, workspace_bytes);
         s != Status::success)
       return s;
     const auto [slices, slice_chunks] = gemv_slices(a.w.n, a.w.k);
@@ -316,6 +393,49 @@ private:
     } else {
       row_thread_kernel<2>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m,
                                                            slice_banks);
+    }
+    return finish(a, partial, slices, stream);
+  }
+
+  /// (slices, bank pairs per slice) of the hybrid kernel: blocks of 16 rows times slices reach
+  /// kHybridTargetBlocks (about 4096 warps), each warp keeping at least 2 pairs.
+  static std::pair<int, int> hybrid_slices(int n, int k) {
+    const int pairs = (k / C::bank + 1) / 2;
+    const int blocks = (n + 15) / 16;
+    int slices = (wsq_detail::kHybridTargetBlocks + blocks - 1) / blocks;
+    const int most = pairs / (2 * wsq_detail::kHybridSegments);
+    slices = slices > most ? most : slices;
+    slices = slices < 1 ? 1 : slices;
+    const int per_slice = (pairs + slices - 1) / slices;
+    return {(pairs + per_slice - 1) / per_slice, per_slice};
+  }
+
+  template <int Tokens> static auto hybrid_kernel() {
+    if constexpr (wsq_detail::hybrid_decode_supports<C>) {
+      return &wsq_detail::wsq_a16_hybrid_kernel<C, T, Policy::hybrid_pairs_in_flight, Tokens>;
+    } else {
+      return generic_kernel(); // only asked for its architecture check
+    }
+  }
+
+  static Status launch_hybrid(const Arguments& a, void* workspace, std::size_t workspace_bytes,
+                              cudaStream_t stream) {
+    if (const Status s = check_workspace(hybrid_workspace_size(a), workspace, workspace_bytes);
+        s != Status::success)
+      return s;
+    const auto [slices, slice_pairs] = hybrid_slices(a.w.n, a.w.k);
+    float* partial = slices > 1 ? static_cast<float*>(workspace) : nullptr;
+    const dim3 grid((a.w.n + 15) / 16, slices);
+    const unsigned threads = 32 * wsq_detail::kHybridSegments;
+    static_assert(wsq_detail::kHybridMaxTokens == 8, "token tiles below cover M <= 8");
+    if (a.m <= 1) {
+      hybrid_kernel<1>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m, slice_pairs);
+    } else if (a.m <= 2) {
+      hybrid_kernel<2>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m, slice_pairs);
+    } else if (a.m <= 4) {
+      hybrid_kernel<4>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m, slice_pairs);
+    } else {
+      hybrid_kernel<8>()<<<grid, threads, 0, stream>>>(a.w, a.x, a.y, partial, a.m, slice_pairs);
     }
     return finish(a, partial, slices, stream);
   }

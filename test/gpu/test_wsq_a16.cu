@@ -226,8 +226,8 @@ TEST_CASE("W(SQ)A16 lanes-along-K decode kernel, large N and K", "[gpu][wsq][a16
 // and one bank (half a pair), odd bank counts (the last pair has one bank), N not a multiple of 16
 // (rows past N), every token tile (1, 2, 4, 8) with M below it, a K split into slices (few rows),
 // fewer pairs than warps, high elements at either end of every bank.
-using HybridConfigs =
-    std::tuple<SqConfig<64, 8, 8, 4>, SqConfig<64, 16, 8, 4>, SqConfig<64, 32, 8, 4>>;
+using HybridConfigs = std::tuple<SqConfig<64, 8, 8, 4>, SqConfig<64, 16, 8, 4>,
+                                 SqConfig<64, 24, 8, 4>, SqConfig<64, 32, 8, 4>>;
 
 TEMPLATE_LIST_TEST_CASE("W(SQ)A16 hybrid decode kernel", "[gpu][wsq][a16][hybrid]", HybridConfigs) {
   using C = TestType;
@@ -323,8 +323,21 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   a = good;
   a.x = x.ptr + 1;
   CHECK(Op::run_hybrid(a, nullptr, 0, nullptr) == Status::misaligned_pointer);
-  CHECK(gpu::WsqA16Decode<SqConfig<32, 8, 8, 4>, __nv_bfloat16>::run_hybrid(
-            {{}, nullptr, nullptr, 1}, nullptr, 0, nullptr) != Status::success);
+  {
+    // A configuration the hybrid kernel does not take (b = 32), with valid arguments.
+    using C32 = SqConfig<32, 8, 8, 4>;
+    using Op32h = gpu::WsqA16Decode<C32, __nv_bfloat16>;
+    const auto w32 = wsq_test::make_weights<C32>(32, 2048, rng, MaskKind::random);
+    wsq_test::DeviceWeights<C32> dw32(w32);
+    const Op32h::Arguments a32{dw32.view, x.ptr, y.ptr, 4};
+    REQUIRE(Op32h::can_implement(a32) == Status::success);
+    CHECK(!Op32h::uses_hybrid(a32));
+    CHECK(Op32h::run_hybrid(a32, nullptr, 0, nullptr) == Status::invalid_argument);
+  }
+  // The dispatch's M range: up to 8 tokens, and M * H <= 128.
+  CHECK(Op::hybrid_dispatch_max_m == 8);
+  CHECK(gpu::WsqA16Decode<SqConfig<64, 24, 8, 4>, __nv_bfloat16>::hybrid_dispatch_max_m == 5);
+  CHECK(gpu::WsqA16Decode<SqConfig<64, 32, 8, 4>, __nv_bfloat16>::hybrid_dispatch_max_m == 4);
   // Configurations the lanes-along-K kernel rejects go elsewhere at M = 1.
   using Op32 = gpu::WsqA16Decode<SqConfig<32, 8, 8, 4>, __nv_bfloat16>;
   using Op128 = gpu::WsqA16Decode<SqConfig<128, 8, 8, 4>, __nv_bfloat16>;

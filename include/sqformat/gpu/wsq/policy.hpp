@@ -16,7 +16,9 @@ namespace sqformat::gpu {
 /// \tparam GemvWarpsPerBlock warps of one block of the lanes-along-K decode kernel (they share
 ///                        one staged copy of X).
 /// \tparam HybridPairsInFlight bank pairs (128 k) whose loads a warp of the hybrid decode kernel
-///                        (tensor-core low path, CUDA-core high path) issues ahead of use.
+///                        (tensor-core low path, CUDA-core high path) keeps in flight; the kernel
+///                        takes fewer where their X slots would pass 40 KB of shared memory (2 at
+///                        a tile of 8 tokens). At most 3: 4 spill registers at H = 32.
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
           int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 2>
 struct WsqDecodePolicy {
@@ -28,8 +30,8 @@ struct WsqDecodePolicy {
                 "sqformat::gpu::WsqDecodePolicy: GemvRowsPerWarp must lie in [1, 8]");
   static_assert(GemvWarpsPerBlock >= 1 && GemvWarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: GemvWarpsPerBlock must lie in [1, 16]");
-  static_assert(HybridPairsInFlight >= 1 && HybridPairsInFlight <= 4,
-                "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [1, 4]");
+  static_assert(HybridPairsInFlight >= 1 && HybridPairsInFlight <= 3,
+                "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [1, 3]");
   static constexpr int warps_per_block = WarpsPerBlock;
   static constexpr int threads = 32 * WarpsPerBlock;
   static constexpr int chunks_in_flight = ChunksInFlight;

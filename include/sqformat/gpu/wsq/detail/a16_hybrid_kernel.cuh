@@ -184,9 +184,12 @@ __global__ void __launch_bounds__(32 * kHybridSegments, 2)
       }
       const std::uint32_t wb = walk_bank ? second - 1u : 0u; // -1: back to bank 0 of the pair
       const std::uint8_t* hp = high_w + int(wb) * H;
-      if constexpr (H == 8) {
-        const uint2 v = __ldg(reinterpret_cast<const uint2*>(hp));
-        d.high[0] = v.x, d.high[1] = v.y;
+      if constexpr (H % 16 != 0) { // 8-byte aligned only (bank * H bytes)
+#pragma unroll
+        for (int i = 0; i < H / 8; ++i) {
+          const uint2 v = __ldg(reinterpret_cast<const uint2*>(hp) + i);
+          d.high[2 * i] = v.x, d.high[2 * i + 1] = v.y;
+        }
       } else {
 #pragma unroll
         for (int i = 0; i < H / 16; ++i) {

@@ -46,6 +46,29 @@ std::vector<T> run_decode(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>
   return y.to_host();
 }
 
+/// One kernel forced, whatever run() would pick.
+enum class Forced { gemv, row_thread, tensor_cores, hybrid };
+
+template <class C, class T, class Policy>
+std::vector<T> run_forced(Forced f, const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>& x,
+                          int m) {
+  using Op = gpu::WsqA16Decode<C, T, Policy>;
+  DeviceBuffer<T> y(std::size_t(m) * w.n);
+  const typename Op::Arguments args{w, x.ptr, y.ptr, m};
+  const std::size_t bytes = f == Forced::gemv         ? Op::gemv_workspace_size(args)
+                            : f == Forced::row_thread ? Op::row_thread_workspace_size(args)
+                            : f == Forced::hybrid     ? Op::hybrid_workspace_size(args)
+                                                      : Op::tensor_core_workspace_size(args);
+  DeviceBuffer<unsigned char> ws(bytes);
+  const Status st = f == Forced::gemv         ? Op::run_gemv(args, ws.ptr, ws.count, nullptr)
+                    : f == Forced::row_thread ? Op::run_row_thread(args, ws.ptr, ws.count, nullptr)
+                    : f == Forced::hybrid     ? Op::run_hybrid(args, ws.ptr, ws.count, nullptr)
+                                          : Op::run_tensor_cores(args, ws.ptr, ws.count, nullptr);
+  REQUIRE(st == Status::success);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  return y.to_host();
+}
+
 /// Runs every kernel that takes these arguments (run()'s choice, and each other kernel forced)
 /// against the bound; the policies must agree byte for byte.
 template <class C, class T>
@@ -88,55 +111,29 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
   // Where run() takes the hybrid or a CUDA-core kernel, the other kernels that the configuration
   // and M allow must hold the bound too: all stay tested whatever the dispatch thresholds.
   if (gemv_ok && !gemv) { // the lanes-along-K kernel forced, under two policies
-    const auto run_lanes = [&](auto policy) {
-      using Op = gpu::WsqA16Decode<C, T, decltype(policy)>;
-      DeviceBuffer<T> out(std::size_t(c.m) * c.n);
-      const typename Op::Arguments a2{dw.view, dx.ptr, out.ptr, c.m};
-      DeviceBuffer<unsigned char> ws(Op::gemv_workspace_size(a2));
-      REQUIRE(Op::run_gemv(a2, ws.ptr, ws.count, nullptr) == Status::success);
-      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-      return out.to_host();
-    };
-    const std::vector<T> yl = run_lanes(PolicyA{});
+    const std::vector<T> yl = run_forced<C, T, PolicyA>(Forced::gemv, dw.view, dx, c.m);
     check_bound(yl, c.k / C::bank); // at most one slice per bank
-    const std::vector<T> yl2 = run_lanes(PolicyC{});
+    const std::vector<T> yl2 = run_forced<C, T, PolicyC>(Forced::gemv, dw.view, dx, c.m);
     REQUIRE(std::memcmp(yl.data(), yl2.data(), yl.size() * sizeof(T)) == 0);
   }
   if ((gemv || hybrid) && gpu::wsq_detail::row_thread_decode_supports<C> &&
       c.m <= OpA::row_thread_max_m) {
-    DeviceBuffer<T> yr(std::size_t(c.m) * c.n);
-    const typename OpA::Arguments args{dw.view, dx.ptr, yr.ptr, c.m};
-    DeviceBuffer<unsigned char> ws(OpA::row_thread_workspace_size(args));
-    REQUIRE(OpA::run_row_thread(args, ws.ptr, ws.count, nullptr) == Status::success);
-    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-    check_bound(yr.to_host(), c.k / C::bank); // at most one slice per bank
+    const std::vector<T> yr = run_forced<C, T, PolicyA>(Forced::row_thread, dw.view, dx, c.m);
+    check_bound(yr, c.k / C::bank); // at most one slice per bank
   }
   if ((gemv || row_thread || hybrid) && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
-    DeviceBuffer<T> yt(std::size_t(c.m) * c.n);
-    const typename OpA::Arguments args{dw.view, dx.ptr, yt.ptr, c.m};
-    DeviceBuffer<unsigned char> ws(OpA::tensor_core_workspace_size(args));
-    REQUIRE(OpA::run_tensor_cores(args, ws.ptr, ws.count, nullptr) == Status::success);
-    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-    check_bound(yt.to_host(), c.k / C::bank); // at most one slice per bank
+    const std::vector<T> yt = run_forced<C, T, PolicyA>(Forced::tensor_cores, dw.view, dx, c.m);
+    check_bound(yt, c.k / C::bank); // at most one slice per bank
   }
   // The hybrid kernel (tensor-core low path, CUDA-core high path) wherever it applies, under
   // three policies (pairs in flight 2, 1, 3) that must agree byte for byte. Its sums also pass
   // through the 8 warps of a block per slice.
   if (hybrid_ok) {
-    const typename OpA::Arguments args{dw.view, dx.ptr, nullptr, c.m};
-    const int hs = OpA::hybrid_k_slices(args);
+    const int hs = OpA::hybrid_k_slices({dw.view, dx.ptr, nullptr, c.m});
     CAPTURE(hs);
-    const auto run_hybrid = [&](auto policy) {
-      using Op = gpu::WsqA16Decode<C, T, decltype(policy)>;
-      DeviceBuffer<T> out(std::size_t(c.m) * c.n);
-      const typename Op::Arguments a2{dw.view, dx.ptr, out.ptr, c.m};
-      DeviceBuffer<unsigned char> ws(Op::hybrid_workspace_size(a2));
-      REQUIRE(Op::run_hybrid(a2, ws.ptr, ws.count, nullptr) == Status::success);
-      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-      return out.to_host();
-    };
-    const std::vector<T> yh[3] = {run_hybrid(PolicyA{}), run_hybrid(PolicyB{}),
-                                  run_hybrid(PolicyC{})};
+    const std::vector<T> yh[3] = {run_forced<C, T, PolicyA>(Forced::hybrid, dw.view, dx, c.m),
+                                  run_forced<C, T, PolicyB>(Forced::hybrid, dw.view, dx, c.m),
+                                  run_forced<C, T, PolicyC>(Forced::hybrid, dw.view, dx, c.m)};
     check_bound(yh[0], hs * gpu::wsq_detail::kHybridSegments + 2);
     REQUIRE(std::memcmp(yh[0].data(), yh[1].data(), yh[0].size() * sizeof(T)) == 0);
     REQUIRE(std::memcmp(yh[0].data(), yh[2].data(), yh[0].size() * sizeof(T)) == 0);

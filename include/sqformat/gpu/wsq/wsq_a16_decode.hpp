@@ -173,10 +173,7 @@ public:
   /// measuring the crossover. Same checks as run(); invalid_argument where the configuration or
   /// N % 16 rules it out.
   static std::size_t tensor_core_workspace_size(const Arguments& a) {
-    if (a.m < 1 || a.m > max_m || a.w.n < 1 || a.w.k < C::bank)
-      return 0;
-    const int slices = mma_slices(a.w.n, a.w.k).first;
-    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+    return partials_bytes(a, max_m, mma_slices);
   }
   static Status run_tensor_cores(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                                  cudaStream_t stream) {
@@ -196,10 +193,7 @@ public:
   /// for comparing kernels). Same checks as run(); invalid_argument where the configuration or M
   /// rules it out.
   static std::size_t row_thread_workspace_size(const Arguments& a) {
-    if (a.m < 1 || a.m > row_thread_max_m || a.w.n < 1 || a.w.k < C::bank)
-      return 0;
-    const int slices = row_thread_slices(a.w.n, a.w.k).first;
-    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+    return partials_bytes(a, row_thread_max_m, row_thread_slices);
   }
   static Status run_row_thread(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                                cudaStream_t stream) {
@@ -219,10 +213,7 @@ public:
   /// comparing kernels). Same checks as run(); invalid_argument where the configuration or M rules
   /// it out.
   static std::size_t gemv_workspace_size(const Arguments& a) {
-    if (a.m < 1 || a.m > gemv_max_m || a.w.n < 1 || a.w.k < C::bank)
-      return 0;
-    const int slices = gemv_slices(a.w.n, a.w.k).first;
-    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+    return partials_bytes(a, gemv_max_m, gemv_slices);
   }
   static Status run_gemv(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                          cudaStream_t stream) {
@@ -245,10 +236,7 @@ public:
     return a.w.n < 1 || a.w.k < C::bank ? 1 : hybrid_slices(a.w.n, a.w.k).first;
   }
   static std::size_t hybrid_workspace_size(const Arguments& a) {
-    if (a.m < 1 || a.m > hybrid_max_m || a.w.n < 1 || a.w.k < C::bank)
-      return 0;
-    const int slices = hybrid_slices(a.w.n, a.w.k).first;
-    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+    return partials_bytes(a, hybrid_max_m, hybrid_slices);
   }
   static Status run_hybrid(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                            cudaStream_t stream) {
@@ -274,6 +262,16 @@ public:
   }
 
 private:
+  /// Bytes of the float32 K-slice partials of a kernel whose (slices, per slice) rule is
+  /// `slices_of(N, K)` and that takes M <= path_max_m: 0 for a single slice or arguments outside.
+  static std::size_t partials_bytes(const Arguments& a, int path_max_m,
+                                    std::pair<int, int> (*slices_of)(int, int)) {
+    if (a.m < 1 || a.m > path_max_m || a.w.n < 1 || a.w.k < C::bank)
+      return 0;
+    const int slices = slices_of(a.w.n, a.w.k).first;
+    return slices > 1 ? std::size_t(slices) * a.m * a.w.n * sizeof(float) : 0;
+  }
+
   /// (slices, chunks per slice) of the lanes-along-K kernel: no split from N = kGemvTargetRows
   /// rows (enough warps to fill the GPU); below, slices of whole 1024-k chunks so that N * slices
   /// reaches it.

@@ -2,11 +2,10 @@
 // compute, default algorithm) in the same binary. Kernels: W(SQ5)A16 = SqConfig<64, 8, 8, 4>
 // (B64-(8/4)-0.875, 5 effective bits) and W(SQ6)A16 = SqConfig<64, 32, 8, 4> (B64-(8/4)-0.5), as
 // run() dispatches them (lanes-along-K kernel at M = 1, hybrid kernel for 2 <= M <= 8 (SQ5) or
-// 4 (SQ6), tensor cores above), forced onto the
-// row-thread kernel (M <= 2), the tensor-core kernel or the hybrid kernel (M <= 8: tensor-core low
-// path, CUDA-core high path), and the lanes-along-K and hybrid kernels under other policies. The
-// `kernel` counter says which kernel ran: 1 lanes-along-K, 2 row-thread, 3 tensor cores,
-// 4 hybrid, 0 generic.
+// 4 (SQ6), tensor cores above), forced onto one kernel (row-thread, M <= 2; lanes-along-K, M <= 4;
+// hybrid, M <= 8: tensor-core low path, CUDA-core high path; tensor cores), and the lanes-along-K
+// and hybrid kernels under other policies. The `kernel` counter says which kernel ran:
+// 1 lanes-along-K, 2 row-thread, 3 tensor cores, 4 hybrid, 0 generic.
 //
 // Timing: CUDA events around each call, L2 flushed before every timed call (l2_flush.hpp),
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
@@ -180,16 +179,12 @@ template <class C, Kernel K = Kernel::dispatch, class Policy = gpu::WsqDecodePol
 void bm_wsq_a16(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
   using Op = gpu::WsqA16Decode<C, bf16, Policy>;
-  if (K == Kernel::row_thread && m > Op::row_thread_max_m) {
-    state.SkipWithError("M above the row-thread kernel's range");
-    return;
-  }
-  if (K == Kernel::hybrid && m > Op::hybrid_max_m) {
-    state.SkipWithError("M above the hybrid kernel's range");
-    return;
-  }
-  if (K == Kernel::gemv && m > Op::gemv_max_m) {
-    state.SkipWithError("M above the lanes-along-K kernel's range");
+  const int max_m = K == Kernel::row_thread ? Op::row_thread_max_m
+                    : K == Kernel::hybrid   ? Op::hybrid_max_m
+                    : K == Kernel::gemv     ? Op::gemv_max_m
+                                            : Op::max_m;
+  if (m > max_m) {
+    state.SkipWithError("M above the forced kernel's range");
     return;
   }
   SqWeights<C>& w = weights_for<C>(n, k);

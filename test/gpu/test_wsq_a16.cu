@@ -34,36 +34,27 @@ struct Case {
   MaskKind mask;
 };
 
-template <class C, class T, class Policy>
-std::vector<T> run_decode(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>& x, int m) {
-  using Op = gpu::WsqA16Decode<C, T, Policy>;
-  DeviceBuffer<T> y(std::size_t(m) * w.n);
-  typename Op::Arguments args{w, x.ptr, y.ptr, m};
-  REQUIRE(Op::can_implement(args) == Status::success);
-  DeviceBuffer<unsigned char> ws(Op::workspace_size(args));
-  REQUIRE(Op::run(args, ws.ptr, ws.count, nullptr) == Status::success);
-  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-  return y.to_host();
-}
-
-/// One kernel forced, whatever run() would pick.
-enum class Forced { gemv, row_thread, tensor_cores, hybrid };
+/// Which kernel a call takes: run()'s choice, or one kernel forced whatever run() would pick.
+enum class Path { dispatch, gemv, row_thread, tensor_cores, hybrid };
 
 template <class C, class T, class Policy>
-std::vector<T> run_forced(Forced f, const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>& x,
-                          int m) {
+std::vector<T> run_path(Path p, const gpu::WsqWeightsView<C>& w, const DeviceBuffer<T>& x, int m) {
   using Op = gpu::WsqA16Decode<C, T, Policy>;
   DeviceBuffer<T> y(std::size_t(m) * w.n);
   const typename Op::Arguments args{w, x.ptr, y.ptr, m};
-  const std::size_t bytes = f == Forced::gemv         ? Op::gemv_workspace_size(args)
-                            : f == Forced::row_thread ? Op::row_thread_workspace_size(args)
-                            : f == Forced::hybrid     ? Op::hybrid_workspace_size(args)
-                                                      : Op::tensor_core_workspace_size(args);
+  REQUIRE(Op::can_implement(args) == Status::success);
+  const std::size_t bytes = p == Path::gemv           ? Op::gemv_workspace_size(args)
+                            : p == Path::row_thread   ? Op::row_thread_workspace_size(args)
+                            : p == Path::hybrid       ? Op::hybrid_workspace_size(args)
+                            : p == Path::tensor_cores ? Op::tensor_core_workspace_size(args)
+                                                      : Op::workspace_size(args);
   DeviceBuffer<unsigned char> ws(bytes);
-  const Status st = f == Forced::gemv         ? Op::run_gemv(args, ws.ptr, ws.count, nullptr)
-                    : f == Forced::row_thread ? Op::run_row_thread(args, ws.ptr, ws.count, nullptr)
-                    : f == Forced::hybrid     ? Op::run_hybrid(args, ws.ptr, ws.count, nullptr)
-                                          : Op::run_tensor_cores(args, ws.ptr, ws.count, nullptr);
+  const Status st = p == Path::gemv         ? Op::run_gemv(args, ws.ptr, ws.count, nullptr)
+                    : p == Path::row_thread ? Op::run_row_thread(args, ws.ptr, ws.count, nullptr)
+                    : p == Path::hybrid     ? Op::run_hybrid(args, ws.ptr, ws.count, nullptr)
+                    : p == Path::tensor_cores
+                        ? Op::run_tensor_cores(args, ws.ptr, ws.count, nullptr)
+                        : Op::run(args, ws.ptr, ws.count, nullptr);
   REQUIRE(st == Status::success);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   return y.to_host();
@@ -105,24 +96,24 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
       }
     }
   };
-  const std::vector<T> ya = run_decode<C, T, PolicyA>(dw.view, dx, c.m);
+  const std::vector<T> ya = run_path<C, T, PolicyA>(Path::dispatch, dw.view, dx, c.m);
   // The hybrid kernel's sums also pass through the 8 warps of a block per slice.
   check_bound(ya, hybrid ? slices * gpu::wsq_detail::kHybridSegments + 2 : slices);
   // Where run() takes the hybrid or a CUDA-core kernel, the other kernels that the configuration
   // and M allow must hold the bound too: all stay tested whatever the dispatch thresholds.
   if (gemv_ok && !gemv) { // the lanes-along-K kernel forced, under two policies
-    const std::vector<T> yl = run_forced<C, T, PolicyA>(Forced::gemv, dw.view, dx, c.m);
+    const std::vector<T> yl = run_path<C, T, PolicyA>(Path::gemv, dw.view, dx, c.m);
     check_bound(yl, c.k / C::bank); // at most one slice per bank
-    const std::vector<T> yl2 = run_forced<C, T, PolicyC>(Forced::gemv, dw.view, dx, c.m);
+    const std::vector<T> yl2 = run_path<C, T, PolicyC>(Path::gemv, dw.view, dx, c.m);
     REQUIRE(std::memcmp(yl.data(), yl2.data(), yl.size() * sizeof(T)) == 0);
   }
   if ((gemv || hybrid) && gpu::wsq_detail::row_thread_decode_supports<C> &&
       c.m <= OpA::row_thread_max_m) {
-    const std::vector<T> yr = run_forced<C, T, PolicyA>(Forced::row_thread, dw.view, dx, c.m);
+    const std::vector<T> yr = run_path<C, T, PolicyA>(Path::row_thread, dw.view, dx, c.m);
     check_bound(yr, c.k / C::bank); // at most one slice per bank
   }
   if ((gemv || row_thread || hybrid) && gpu::wsq_detail::mma_decode_supports<C> && c.n % 16 == 0) {
-    const std::vector<T> yt = run_forced<C, T, PolicyA>(Forced::tensor_cores, dw.view, dx, c.m);
+    const std::vector<T> yt = run_path<C, T, PolicyA>(Path::tensor_cores, dw.view, dx, c.m);
     check_bound(yt, c.k / C::bank); // at most one slice per bank
   }
   // The hybrid kernel (tensor-core low path, CUDA-core high path) wherever it applies, under
@@ -131,18 +122,18 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
   if (hybrid_ok) {
     const int hs = OpA::hybrid_k_slices({dw.view, dx.ptr, nullptr, c.m});
     CAPTURE(hs);
-    const std::vector<T> yh[3] = {run_forced<C, T, PolicyA>(Forced::hybrid, dw.view, dx, c.m),
-                                  run_forced<C, T, PolicyB>(Forced::hybrid, dw.view, dx, c.m),
-                                  run_forced<C, T, PolicyC>(Forced::hybrid, dw.view, dx, c.m)};
+    const std::vector<T> yh[3] = {run_path<C, T, PolicyA>(Path::hybrid, dw.view, dx, c.m),
+                                  run_path<C, T, PolicyB>(Path::hybrid, dw.view, dx, c.m),
+                                  run_path<C, T, PolicyC>(Path::hybrid, dw.view, dx, c.m)};
     check_bound(yh[0], hs * gpu::wsq_detail::kHybridSegments + 2);
     REQUIRE(std::memcmp(yh[0].data(), yh[1].data(), yh[0].size() * sizeof(T)) == 0);
     REQUIRE(std::memcmp(yh[0].data(), yh[2].data(), yh[0].size() * sizeof(T)) == 0);
   }
   // A policy changes speed only: the other policy must produce the same bytes.
-  const std::vector<T> yb = run_decode<C, T, PolicyB>(dw.view, dx, c.m);
+  const std::vector<T> yb = run_path<C, T, PolicyB>(Path::dispatch, dw.view, dx, c.m);
   REQUIRE(std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(T)) == 0);
   if (gemv) {
-    const std::vector<T> yc = run_decode<C, T, PolicyC>(dw.view, dx, c.m);
+    const std::vector<T> yc = run_path<C, T, PolicyC>(Path::dispatch, dw.view, dx, c.m);
     REQUIRE(std::memcmp(ya.data(), yc.data(), ya.size() * sizeof(T)) == 0);
   }
 }

@@ -74,44 +74,6 @@ __device__ __forceinline__ uint2 hybrid_load_stream(const std::uint8_t* p) {
   return v;
 }
 
-/// A staged 16-bit activation as float.
-template <class T> __device__ __forceinline__ float hybrid_x_to_float(std::uint16_t bits) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return __uint_as_float(std::uint32_t(bits) << 16);
-  } else {
-    return __half2float(__ushort_as_half(bits));
-  }
-}
-
-/// (v & mask) ^ magic in one LOP3 (the compiler splits it when both are immediates).
-__device__ __forceinline__ std::uint32_t hybrid_and_xor(std::uint32_t v, std::uint32_t mask,
-                                                        std::uint32_t magic) {
-  std::uint32_t r;
-  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(r) : "r"(v), "r"(mask), "r"(magic));
-  return r;
-}
-
-/// Codes 2p and 2p+1 of `w` as an exact 16-bit float pair (see int4_pair in fragments.cuh), with
-/// the magic constants in registers: byte permutation, one LOP3, one FMA.
-template <class T, int P>
-__device__ __forceinline__ std::uint32_t hybrid_int4_pair(std::uint32_t w, std::uint32_t w_shr4,
-                                                          std::uint32_t mask, std::uint32_t magic,
-                                                          std::uint32_t one, std::uint32_t bias) {
-  constexpr std::uint32_t sel = P | (P << 4) | ((P + 4) << 8) | ((P + 4) << 12);
-  const std::uint32_t r = hybrid_and_xor(__byte_perm(w, w_shr4, sel), mask, magic);
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    const __nv_bfloat162 h = __hfma2(*reinterpret_cast<const __nv_bfloat162*>(&r),
-                                     *reinterpret_cast<const __nv_bfloat162*>(&one),
-                                     *reinterpret_cast<const __nv_bfloat162*>(&bias));
-    return *reinterpret_cast<const std::uint32_t*>(&h);
-  } else {
-    const __half2 h =
-        __hfma2(*reinterpret_cast<const __half2*>(&r), *reinterpret_cast<const __half2*>(&one),
-                *reinterpret_cast<const __half2*>(&bias));
-    return *reinterpret_cast<const std::uint32_t*>(&h);
-  }
-}
-
 template <class C, class T, int PairsInFlight, int Tokens>
 __global__ void __launch_bounds__(32 * kHybridSegments, 2)
     wsq_a16_hybrid_kernel(WsqWeightsView<C> w, const T* __restrict__ x, T* __restrict__ y,
@@ -270,8 +232,8 @@ __global__ void __launch_bounds__(32 * kHybridSegments, 2)
         const std::uint32_t wa = clean[0][e][wi], wb = clean[1][e][wi];
         std::uint32_t a0, a1, a2, a3;
         const auto pair = [&](auto p, std::uint32_t v) {
-          return hybrid_int4_pair<T, decltype(p)::value>(v, v >> 4, nib_mask, pair_magic, pair_one,
-                                                         pair_bias);
+          return int4_pair<T, decltype(p)::value>(v, v >> 4, nib_mask, pair_magic, pair_one,
+                                                  pair_bias);
         };
         using P0 = std::integral_constant<int, 0>;
         using P1 = std::integral_constant<int, 1>;
@@ -337,7 +299,8 @@ __global__ void __launch_bounds__(32 * kHybridSegments, 2)
                     8388736.0f); // 2^23 + 128
 #pragma unroll
       for (int i = 0; i < Tokens; ++i)
-        hs[i] = __fmaf_rn(ch, hybrid_x_to_float<T>(xr[i * kHybridXStride + pos]), hs[i]);
+        hs[i] = __fmaf_rn(ch, Half16<T>::to_float(bits_to_half16<T>(xr[i * kHybridXStride + pos])),
+                          hs[i]);
     }
 #pragma unroll
     for (int i = 0; i < Tokens; ++i)

@@ -1,6 +1,7 @@
-// sqformat/gpu/wsq/detail/fragments.cuh: register-level building blocks of the tensor-core W(SQ)
-// decode kernel: 4-bit codes to 16-bit float pairs, sentinel detection, the high-code expansion
-// table and the m16n8k16 MMA. Internal.
+// sqformat/gpu/wsq/detail/fragments.cuh: register-level building blocks of the W(SQ) decode
+// kernels that use tensor cores (a16_mma_kernel.cuh, a16_hybrid_kernel.cuh): 4-bit codes to
+// 16-bit float pairs, sentinel detection, the high-code expansion table and the m16n8k16 MMA.
+// Internal.
 //
 // Notation: a 32-bit word of packed 4-bit codes holds 8 codes, code q in bits [4q, 4q+4).
 #pragma once
@@ -37,6 +38,37 @@ __device__ __forceinline__ std::uint32_t int4_pair(std::uint32_t w, std::uint32_
     const std::uint32_t r = (v & 0x000F000Fu) ^ 0x64086408u;
     __half2 h = *reinterpret_cast<const __half2*>(&r);
     h = __hsub2(h, __floats2half2_rn(1032.0f, 1032.0f));
+    return *reinterpret_cast<const std::uint32_t*>(&h);
+  }
+}
+
+/// (v & mask) ^ magic in one LOP3 (from C++ the compiler splits it in two).
+__device__ __forceinline__ std::uint32_t lop3_and_xor(std::uint32_t v, std::uint32_t mask,
+                                                      std::uint32_t magic) {
+  std::uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(r) : "r"(v), "r"(mask), "r"(magic));
+  return r;
+}
+
+/// int4_pair with its constants as operands, for kernels that keep them in registers the
+/// compiler cannot fold (0x000F000F; the magic 0x43084308 / 0x64086408; the pairs (1, 1) and
+/// (-136, -136) / (-1032, -1032)): byte permutation, one LOP3, one FMA per pair, where the
+/// immediate form above takes two LOP3s.
+template <class T, int P>
+__device__ __forceinline__ std::uint32_t int4_pair(std::uint32_t w, std::uint32_t w_shr4,
+                                                   std::uint32_t mask, std::uint32_t magic,
+                                                   std::uint32_t one, std::uint32_t bias) {
+  constexpr std::uint32_t sel = P | (P << 4) | ((P + 4) << 8) | ((P + 4) << 12);
+  const std::uint32_t r = lop3_and_xor(__byte_perm(w, w_shr4, sel), mask, magic);
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    const __nv_bfloat162 h = __hfma2(*reinterpret_cast<const __nv_bfloat162*>(&r),
+                                     *reinterpret_cast<const __nv_bfloat162*>(&one),
+                                     *reinterpret_cast<const __nv_bfloat162*>(&bias));
+    return *reinterpret_cast<const std::uint32_t*>(&h);
+  } else {
+    const __half2 h =
+        __hfma2(*reinterpret_cast<const __half2*>(&r), *reinterpret_cast<const __half2*>(&one),
+                *reinterpret_cast<const __half2*>(&bias));
     return *reinterpret_cast<const std::uint32_t*>(&h);
   }
 }

@@ -273,9 +273,17 @@ BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid>)
 BENCHMARK(bm_wsq_a16<Sq6, Kernel::hybrid>)
     ->Name("wsq6_a16_hybrid_B64_8_4_0.5")
     ->Apply(small_m_shapes<8>);
-// Policies of the hybrid kernel (same output): bank pairs in flight 1 and 3 (default 2).
-BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 1>>)
-    ->Name("wsq5_a16_hybrid_p1_B64_8_4_0.875")
+// Policies of the hybrid kernel (same output). The default takes 1 bank pair in flight at 3
+// blocks a SM for up to 4 tokens and 2 pairs at 2 blocks for 8; these force 2 pairs (the default
+// before), 1 pair at 2 blocks, and 3 pairs.
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 2>>)
+    ->Name("wsq5_a16_hybrid_p2_B64_8_4_0.875")
+    ->Apply(small_m_shapes<8>);
+BENCHMARK(bm_wsq_a16<Sq6, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 2>>)
+    ->Name("wsq6_a16_hybrid_p2_B64_8_4_0.5")
+    ->Apply(small_m_shapes<8>);
+BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 1, 2>>)
+    ->Name("wsq5_a16_hybrid_p1_b2_B64_8_4_0.875")
     ->Apply(small_m_shapes<8>);
 BENCHMARK(bm_wsq_a16<Sq5, Kernel::hybrid, gpu::WsqDecodePolicy<4, 2, 4, 8, 3>>)
     ->Name("wsq5_a16_hybrid_p3_B64_8_4_0.875")

@@ -25,9 +25,9 @@ using WsqConfigs =
 
 namespace {
 
-using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8, 2>;
-using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4, 1>;
-using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16, 3>; // lanes-along-K kernel: one row per warp
+using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8>;       // hybrid kernel: the default choice
+using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4, 1, 2>; // hybrid kernel: 1 pair, 2 blocks a SM
+using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16, 3>;   // lanes-along-K kernel: one row per warp
 
 struct Case {
   int m, n, k;
@@ -117,8 +117,9 @@ void check_weights_case(const Case& c, const ref::SqTensor<C>& w,
     check_bound(yt, c.k / C::bank); // at most one slice per bank
   }
   // The hybrid kernel (tensor-core low path, CUDA-core high path) wherever it applies, under
-  // three policies (pairs in flight 2, 1, 3) that must agree byte for byte. Its sums also pass
-  // through the 8 warps of a block per slice.
+  // three policies that must agree byte for byte: the default (1 pair in flight at 3 blocks a SM
+  // up to 4 tokens, 2 pairs at 2 blocks for 8), 1 pair at 2 blocks, 3 pairs at 2 blocks. Its
+  // sums also pass through the 8 warps of a block per slice.
   if (hybrid_ok) {
     const int hs = OpA::hybrid_k_slices({dw.view, dx.ptr, nullptr, c.m});
     CAPTURE(hs);

@@ -16,11 +16,16 @@ namespace sqformat::gpu {
 /// \tparam GemvWarpsPerBlock warps of one block of the lanes-along-K decode kernel (they share
 ///                        one staged copy of X).
 /// \tparam HybridPairsInFlight bank pairs (128 k) whose loads a warp of the hybrid decode kernel
-///                        (tensor-core low path, CUDA-core high path) keeps in flight; the kernel
-///                        takes fewer where their X slots would pass 40 KB of shared memory (2 at
-///                        a tile of 8 tokens). At most 3: 4 spill registers at H = 32.
+///                        (tensor-core low path, CUDA-core high path) keeps in flight, 1 to 3; 0
+///                        (the default) picks per token tile: 1 for tiles of up to 4 tokens, 2 for
+///                        8. The kernel takes fewer where their X slots would pass 40 KB of shared
+///                        memory (2 at a tile of 8 tokens). At most 3: 4 spill registers at H = 32.
+/// \tparam HybridBlocksPerSm blocks of 256 threads a SM the hybrid kernel is compiled for, which
+///                        sets its register budget: 2 (128 registers a thread) or 3 (80); 0 (the
+///                        default): 3 where one pair is in flight, else 2 (with 2 or 3 pairs,
+///                        80 registers spill).
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
-          int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 2>
+          int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 0, int HybridBlocksPerSm = 0>
 struct WsqDecodePolicy {
   static_assert(WarpsPerBlock >= 1 && WarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: WarpsPerBlock must lie in [1, 16]");
@@ -30,14 +35,22 @@ struct WsqDecodePolicy {
                 "sqformat::gpu::WsqDecodePolicy: GemvRowsPerWarp must lie in [1, 8]");
   static_assert(GemvWarpsPerBlock >= 1 && GemvWarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: GemvWarpsPerBlock must lie in [1, 16]");
-  static_assert(HybridPairsInFlight >= 1 && HybridPairsInFlight <= 3,
-                "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [1, 3]");
+  static_assert(HybridPairsInFlight >= 0 && HybridPairsInFlight <= 3,
+                "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [0, 3]");
+  static_assert(HybridBlocksPerSm == 0 || HybridBlocksPerSm == 2 || HybridBlocksPerSm == 3,
+                "sqformat::gpu::WsqDecodePolicy: HybridBlocksPerSm must be 0, 2 or 3");
   static constexpr int warps_per_block = WarpsPerBlock;
   static constexpr int threads = 32 * WarpsPerBlock;
   static constexpr int chunks_in_flight = ChunksInFlight;
   static constexpr int gemv_rows_per_warp = GemvRowsPerWarp;
   static constexpr int gemv_warps_per_block = GemvWarpsPerBlock;
-  static constexpr int hybrid_pairs_in_flight = HybridPairsInFlight;
+  /// The hybrid kernel's pairs in flight and blocks a SM for a tile of `tokens` tokens.
+  static constexpr int hybrid_pairs_in_flight(int tokens) {
+    return HybridPairsInFlight > 0 ? HybridPairsInFlight : tokens <= 4 ? 1 : 2;
+  }
+  static constexpr int hybrid_blocks_per_sm(int tokens) {
+    return HybridBlocksPerSm > 0 ? HybridBlocksPerSm : hybrid_pairs_in_flight(tokens) == 1 ? 3 : 2;
+  }
 };
 
 } // namespace sqformat::gpu

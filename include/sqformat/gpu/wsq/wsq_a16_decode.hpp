@@ -410,7 +410,8 @@ private:
 
   template <int Tokens> static auto hybrid_kernel() {
     if constexpr (wsq_detail::hybrid_decode_supports<C>) {
-      return &wsq_detail::wsq_a16_hybrid_kernel<C, T, Policy::hybrid_pairs_in_flight, Tokens>;
+      return &wsq_detail::wsq_a16_hybrid_kernel<C, T, Policy::hybrid_pairs_in_flight(Tokens),
+                                                Tokens, Policy::hybrid_blocks_per_sm(Tokens)>;
     } else {
       return generic_kernel(); // only asked for its architecture check
     }

@@ -74,8 +74,8 @@ __device__ __forceinline__ uint2 hybrid_load_stream(const std::uint8_t* p) {
   return v;
 }
 
-template <class C, class T, int PairsInFlight, int Tokens>
-__global__ void __launch_bounds__(32 * kHybridSegments, 2)
+template <class C, class T, int PairsInFlight, int Tokens, int BlocksPerSm>
+__global__ void __launch_bounds__(32 * kHybridSegments, BlocksPerSm)
     wsq_a16_hybrid_kernel(WsqWeightsView<C> w, const T* __restrict__ x, T* __restrict__ y,
                           float* __restrict__ partial, int m, int slice_pairs) {
   static_assert(hybrid_decode_supports<C>, "wsq_a16_hybrid_kernel: unsupported configuration");

@@ -14,6 +14,7 @@
 #   BENCH_ARGS="..."      extra arguments for every benchmark (e.g. --benchmark_filter=...)
 #   BENCH_TIMEOUT=600     seconds per benchmark binary
 #   ALLOW_GPU_SKIPS=1     do not fail when GPU tests report Skipped (no usable device)
+#   SKIP_MEMCHECK=1       skip the compute-sanitizer memcheck of test_wsq_a16 [malformed]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -86,6 +87,22 @@ if [[ "${SKIP_TESTS:-0}" != 1 && ${#failures[@]} -eq 0 ]]; then
   ((ctest_status != 0)) && failures+=("tests")
   if ((${#gpu_skipped[@]} > 0)) && [[ "${ALLOW_GPU_SKIPS:-0}" != 1 ]]; then
     failures+=("GPU tests skipped (no usable CUDA device?): ${gpu_skipped[*]}")
+  fi
+fi
+
+# --- memcheck of the malformed-weights test ----------------------------------------------------
+# Its outputs are unspecified; what it checks is that no kernel reads outside its buffers, which
+# only compute-sanitizer sees.
+malformed_test="$build_dir/test/gpu/test_wsq_a16"
+if [[ "${SKIP_TESTS:-0}" != 1 && "${SKIP_MEMCHECK:-0}" != 1 && -x "$malformed_test" ]] &&
+  command -v compute-sanitizer >/dev/null && [[ "$gpu_name" != none ]]; then
+  say "compute-sanitizer memcheck: test_wsq_a16 [malformed]"
+  if compute-sanitizer --tool memcheck --error-exitcode 1 "$malformed_test" "[malformed]" \
+    >"$logdir/memcheck_malformed.log" 2>&1; then
+    summary+=("memcheck [malformed]: $(grep -E 'ERROR SUMMARY' "$logdir/memcheck_malformed.log" | tail -n 1)")
+  else
+    failures+=("memcheck [malformed]")
+    summary+=("memcheck [malformed]: FAILED (log: $logdir/memcheck_malformed.log)")
   fi
 fi
 

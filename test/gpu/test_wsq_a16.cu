@@ -27,7 +27,8 @@ namespace {
 
 using PolicyA = gpu::WsqDecodePolicy<4, 2, 4, 8>;       // hybrid kernel: the default choice
 using PolicyB = gpu::WsqDecodePolicy<8, 1, 2, 4, 1, 2>; // hybrid kernel: 1 pair, 2 blocks a SM
-using PolicyC = gpu::WsqDecodePolicy<2, 2, 1, 16, 3>;   // lanes-along-K kernel: one row per warp
+using PolicyC =
+    gpu::WsqDecodePolicy<2, 2, 1, 16, 3>; // lanes-along-K: 1 row a warp; hybrid: 3 pairs
 
 struct Case {
   int m, n, k;
@@ -335,4 +336,108 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   CHECK(!Op32::uses_gemv({{}, nullptr, nullptr, 1}));
   CHECK(!Op128::uses_gemv({{}, nullptr, nullptr, 1}));
   CHECK(!OpInt2::uses_gemv({{}, nullptr, nullptr, 1}));
+  // N above 2^28 (int row arithmetic) is rejected.
+  a = good;
+  a.w.n = (1 << 28) + 16;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  // A forced kernel's workspace size where it cannot run is 0 and never divides by zero: the
+  // tensor-core kernel at N < 16, every forced kernel at b = 256 (none of them takes it).
+  a = good;
+  a.w.n = 8;
+  a.m = 16;
+  CHECK(Op::tensor_core_workspace_size(a) == 0);
+  CHECK(Op::run_tensor_cores(a, nullptr, 0, nullptr) == Status::invalid_argument);
+  {
+    using Op256 = gpu::WsqA16Decode<SqConfig<256, 8, 8, 4>, __nv_bfloat16>;
+    Op256::Arguments a256{};
+    a256.w.n = 64;
+    a256.w.k = 4096;
+    for (const int m : {1, 2, 16}) {
+      a256.m = m;
+      CHECK(Op256::row_thread_workspace_size(a256) == 0);
+      CHECK(Op256::gemv_workspace_size(a256) == 0);
+      CHECK(Op256::hybrid_workspace_size(a256) == 0);
+      CHECK(Op256::tensor_core_workspace_size(a256) == 0);
+    }
+  }
+}
+
+namespace {
+/// Weights with malformed banks (the kernels do not check them): the first and the last bank of
+/// the first and of the last row get H - 1 sentinels (the first one turned into code 0) and
+/// H + 1 (the first non-sentinel turned into one); past the last row's last bank lies only the
+/// end of the buffers.
+template <class C> ref::SqTensor<C> malformed_weights(int n, int k, std::mt19937& rng) {
+  auto w = wsq_test::make_weights<C>(n, k, rng, MaskKind::random);
+  const int banks = k / C::bank;
+  const auto edit = [&](int r, int bank, bool fewer) {
+    for (int i = 0; i < C::bank; ++i) {
+      const std::size_t e = std::size_t(bank) * C::bank + i;
+      if (w.is_high(r, e) == fewer) {
+        ref::put_code(w.low.data() + r * w.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
+                      C::low_bits);
+        return;
+      }
+    }
+  };
+  for (const int r : {0, n - 1}) {
+    edit(r, 0, true);
+    edit(r, banks - 1, false);
+    if (banks > 2) {
+      edit(r, 1, false);
+      edit(r, banks - 2, true);
+    }
+  }
+  return w;
+}
+} // namespace
+
+// Malformed weights give unspecified outputs, but every kernel must stay inside its buffers: run
+// under compute-sanitizer's memcheck (scripts/gpu_check.sh runs this tag under memcheck).
+TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights",
+                   "[gpu][wsq][malformed]", (SqConfig<64, 8, 8, 4>), (SqConfig<32, 8, 8, 4>),
+                   (SqConfig<64, 32, 8, 4>)) {
+  using C = TestType;
+  using T = __nv_bfloat16;
+  using Op = gpu::WsqA16Decode<C, T>;
+  const unsigned seed = std::random_device{}();
+  CAPTURE(seed, C::bank, C::high_per_bank);
+  std::mt19937 rng(seed);
+  for (const int n : {40, 48}) { // N % 16 != 0: the generic kernel at M = 16; == 0: tensor cores
+    const int k = 4 * 1024 + 2 * C::bank;
+    CAPTURE(n, k);
+    const auto w = malformed_weights<C>(n, k, rng);
+    wsq_test::DeviceWeights<C> dw(w);
+    std::vector<T> xh;
+    std::vector<float> xf;
+    wsq_test::make_activations(16, k, rng, xh, xf);
+    DeviceBuffer<T> x(xh), y(std::size_t(16) * n);
+    DeviceBuffer<unsigned char> ws(std::size_t(1) << 22);
+    for (const int m : {1, 2, 4, 16}) {
+      CAPTURE(m);
+      const typename Op::Arguments a{dw.view, x.ptr, y.ptr, m};
+      REQUIRE(Op::workspace_size(a) <= ws.count);
+      CHECK(Op::run(a, ws.ptr, ws.count, nullptr) == Status::success);
+      if (gpu::wsq_detail::row_thread_decode_supports<C> && m <= Op::row_thread_max_m)
+        CHECK(Op::run_row_thread(a, ws.ptr, ws.count, nullptr) == Status::success);
+      if (gpu::wsq_detail::gemv_decode_supports<C> && m <= Op::gemv_max_m)
+        CHECK(Op::run_gemv(a, ws.ptr, ws.count, nullptr) == Status::success);
+      if (gpu::wsq_detail::hybrid_decode_supports<C> && m <= Op::hybrid_max_m)
+        CHECK(Op::run_hybrid(a, ws.ptr, ws.count, nullptr) == Status::success);
+      if (gpu::wsq_detail::mma_decode_supports<C> && n % 16 == 0)
+        CHECK(Op::run_tensor_cores(a, ws.ptr, ws.count, nullptr) == Status::success);
+    }
+    // W(SQ)A8 (generic CUDA-core walk) and the dequantizer.
+    std::vector<std::int8_t> x8(std::size_t(16) * k);
+    for (auto& v : x8)
+      v = static_cast<std::int8_t>(int(rng() % 255) - 127);
+    DeviceBuffer<std::int8_t> dx8(x8);
+    DeviceBuffer<float> xs(std::vector<float>(16, 0.01f));
+    using Op8 = gpu::WsqA8Decode<C, T>;
+    const typename Op8::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, 16};
+    CHECK(Op8::run(a8, nullptr, 0, nullptr) == Status::success);
+    DeviceBuffer<T> dense(std::size_t(n) * k);
+    CHECK(gpu::wsq_dequantize<C, T>(dw.view, dense.ptr, nullptr) == Status::success);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  }
 }

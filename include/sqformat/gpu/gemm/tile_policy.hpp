@@ -171,7 +171,7 @@ using W4ASqDecode64Policy = W4ASqTilePolicy<64, 16, 8, LowStaging::in_loop>;
 /// Decode with 8-token tiles (one wgmma column of 8) and 64 channels per CTA: for M <= 8, where
 /// a 16-token tile computes half zeros; the auto header takes it there.
 using W4ASqDecode8Policy = W4ASqTilePolicy<64, 8, 8, LowStaging::in_loop>;
-/// Medium M (17..256).
+/// Medium M (17..128 in the auto header).
 using W4ASqMediumPolicy = W4ASqTilePolicy<128, 64, 5, LowStaging::in_loop>;
 /// Prefill (large M): 128 x 128 output tiles, X_low widened by a prepass, all warpgroups compute.
 using W4ASqPrefillPolicy = W4ASqTilePolicy<128, 128, 5, LowStaging::prepass>;

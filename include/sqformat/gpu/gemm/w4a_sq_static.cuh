@@ -13,7 +13,8 @@
 //   std::size_t bytes = Gemm::workspace_size(args);  // prepass buffer, split-K / split-tail sums
 //   Status s = Gemm::run(args, workspace, bytes, stream);   // asynchronous on `stream`
 //
-// Requirements (checked by can_implement, reported as a Status with a reason):
+// Requirements (checked by can_implement, reported as a Status with a reason; the architecture,
+// the last item, is checked by run(), since can_implement does not query the device):
 //   - M, N, K >= 1; K a multiple of the bank b; Kh = H·K/b and Kl = K - Kh multiples of 32;
 //     wgmma policies: a packed X_low row, Kl·low_bits/8 bytes, a multiple of 16 (3-bit: Kl a
 //     multiple of 128, 2-bit: of 64);

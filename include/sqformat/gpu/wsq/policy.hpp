@@ -2,7 +2,7 @@
 //
 // A policy only changes speed, never results: the K split, the order in which every output's
 // partial sums are added and the per-bank epilogue are fixed by the configuration and the shape.
-// The tests run two policies and require identical bytes.
+// The tests run three policies and require identical bytes.
 #pragma once
 
 namespace sqformat::gpu {
@@ -11,8 +11,8 @@ namespace sqformat::gpu {
 /// \tparam ChunksInFlight 64-element K chunks of W whose loads a warp issues ahead of use in the
 ///                        tensor-core decode kernel (register prefetch depth).
 /// \tparam GemvRowsPerWarp rows of W a warp of the lanes-along-K decode kernel streams together
-///                        at M = 1 (it reads X once for them; half of it, at least 1, for M > 1
-///                        or H > 16).
+///                        at M = 1 (it reads X once for them); halved for M > 1 and halved
+///                        again for H > 16, at least 1.
 /// \tparam GemvWarpsPerBlock warps of one block of the lanes-along-K decode kernel (they share
 ///                        one staged copy of X).
 /// \tparam HybridPairsInFlight bank pairs (128 k) whose loads a warp of the hybrid decode kernel
@@ -22,8 +22,9 @@ namespace sqformat::gpu {
 ///                        memory (2 at a tile of 8 tokens). At most 3: 4 spill registers at H = 32.
 /// \tparam HybridBlocksPerSm blocks of 256 threads a SM the hybrid kernel is compiled for, which
 ///                        sets its register budget: 2 (128 registers a thread) or 3 (80); 0 (the
-///                        default): 3 where one pair is in flight, else 2 (with 2 or 3 pairs,
-///                        80 registers spill).
+///                        default): 3 where one pair is in flight and the tile has at most 4
+///                        tokens, else 2 (80 registers spill with 2 or 3 pairs, and with one pair
+///                        at a tile of 8 tokens from H = 16 on).
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
           int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 0, int HybridBlocksPerSm = 0>
 struct WsqDecodePolicy {
@@ -49,7 +50,9 @@ struct WsqDecodePolicy {
     return HybridPairsInFlight > 0 ? HybridPairsInFlight : tokens <= 4 ? 1 : 2;
   }
   static constexpr int hybrid_blocks_per_sm(int tokens) {
-    return HybridBlocksPerSm > 0 ? HybridBlocksPerSm : hybrid_pairs_in_flight(tokens) == 1 ? 3 : 2;
+    if (HybridBlocksPerSm > 0)
+      return HybridBlocksPerSm;
+    return hybrid_pairs_in_flight(tokens) == 1 && tokens <= 4 ? 3 : 2;
   }
 };
 

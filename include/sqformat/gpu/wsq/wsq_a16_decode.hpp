@@ -169,11 +169,15 @@ public:
     }
   }
 
-  /// The tensor-core kernel whatever M is (run() picks it only above row_thread_max_m): for
-  /// measuring the crossover. Same checks as run(); invalid_argument where the configuration or
-  /// N % 16 rules it out.
+  /// The tensor-core kernel whatever M is (run() picks it only where no hybrid or CUDA-core
+  /// kernel takes the configuration and M): for measuring the crossover. Same checks as run();
+  /// invalid_argument where the configuration or N % 16 rules it out.
   static std::size_t tensor_core_workspace_size(const Arguments& a) {
-    return partials_bytes(a, max_m, mma_slices);
+    if constexpr (wsq_detail::mma_decode_supports<C>) {
+      return a.w.n % 16 == 0 ? partials_bytes(a, max_m, mma_slices) : 0;
+    } else {
+      return 0; // run_tensor_cores rejects the configuration
+    }
   }
   static Status run_tensor_cores(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                                  cudaStream_t stream) {
@@ -193,7 +197,11 @@ public:
   /// for comparing kernels). Same checks as run(); invalid_argument where the configuration or M
   /// rules it out.
   static std::size_t row_thread_workspace_size(const Arguments& a) {
-    return partials_bytes(a, row_thread_max_m, row_thread_slices);
+    if constexpr (wsq_detail::row_thread_decode_supports<C>) {
+      return partials_bytes(a, row_thread_max_m, row_thread_slices);
+    } else {
+      return 0; // run_row_thread rejects the configuration
+    }
   }
   static Status run_row_thread(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                                cudaStream_t stream) {
@@ -213,7 +221,11 @@ public:
   /// comparing kernels). Same checks as run(); invalid_argument where the configuration or M rules
   /// it out.
   static std::size_t gemv_workspace_size(const Arguments& a) {
-    return partials_bytes(a, gemv_max_m, gemv_slices);
+    if constexpr (wsq_detail::gemv_decode_supports<C>) {
+      return partials_bytes(a, gemv_max_m, gemv_slices);
+    } else {
+      return 0; // run_gemv rejects the configuration
+    }
   }
   static Status run_gemv(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                          cudaStream_t stream) {
@@ -236,7 +248,11 @@ public:
     return a.w.n < 1 || a.w.k < C::bank ? 1 : hybrid_slices(a.w.n, a.w.k).first;
   }
   static std::size_t hybrid_workspace_size(const Arguments& a) {
-    return partials_bytes(a, hybrid_max_m, hybrid_slices);
+    if constexpr (wsq_detail::hybrid_decode_supports<C>) {
+      return partials_bytes(a, hybrid_max_m, hybrid_slices);
+    } else {
+      return 0; // run_hybrid rejects the configuration
+    }
   }
   static Status run_hybrid(const Arguments& a, void* workspace, std::size_t workspace_bytes,
                            cudaStream_t stream) {
@@ -325,7 +341,7 @@ private:
   /// flight).
   static std::pair<int, int> mma_slices(int n, int k) {
     const int banks = k / C::bank;
-    const int tiles = n / 16;
+    const int tiles = n < 16 ? 1 : n / 16; // N < 16 never reaches the kernel (N % 16 == 0)
     int slices = (4096 + tiles - 1) / tiles;
     slices = slices < 1 ? 1 : (slices > banks ? banks : slices);
     const int per_slice = (banks + slices - 1) / slices;
@@ -336,7 +352,10 @@ private:
   /// 32 rows (one wave at about 16 warps per SM) and slices of at most one X staging chunk, each
   /// a whole number of load groups.
   static std::pair<int, int> row_thread_slices(int n, int k) {
-    constexpr int group = wsq_detail::RowThreadShape<C>::group_banks;
+    // At least 1: banks above 128 elements (which the kernel does not take) have no group.
+    constexpr int group = wsq_detail::RowThreadShape<C>::group_banks > 0
+                              ? wsq_detail::RowThreadShape<C>::group_banks
+                              : 1;
     const int banks = k / C::bank;
     const int groups = (banks + group - 1) / group;
     const int tiles = (n + 31) / 32;

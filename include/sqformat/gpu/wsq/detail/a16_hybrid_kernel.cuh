@@ -29,8 +29,8 @@
 //
 // Sums per (row, token): each warp's acc_low (C fragment owner) + (acc_high of the bank-0 walker
 // + acc_high of the bank-1 walker), added over the warps in order; K slices go to the workspace
-// and wsq_splitk_reduce_kernel adds them in slice order. Nothing depends on the policy (loads in
-// flight).
+// and wsq_splitk_reduce_kernel adds them in slice order. Nothing depends on the policy (pairs in
+// flight, blocks a SM).
 #pragma once
 
 #include <cstdint>

@@ -204,10 +204,12 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         int pos;
+        // The top bit keeps pos inside the bank when a malformed bank (fewer than H
+        // sentinels) runs out of set bits; a well-formed one never gets that far.
         if constexpr (C::bank == 64) {
-          pos = __ffsll(static_cast<long long>(mask)) - 1;
+          pos = __ffsll(static_cast<long long>(mask | (1ull << 63))) - 1;
         } else {
-          pos = __ffs(static_cast<int>(mask)) - 1;
+          pos = __ffs(static_cast<int>(mask | (1u << (C::bank - 1)))) - 1;
         }
         mask &= mask - 1;
         const float ch = __fsub_rn(__uint_as_float(__byte_perm(codes, 0x4B000000u, 0x7540 | i)),

@@ -16,10 +16,13 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<std::uintptr_t>(
 
 /// Largest K the kernels index with 32-bit arithmetic per row (and int32 sums stay exact).
 constexpr int kMaxK = 1 << 24;
+/// Largest N: row counts, grid sizes and the K-split rules are computed in int (n + 15, n0 + g + 8,
+/// slices from 8192 / n), which stay far from overflow below this.
+constexpr int kMaxN = 1 << 28;
 
 /// Shape, pointer and alignment checks of a weight view.
 template <class C> Status check_weights(const WsqWeightsView<C>& w) {
-  if (w.n <= 0 || w.k <= 0 || w.k > kMaxK)
+  if (w.n <= 0 || w.n > kMaxN || w.k <= 0 || w.k > kMaxK)
     return Status::invalid_shape;
   if (w.k % C::bank != 0)
     return Status::k_not_multiple_of_bank;

@@ -65,8 +65,9 @@ struct GroupQuantizer {
   }
 };
 
-/// Bits of the device status word in the workspace. Kernels only ever set bits (atomicOr);
-/// the launcher clears the word before each launch.
+/// Bits of the device status word in the workspace. Kernels only ever set bits (atomicOr); the
+/// bits are sticky until read_status or a synchronous launch reads and clears them
+/// (status_word.cuh).
 enum StatusFlag : unsigned {
   flag_non_finite = 1u,      ///< NaN or Inf in the input
   flag_bad_permutation = 2u, ///< a permutation entry >= K, or a static split's permutation

@@ -194,6 +194,30 @@ TEMPLATE_LIST_TEST_CASE("dynamic quantization matches the reference bit for bit"
   }
 }
 
+TEST_CASE("dynamic quantization with more than b/2 high elements a bank",
+          "[gpu][datapath][dynamic]") {
+  // The lane kernels' selection takes H <= b/2; a lane policy (and the default) then runs the
+  // bank-group kernel, which selects the b - H smallest instead.
+  using C = sqformat::SqConfig<16, 12, 8, 4>;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  for (const auto& shape : {std::pair<std::size_t, std::size_t>{3, 16 * 33}, {2, 4096}}) {
+    const std::size_t m = shape.first, k = shape.second;
+    CAPTURE(m, k);
+    const auto mask = random_mask(m, k, C::bank, C::high_per_bank, rng);
+    const auto xf = to_float(convert<bf16>(
+        make_data(Data::random, m, k, C::bank, mask, C::high_qmax, C::low_qmax, false, rng)));
+    const SqBytes a = check_against_reference<C, dp::SqBankPolicy<>, bf16>(xf, m, k);
+    const SqBytes b = check_against_reference<C, LanePolicy, bf16>(xf, m, k);
+    const SqBytes c = check_against_reference<C, void, bf16>(xf, m, k);
+    CHECK(a.low == b.low);
+    CHECK(a.high == b.high);
+    CHECK(a.low == c.low);
+    CHECK(a.high == c.high);
+  }
+}
+
 TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][datapath][dynamic]") {
   using C = sqformat::SqConfig<64, 8, 8, 4>;
   const std::uint64_t seed = fresh_seed();

@@ -362,3 +362,45 @@ TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
     CHECK(dp::read_status(ws.get(), nullptr) == Status::success);
   }
 }
+
+// dequantize_sq flags a bank that does not hold exactly H sentinels (one fewer: a sentinel turned
+// into code 0; one more: a code turned into the sentinel), under both of its policies.
+TEMPLATE_TEST_CASE("dequantization reports banks without exactly H sentinels",
+                   "[gpu][datapath][weights]", dp::SqBankPolicy<>, (dp::SqBankPolicy<64, 2, 256>)) {
+  using Policy = TestType;
+  using C = sqformat::SqConfig<64, 8, 8, 4>;
+  const std::size_t n = 3, k = 256;
+  const std::uint64_t seed = fresh_seed();
+  CAPTURE(seed);
+  std::mt19937_64 rng(seed);
+  const auto mask = random_mask(n, k, C::bank, C::high_per_bank, rng);
+  const auto expected = ref::pack_sq<C>(std::vector<float>(n * k, 0.75f).data(), n, k, mask.data());
+  for (const bool fewer : {true, false}) {
+    CAPTURE(fewer);
+    auto low = expected.low;
+    const std::size_t row = rng() % n, bank = rng() % (k / C::bank);
+    for (std::size_t i = 0; i < C::bank; ++i) {
+      const std::size_t e = bank * C::bank + i;
+      if (expected.is_high(row, e) == fewer) {
+        ref::put_code(low.data() + row * expected.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
+                      C::low_bits);
+        break;
+      }
+    }
+    DeviceBuffer<std::uint8_t> d_low(low), d_high(expected.high);
+    DeviceBuffer<float> d_sl(expected.scale_low), d_sh(expected.scale_high), out(n * k);
+    Workspace ws;
+    dp::SqDequantizeArgs<float> args;
+    args.in = {d_low.get(), d_high.get(), d_sl.get(), d_sh.get()};
+    args.rows = static_cast<std::int64_t>(n);
+    args.cols = static_cast<std::int64_t>(k);
+    args.out = out.get();
+    args.workspace = ws.get();
+    args.workspace_bytes = dp::workspace_size();
+    CHECK(dp::dequantize_sq<C, Policy>(args, nullptr) == Status::invalid_argument);
+    // The unmodified tensor passes on the same workspace (the flag was read and cleared).
+    DeviceBuffer<std::uint8_t> good_low(expected.low);
+    args.in.low = good_low.get();
+    CHECK(dp::dequantize_sq<C, Policy>(args, nullptr) == Status::success);
+  }
+}

@@ -99,12 +99,15 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 template <class Config, class Policy = SqLaneDynamicPolicyFor<Config>, class T>
 Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
                         InputCheck check = InputCheck::synchronous) {
-  static_assert(sizeof(T) == 2, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
-                                "(__half)");
+  static_assert(detail::is_half16_v<T>, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
+                                        "(__half)");
   static_assert(!std::is_same_v<Policy, SqLanePackPolicy>,
                 "dynamic_quantize: SqLanePackPolicy is pack_weights' default; use "
                 "SqLaneDynamicPolicyFor<Config> or another SqLanePolicy / SqBankPolicy");
-  if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
+  // The lane kernels' top-H selection needs H <= b/2 (every half of the pairs holds H values);
+  // other configs, like those the lane kernels do not fit, run the bank-group kernel.
+  if constexpr (is_sq_lane_policy_v<Policy> &&
+                !(sq_lane_kernel_fits<Config> && Config::high_per_bank <= Config::bank / 2)) {
     return dynamic_quantize<Config, SqBankPolicy<>>(args, stream, check);
   } else {
     dim3 grid;
@@ -123,7 +126,8 @@ Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
       auto* kernel = &detail::sq_lane_dynamic_kernel<Config, Policy, T>;
       if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
         return s;
-      if ((s = detail::launch_lane_kernel<Policy, detail::sq_lane_dynamic_chunks<Config, T>>(
+      if ((s = detail::launch_lane_kernel<Config, Policy,
+                                          detail::sq_lane_dynamic_chunks<Config, T>>(
                kernel, grid, shared_limit, stream, args.x, banks, args.out,
                static_cast<unsigned*>(args.workspace))) != Status::success)
         return s;

@@ -53,6 +53,8 @@ __global__ void __launch_bounds__(Threads) permute_columns_kernel(PermuteColumns
 template <int Threads = 256, class T>
 Status permute_columns(const PermuteColumnsArgs<T>& args, cudaStream_t stream,
                        InputCheck check = InputCheck::synchronous) {
+  static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
+                "permute_columns: Threads must be a multiple of 32 in [32, 1024]");
   static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4,
                 "permute_columns: elements of 1, 2 or 4 bytes");
   if (args.rows <= 0 || args.cols <= 0 || args.rows >= (std::int64_t{1} << 31))

@@ -77,6 +77,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
     const int inclusive = group_inclusive_sum<G>(high_count, lane);
     if (!active)
       continue;
+    bad |= lane == G - 1 && inclusive != H; // the group's last lane holds the bank's count
     const float s_low = args.in.scale_low[row * banks + bank];
     const float s_high = args.in.scale_high[row * banks + bank];
     int position = inclusive - high_count;
@@ -109,12 +110,12 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 ///
 /// Returns at once on misuse: invalid_shape, k_not_multiple_of_bank, invalid_argument (null
 /// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
-/// InputCheck::synchronous it then waits and returns invalid_argument if a bank held more than
-/// H sentinels (not an SQ tensor of this config).
+/// InputCheck::synchronous it then waits and returns invalid_argument if a bank did not hold
+/// exactly H sentinels (not an SQ tensor of this config).
 template <class Config, class Policy = SqBankPolicy<>, class T>
 Status dequantize_sq(const SqDequantizeArgs<T>& args, cudaStream_t stream,
                      InputCheck check = InputCheck::synchronous) {
-  static_assert(sizeof(T) == 4 || sizeof(T) == 2,
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "dequantize_sq: the output must be float or bf16 (__nv_bfloat16)");
   dim3 grid;
   Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);

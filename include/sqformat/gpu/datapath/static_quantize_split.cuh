@@ -334,8 +334,8 @@ Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream
 template <class Config, class Policy = StaticSplitDefaultPolicy, class T>
 Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream,
                              InputCheck check = InputCheck::synchronous) {
-  static_assert(sizeof(T) == 2, "static_quantize_split: X must be bf16 (__nv_bfloat16) or fp16 "
-                                "(__half)");
+  static_assert(detail::is_half16_v<T>, "static_quantize_split: X must be bf16 (__nv_bfloat16) "
+                                        "or fp16 (__half)");
   return detail::static_split_dispatch<Config, Policy, true>(args, stream, check);
 }
 

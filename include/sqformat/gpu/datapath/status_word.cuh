@@ -13,8 +13,8 @@
 //
 // The default is synchronous: bad data never passes silently unless the caller opts out.
 // Flags are sticky: they collect over launches until read_status (or a synchronous launch)
-// reads and clears them, so no launch spends a memset on the word. A new workspace must be
-// zeroed once with reset_workspace before its first use.
+// reads and clears them (one atomic exchange on the device), so no launch spends a memset on the
+// word. A new workspace must be zeroed once with reset_workspace before its first use.
 #pragma once
 
 #include <atomic>
@@ -49,18 +49,28 @@ inline Status reset_workspace(void* workspace, cudaStream_t stream) {
              : Status::cuda_error;
 }
 
+namespace detail {
+/// Takes the flags and clears the word in one atomic step (word[1] receives them), so that a
+/// flag a kernel on another stream sets meanwhile is kept for the next read, never wiped. (A
+/// template: a plain __global__ function in a header would be defined in every translation unit.)
+template <int = 0> __global__ void take_status_kernel(unsigned* word) {
+  word[1] = atomicExch(word, 0u);
+}
+} // namespace detail
+
 /// Waits for `stream`, returns what the data-path kernels that used `workspace` found since the
-/// last read, and clears the word.
+/// last read, and clears the word. Kernels on other streams may use the workspace meanwhile (their
+/// flags are kept for a later read); two read_status calls on one workspace must not overlap.
 inline Status read_status(void* workspace, cudaStream_t stream) {
   if (workspace == nullptr)
     return Status::insufficient_workspace;
+  auto* const word = static_cast<unsigned*>(workspace);
+  detail::take_status_kernel<><<<1, 1, 0, stream>>>(word);
   unsigned flags = 0;
-  if (cudaMemcpyAsync(&flags, workspace, sizeof(flags), cudaMemcpyDeviceToHost, stream) !=
+  if (cudaGetLastError() != cudaSuccess ||
+      cudaMemcpyAsync(&flags, word + 1, sizeof(flags), cudaMemcpyDeviceToHost, stream) !=
           cudaSuccess ||
       cudaStreamSynchronize(stream) != cudaSuccess)
-    return Status::cuda_error;
-  if (flags != 0 && (cudaMemsetAsync(workspace, 0, sizeof(flags), stream) != cudaSuccess ||
-                     cudaStreamSynchronize(stream) != cudaSuccess))
     return Status::cuda_error;
   return detail::status_of_flags(flags);
 }
@@ -80,8 +90,9 @@ inline Status check_workspace(const void* workspace, std::size_t workspace_bytes
 /// What one kernel may use on one device, found once per (kernel, device) and cached by the
 /// launcher, so that a launch costs no attribute queries.
 struct KernelLaunchCache {
-  std::atomic<int> device{-1};
-  std::atomic<long long> dynamic_shared_limit{0};
+  /// device << 32 | dynamic shared limit, one word so that threads on different devices never
+  /// pair one device with another's limit; -1 until the first launch.
+  std::atomic<long long> entry{-1};
 };
 
 /// Checks the device's architecture and that this build holds `kernel` for it; the first time
@@ -93,8 +104,9 @@ Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess)
     return Status::cuda_error;
-  if (cache.device.load(std::memory_order_acquire) == device) {
-    dynamic_shared_limit = cache.dynamic_shared_limit.load(std::memory_order_relaxed);
+  const long long entry = cache.entry.load(std::memory_order_acquire);
+  if (entry >= 0 && (entry >> 32) == device) {
+    dynamic_shared_limit = entry & 0xffffffffll;
     return Status::success;
   }
   int major = 0, optin = 0;
@@ -115,8 +127,8 @@ Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
                                                 static_cast<int>(limit)) != cudaSuccess)
     return Status::cuda_error;
   dynamic_shared_limit = limit > 48 * 1024 ? limit : 48 * 1024;
-  cache.dynamic_shared_limit.store(dynamic_shared_limit, std::memory_order_relaxed);
-  cache.device.store(device, std::memory_order_release);
+  cache.entry.store((static_cast<long long>(device) << 32) | dynamic_shared_limit,
+                    std::memory_order_release);
   return Status::success;
 }
 

@@ -94,7 +94,7 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 template <class Config, class Policy = SqLanePackPolicy, class T>
 Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
                     InputCheck check = InputCheck::synchronous) {
-  static_assert(sizeof(T) == 4 || sizeof(T) == 2,
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "pack_weights: W must be float or bf16 (__nv_bfloat16)");
   if constexpr (std::is_same_v<Policy, SqLanePackPolicy>) {
     return pack_weights<Config, SqLanePackPolicyFor<Config, T>>(args, stream, check);
@@ -117,7 +117,7 @@ Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
       auto* kernel = &detail::sq_lane_pack_kernel<Config, Policy, T>;
       if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
         return s;
-      if ((s = detail::launch_lane_kernel<Policy, detail::sq_lane_pack_chunks<Config, T>>(
+      if ((s = detail::launch_lane_kernel<Config, Policy, detail::sq_lane_pack_chunks<Config, T>>(
                kernel, grid, shared_limit, stream, args.w, args.high_mask, banks, args.out,
                static_cast<unsigned*>(args.workspace))) != Status::success)
         return s;

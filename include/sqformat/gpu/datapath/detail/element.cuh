@@ -6,10 +6,16 @@
 #include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <type_traits>
 
 namespace sqformat::gpu::datapath::detail {
 
 template <class T> struct Element;
+
+/// The element types of the public entry points (an integer type of the same size would
+/// otherwise be read as float bits).
+template <class T>
+inline constexpr bool is_half16_v = std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
 
 template <> struct Element<__nv_bfloat16> {
   using bits_type = std::uint16_t;

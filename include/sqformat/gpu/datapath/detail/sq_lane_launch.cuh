@@ -68,8 +68,9 @@ Status sq_lane_resident_blocks(LaneGridCache& cache, Kernel* kernel, int threads
 
 /// Launches a lane kernel: one thread per bank (Stages = 1; with CoalescedLoads, chunks
 /// 16-byte slots of staging per thread), or a persistent grid of at most the resident blocks
-/// with Stages · chunks 16-byte slots of staging per thread.
-template <class P, int Chunks, class Kernel, class... Args>
+/// with Stages · chunks 16-byte slots of staging per thread. `Config` keys the resident-block
+/// cache with the kernel's type: kernels of two configs can share a function type.
+template <class Config, class P, int Chunks, class Kernel, class... Args>
 Status launch_lane_kernel(Kernel* kernel, dim3 grid, long long shared_limit, cudaStream_t stream,
                           Args... args) {
   std::size_t shared_bytes = 0;

@@ -375,8 +375,8 @@ template <class C> ref::SqTensor<C> malformed_weights(int n, int k, std::mt19937
     for (int i = 0; i < C::bank; ++i) {
       const std::size_t e = std::size_t(bank) * C::bank + i;
       if (w.is_high(r, e) == fewer) {
-        ref::put_code(w.low.data() + r * w.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
-                      C::low_bits);
+        wsq_test::replace_code(w.low.data() + r * w.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
+                               C::low_bits);
         return;
       }
     }
@@ -389,6 +389,15 @@ template <class C> ref::SqTensor<C> malformed_weights(int n, int k, std::mt19937
       edit(r, banks - 2, true);
     }
   }
+  // The edits took: those banks now hold H - 1 or H + 1 sentinels.
+  for (const int r : {0, n - 1})
+    for (const int bank : {0, 1, banks - 2, banks - 1}) {
+      int count = 0;
+      for (int i = 0; i < C::bank; ++i)
+        count += w.is_high(r, std::size_t(bank) * C::bank + i) ? 1 : 0;
+      REQUIRE(count ==
+              (bank == 0 || bank == banks - 2 ? C::high_per_bank - 1 : C::high_per_bank + 1));
+    }
   return w;
 }
 } // namespace

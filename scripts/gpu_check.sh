@@ -95,6 +95,7 @@ fi
 # only compute-sanitizer sees.
 malformed_test="$build_dir/test/gpu/test_wsq_a16"
 if [[ "${SKIP_TESTS:-0}" != 1 && "${SKIP_MEMCHECK:-0}" != 1 && -x "$malformed_test" ]] &&
+  [[ " ${failures[*]-} " != *" build "* ]] &&
   command -v compute-sanitizer >/dev/null && [[ "$gpu_name" != none ]]; then
   say "compute-sanitizer memcheck: test_wsq_a16 [malformed]"
   if compute-sanitizer --tool memcheck --error-exitcode 1 "$malformed_test" "[malformed]" \

@@ -4,6 +4,8 @@
 #include <sqformat/gpu/gemm/w4a_sq_static_auto.cuh>
 #include <sqformat/status.hpp>
 
+#include "gpu_headers.cuh"
+
 #include <cstdio>
 #include <cuda_runtime.h>
 
@@ -15,7 +17,11 @@ __global__ void write_constants(int* out) {
   out[2] = Sq5::low_sentinel;
 }
 
+int second_translation_unit(); // consumer_cuda_second_tu.cu
+
 int main() {
+  if (second_translation_unit() != Sq5::bank)
+    return 1;
   // can_implement diagnoses misuse on the host, before anything touches the device.
   using Gemm = sqformat::gpu::GemmW4ASqStaticAuto<Sq5>;
   sqformat::gpu::W4ASqStaticArguments args;

@@ -65,6 +65,10 @@ inline Status read_status(void* workspace, cudaStream_t stream) {
   if (workspace == nullptr)
     return Status::insufficient_workspace;
   auto* const word = static_cast<unsigned*>(workspace);
+  // An error already pending on this thread would make the launch check below fail after the
+  // flags were taken: report it first and leave the flags in the word.
+  if (cudaPeekAtLastError() != cudaSuccess)
+    return Status::cuda_error;
   detail::take_status_kernel<><<<1, 1, 0, stream>>>(word);
   unsigned flags = 0;
   if (cudaGetLastError() != cudaSuccess ||

@@ -20,6 +20,7 @@ namespace sqformat::gpu {
 
 namespace detail {
 
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void prepack_w4_kernel(const std::uint8_t* __restrict__ w, int n, int k, int k_high,
                                   int tiles_high, int tiles, std::uint8_t* __restrict__ out,
                                   long long total) {
@@ -68,9 +69,9 @@ inline Status prepack_w4_sm90(const std::uint8_t* w, int n, int k, int k_high, s
   const long long total = static_cast<long long>(layout.bytes());
   const int block = 256;
   const long long blocks = (total + block - 1) / block;
-  detail::prepack_w4_kernel<<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), block,
-                              0, stream>>>(w, n, k, k_high, layout.tiles_high(), layout.tiles(),
-                                           out, total);
+  detail::prepack_w4_kernel<>
+      <<<static_cast<unsigned>(blocks < 65535 * 8 ? blocks : 65535 * 8), block, 0, stream>>>(
+          w, n, k, k_high, layout.tiles_high(), layout.tiles(), out, total);
   return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
 }
 

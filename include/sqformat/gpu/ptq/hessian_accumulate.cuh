@@ -52,8 +52,8 @@ inline Status accumulate_gram(cublasHandle_t handle, const float* x, std::size_t
   if (cudaMemsetAsync(flag, 0, sizeof(int), stream) != cudaSuccess) {
     return Status::cuda_error;
   }
-  detail::non_finite_check_kernel<<<detail::elementwise_grid(tokens * k), 256, 0, stream>>>(
-      x, tokens * k, flag);
+  detail::non_finite_check_kernel<>
+      <<<detail::elementwise_grid(tokens * k), 256, 0, stream>>>(x, tokens * k, flag);
   int bad = 0;
   if (cudaMemcpyAsync(&bad, flag, sizeof(int), cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
       cudaStreamSynchronize(stream) != cudaSuccess) {
@@ -70,8 +70,8 @@ inline Status accumulate_gram(cublasHandle_t handle, const float* x, std::size_t
                   static_cast<int>(k)) != CUBLAS_STATUS_SUCCESS) {
     return Status::cuda_error;
   }
-  detail::gram_accumulate_kernel<<<detail::elementwise_grid(k * k), 256, 0, stream>>>(scratch, gram,
-                                                                                      k);
+  detail::gram_accumulate_kernel<>
+      <<<detail::elementwise_grid(k * k), 256, 0, stream>>>(scratch, gram, k);
   return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
 }
 
@@ -81,7 +81,7 @@ inline Status finalize_hessian(const double* gram, std::size_t k, std::size_t to
   if (gram == nullptr || h == nullptr || k == 0 || tokens == 0) {
     return Status::invalid_argument;
   }
-  detail::hessian_finalize_kernel<<<detail::elementwise_grid(k * k), 256, 0, stream>>>(
+  detail::hessian_finalize_kernel<><<<detail::elementwise_grid(k * k), 256, 0, stream>>>(
       gram, h, k, 2.0 / static_cast<double>(tokens));
   return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
 }

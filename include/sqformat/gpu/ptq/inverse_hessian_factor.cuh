@@ -198,7 +198,7 @@ inline Status factor_inverse_hessian(cusolverDnHandle_t solver, const double* h,
   std::vector<double> a_diag(k), l_diag, inv_diag;
   for (int attempt = 1; attempt <= opt.max_attempts; ++attempt) {
     const double lambda = percent * mean_diag;
-    detail::damped_copy_kernel<<<grid, 256, 0, stream>>>(h, w.fixed_diag, w.a, k, lambda);
+    detail::damped_copy_kernel<><<<grid, 256, 0, stream>>>(h, w.fixed_diag, w.a, k, lambda);
     for (std::size_t i = 0; i < k; ++i) {
       a_diag[i] = diag[i] + lambda;
     }
@@ -211,8 +211,8 @@ inline Status factor_inverse_hessian(cusolverDnHandle_t solver, const double* h,
                                 w.info) == CUSOLVER_STATUS_SUCCESS;
     ok = ok && detail::read_info(w.info, &info, stream) == Status::success && info == 0;
     if (ok) {
-      detail::copy_diagonal_kernel<<<detail::elementwise_grid(k), 256, 0, stream>>>(w.a, w.inv_diag,
-                                                                                    k);
+      detail::copy_diagonal_kernel<>
+          <<<detail::elementwise_grid(k), 256, 0, stream>>>(w.a, w.inv_diag, k);
       ok = detail::diagonal_to_host(w.a, k, inv_diag, stream);
     }
     ok = ok && cusolverDnDpotrf(solver, CUBLAS_FILL_MODE_LOWER, n, w.a, n, w.solver, w.lwork,
@@ -220,8 +220,8 @@ inline Status factor_inverse_hessian(cusolverDnHandle_t solver, const double* h,
     ok = ok && detail::read_info(w.info, &info, stream) == Status::success && info == 0 &&
          detail::diagonal_to_host(w.a, k, l_diag, stream) && detail::pivots_ok(l_diag, inv_diag);
     if (ok) {
-      detail::upper_factor_kernel<<<grid, 256, 0, stream>>>(w.a, w.inv_diag, u, denom, k,
-                                                            cholesky_saliency);
+      detail::upper_factor_kernel<>
+          <<<grid, 256, 0, stream>>>(w.a, w.inv_diag, u, denom, k, cholesky_saliency);
       if (cudaGetLastError() != cudaSuccess) {
         return Status::cuda_error;
       }

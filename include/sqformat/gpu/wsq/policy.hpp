@@ -24,7 +24,8 @@ namespace sqformat::gpu {
 ///                        sets its register budget: 2 (128 registers a thread) or 3 (80); 0 (the
 ///                        default): 3 where one pair is in flight and the tile has at most 4
 ///                        tokens, else 2 (80 registers spill with 2 or 3 pairs, and with one pair
-///                        at a tile of 8 tokens from H = 16 on).
+///                        at a tile of 8 tokens from H = 16 on; the default's one spill is 8
+///                        bytes at H = 32 with 4 tokens, measured faster than 2 blocks there).
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
           int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 0, int HybridBlocksPerSm = 0>
 struct WsqDecodePolicy {

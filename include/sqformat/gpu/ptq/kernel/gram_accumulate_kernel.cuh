@@ -11,6 +11,7 @@
 namespace sqformat::gpu::ptq::detail {
 
 /// gram[i + j*k] += batch[i + j*k] for i >= j. Grid-stride over the k*k entries.
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void gram_accumulate_kernel(const float* __restrict__ batch, double* __restrict__ gram,
                                        std::size_t k) {
   const std::size_t total = k * k;

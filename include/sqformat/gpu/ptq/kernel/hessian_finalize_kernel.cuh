@@ -7,6 +7,7 @@
 
 namespace sqformat::gpu::ptq::detail {
 
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void hessian_finalize_kernel(const double* __restrict__ gram, double* __restrict__ h,
                                         std::size_t k, double factor) {
   const std::size_t total = k * k;

@@ -8,6 +8,7 @@
 namespace sqformat::gpu::ptq::detail {
 
 /// a = h (k x k) with diag(a) = fixed_diag + lambda (fixed_diag: dead channels set to 1).
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void damped_copy_kernel(const double* __restrict__ h,
                                    const double* __restrict__ fixed_diag, double* __restrict__ a,
                                    std::size_t k, double lambda) {
@@ -24,6 +25,7 @@ __global__ void damped_copy_kernel(const double* __restrict__ h,
 /// row-major, that storage is U = L^T, the upper factor GPTQ needs; entries below U's diagonal
 /// are stale cuSOLVER workspace and are zeroed here. Writes u (float32, row-major) and
 /// denom[k] = U_kk^2 (cholesky saliency) or inv_diag[k]^2 (the paper's saliency).
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void upper_factor_kernel(const double* __restrict__ l,
                                     const double* __restrict__ inv_diag, float* __restrict__ u,
                                     double* __restrict__ denom, std::size_t k,
@@ -43,6 +45,7 @@ __global__ void upper_factor_kernel(const double* __restrict__ l,
 }
 
 /// inv_diag[i] = a[i + i*k] (the diagonal of H^{-1} after potri, before it is overwritten).
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void copy_diagonal_kernel(const double* __restrict__ a, double* __restrict__ diag,
                                      std::size_t k) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < k;

@@ -7,6 +7,7 @@
 
 namespace sqformat::gpu::ptq::detail {
 
+template <int = 0> // a template: a plain kernel in a header is defined in every TU
 __global__ void non_finite_check_kernel(const float* __restrict__ x, std::size_t n,
                                         int* __restrict__ flag) {
   bool bad = false;

@@ -375,8 +375,8 @@ template <class C> ref::SqTensor<C> malformed_weights(int n, int k, std::mt19937
     for (int i = 0; i < C::bank; ++i) {
       const std::size_t e = std::size_t(bank) * C::bank + i;
       if (w.is_high(r, e) == fewer) {
-        wsq_test::replace_code(w.low.data() + r * w.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
-                               C::low_bits);
+        ref::put_code(w.low.data() + r * w.low_row_bytes, e, fewer ? 0 : C::low_sentinel,
+                      C::low_bits);
         return;
       }
     }
@@ -422,20 +422,18 @@ TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights
     std::vector<float> xf;
     wsq_test::make_activations(16, k, rng, xh, xf);
     DeviceBuffer<T> x(xh), y(std::size_t(16) * n);
-    DeviceBuffer<unsigned char> ws(std::size_t(1) << 22);
-    for (const int m : {1, 2, 4, 16}) {
+    using Policy = gpu::WsqDecodePolicy<>;
+    for (const int m : {1, 2, 4, 16}) { // run() and every forced kernel that takes C and M
       CAPTURE(m);
-      const typename Op::Arguments a{dw.view, x.ptr, y.ptr, m};
-      REQUIRE(Op::workspace_size(a) <= ws.count);
-      CHECK(Op::run(a, ws.ptr, ws.count, nullptr) == Status::success);
+      (void)run_path<C, T, Policy>(Path::dispatch, dw.view, x, m);
       if (gpu::wsq_detail::row_thread_decode_supports<C> && m <= Op::row_thread_max_m)
-        CHECK(Op::run_row_thread(a, ws.ptr, ws.count, nullptr) == Status::success);
+        (void)run_path<C, T, Policy>(Path::row_thread, dw.view, x, m);
       if (gpu::wsq_detail::gemv_decode_supports<C> && m <= Op::gemv_max_m)
-        CHECK(Op::run_gemv(a, ws.ptr, ws.count, nullptr) == Status::success);
+        (void)run_path<C, T, Policy>(Path::gemv, dw.view, x, m);
       if (gpu::wsq_detail::hybrid_decode_supports<C> && m <= Op::hybrid_max_m)
-        CHECK(Op::run_hybrid(a, ws.ptr, ws.count, nullptr) == Status::success);
+        (void)run_path<C, T, Policy>(Path::hybrid, dw.view, x, m);
       if (gpu::wsq_detail::mma_decode_supports<C> && n % 16 == 0)
-        CHECK(Op::run_tensor_cores(a, ws.ptr, ws.count, nullptr) == Status::success);
+        (void)run_path<C, T, Policy>(Path::tensor_cores, dw.view, x, m);
     }
     // W(SQ)A8 (generic CUDA-core walk) and the dequantizer.
     std::vector<std::int8_t> x8(std::size_t(16) * k);

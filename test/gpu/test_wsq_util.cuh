@@ -74,15 +74,6 @@ sqformat::ref::SqTensor<C> make_weights(std::size_t n, std::size_t k, std::mt199
   return sqformat::ref::pack_sq<C>(w.data(), n, k, mask.data());
 }
 
-/// Overwrites code i of a packed row (ref::put_code only ORs into cleared bits).
-inline void replace_code(std::uint8_t* packed, std::size_t i, int code, int bits) {
-  for (int j = 0; j < bits; ++j) {
-    const std::size_t bit = i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(j);
-    packed[bit / 8] = static_cast<std::uint8_t>(packed[bit / 8] & ~(1u << (bit % 8)));
-  }
-  sqformat::ref::put_code(packed, i, code, bits);
-}
-
 /// Device copy of an SqTensor and the view the kernels take.
 template <class C> struct DeviceWeights {
   DeviceBuffer<std::uint8_t> low, high;

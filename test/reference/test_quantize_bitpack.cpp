@@ -137,6 +137,33 @@ TEST_CASE("pack/unpack round trip is exact for every width and length", "[bitpac
   }
 }
 
+TEST_CASE("put_code replaces one code and keeps its neighbours", "[bitpack]") {
+  const auto seed = sqtest::fresh_seed();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  for (int bits : {2, 3, 4, 8}) {
+    std::uniform_int_distribution<int> code(-(1 << (bits - 1)), (1 << (bits - 1)) - 1);
+    const std::size_t n = 37;
+    std::vector<std::int8_t> codes(n);
+    for (auto& c : codes) {
+      c = static_cast<std::int8_t>(code(rng));
+    }
+    std::vector<std::uint8_t> packed(packed_bytes(n, bits));
+    pack_codes(codes.data(), n, bits, packed.data());
+    for (int trial = 0; trial < 200; ++trial) {
+      const std::size_t i = rng() % n;
+      // All ones and all zeros as well as random codes: a put that only ORs or only ANDs fails.
+      const int c = trial % 3 == 0 ? -1 : trial % 3 == 1 ? 0 : code(rng);
+      CAPTURE(bits, trial, i, c);
+      put_code(packed.data(), i, c, bits);
+      codes[i] = static_cast<std::int8_t>(c);
+      for (std::size_t j = 0; j < n; ++j) {
+        REQUIRE(get_code(packed.data(), j, bits) == codes[j]);
+      }
+    }
+  }
+}
+
 TEST_CASE("quantize_value equals clamp(std::nearbyint(x / scale))", "[quantize]") {
   const auto seed = sqtest::fresh_seed();
   CAPTURE(seed);

@@ -44,7 +44,8 @@ inline int get_code(const std::uint8_t* packed, std::size_t i, int bits) {
   return (raw ^ sign) - sign; // sign extension of a bits-wide two's-complement value
 }
 
-/// Writes code i of a packed stream (the target bits must be zero beforehand). No bounds check.
+/// Writes code i of a packed stream, replacing what its bits held; the other codes are kept.
+/// No bounds check.
 inline void put_code(std::uint8_t* packed, std::size_t i, int code, int bits) {
   if (bits == 8) {
     packed[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(code));
@@ -55,9 +56,11 @@ inline void put_code(std::uint8_t* packed, std::size_t i, int code, int bits) {
   const std::size_t bit = i * static_cast<std::size_t>(bits);
   const std::size_t byte = bit / 8;
   const unsigned shift = static_cast<unsigned>(bit % 8);
-  packed[byte] = static_cast<std::uint8_t>(packed[byte] | ((c << shift) & 0xffu));
-  if (shift + static_cast<unsigned>(bits) > 8) {
-    packed[byte + 1] = static_cast<std::uint8_t>(packed[byte + 1] | (c >> (8 - shift)));
+  packed[byte] =
+      static_cast<std::uint8_t>((packed[byte] & ~(mask << shift)) | ((c << shift) & 0xffu));
+  if (shift + static_cast<unsigned>(bits) > 8) { // the code straddles into the next byte
+    packed[byte + 1] =
+        static_cast<std::uint8_t>((packed[byte + 1] & ~(mask >> (8 - shift))) | (c >> (8 - shift)));
   }
 }
 

@@ -341,7 +341,7 @@ private:
   /// flight).
   static std::pair<int, int> mma_slices(int n, int k) {
     const int banks = k / C::bank;
-    const int tiles = n < 16 ? 1 : n / 16; // N < 16 never reaches the kernel (N % 16 == 0)
+    const int tiles = n / 16;
     int slices = (4096 + tiles - 1) / tiles;
     slices = slices < 1 ? 1 : (slices > banks ? banks : slices);
     const int per_slice = (banks + slices - 1) / slices;
@@ -352,10 +352,7 @@ private:
   /// 32 rows (one wave at about 16 warps per SM) and slices of at most one X staging chunk, each
   /// a whole number of load groups.
   static std::pair<int, int> row_thread_slices(int n, int k) {
-    // At least 1: banks above 128 elements (which the kernel does not take) have no group.
-    constexpr int group = wsq_detail::RowThreadShape<C>::group_banks > 0
-                              ? wsq_detail::RowThreadShape<C>::group_banks
-                              : 1;
+    constexpr int group = wsq_detail::RowThreadShape<C>::group_banks;
     const int banks = k / C::bank;
     const int groups = (banks + group - 1) / group;
     const int tiles = (n + 31) / 32;

@@ -51,8 +51,10 @@ constexpr int kRowThreadMaxTokens = 2;
 constexpr int kRowThreadTargetWarps = 2048; ///< warps the K split aims at (about 16 per SM)
 
 template <class C> struct RowThreadShape {
-  static constexpr int bank_words = C::bank / 8;    ///< 32-bit words of W_low per bank
-  static constexpr int group_banks = 128 / C::bank; ///< 64 bytes of W_low per row
+  static constexpr int bank_words = C::bank / 8; ///< 32-bit words of W_low per bank
+  /// 64 bytes of W_low per row (1 for banks above 128 elements, which the kernel does not take,
+  /// so that the host's slice rule never divides by zero for them).
+  static constexpr int group_banks = C::bank <= 128 ? 128 / C::bank : 1;
   static constexpr int chunk_banks = kRowThreadChunkK / C::bank;
   static constexpr int high_words = C::high_per_bank / 4; ///< 32-bit words of W_high per bank
   using mask_t = std::conditional_t<C::bank == 64, unsigned long long, unsigned>;

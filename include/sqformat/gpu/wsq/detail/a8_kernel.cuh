@@ -51,13 +51,11 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
     float s_low = 0.0f, s_high = 0.0f;
     if (bank < banks) {
       int j = bank * C::high_per_bank;
-      // A malformed bank (more than H sentinels) reads its own last code, never the next bank's.
-      const int j_last = j + C::high_per_bank - 1;
       for (int i = 0; i < C::bank; ++i) {
         const int k = bank * C::bank + i;
         const int code = read_code<C::low_bits>(low_row, k);
         const bool is_high = code == C::low_sentinel;
-        const int q = is_high ? read_code<C::high_bits>(high_row, j < j_last ? j : j_last) : code;
+        const int q = is_high ? read_bank_high_code<C>(high_row, bank, j) : code;
         j += is_high ? 1 : 0;
 #pragma unroll
         for (int t = 0; t < kGenericTokens; ++t) {

@@ -30,6 +30,15 @@ template <int Bits> __device__ __forceinline__ int read_code(const std::uint8_t*
   }
 }
 
+/// Compact high code j of a row (j counts on from bank * H as a bank's sentinels are met),
+/// clamped to the bank's last code: a malformed bank with more than H sentinels reads its own
+/// last code, never the next bank's (nor past the row).
+template <class C>
+__device__ __forceinline__ int read_bank_high_code(const std::uint8_t* high_row, int bank, int j) {
+  const int last = (bank + 1) * C::high_per_bank - 1;
+  return read_code<C::high_bits>(high_row, j < last ? j : last);
+}
+
 /// The 16-bit activation types the A16 kernels take, with float conversions.
 template <class T> struct Half16;
 template <> struct Half16<__nv_bfloat16> {

@@ -24,16 +24,12 @@ __global__ void __launch_bounds__(256)
     const float s_low = w.scale_low[item];
     const float s_high = w.scale_high[item];
     int j = bank * C::high_per_bank;
-    // A malformed bank (more than H sentinels) reads its own last code, never the next bank's.
-    const int j_last = j + C::high_per_bank - 1;
     T* dst = out + std::size_t(n) * w.k + std::size_t(bank) * C::bank;
     for (int i = 0; i < C::bank; ++i) {
       const int code = read_code<C::low_bits>(low_row, bank * C::bank + i);
       const bool is_high = code == C::low_sentinel;
-      const float v =
-          is_high
-              ? __fmul_rn(float(read_code<C::high_bits>(high_row, j < j_last ? j : j_last)), s_high)
-              : __fmul_rn(float(code), s_low);
+      const float v = is_high ? __fmul_rn(float(read_bank_high_code<C>(high_row, bank, j)), s_high)
+                              : __fmul_rn(float(code), s_low);
       j += is_high ? 1 : 0;
       dst[i] = Half16<T>::from_float(v);
     }

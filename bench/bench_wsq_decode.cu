@@ -4,8 +4,10 @@
 // run() dispatches them (lanes-along-K kernel at M = 1, hybrid kernel for 2 <= M <= 8 (SQ5) or
 // 4 (SQ6), tensor cores above), forced onto one kernel (row-thread, M <= 2; lanes-along-K, M <= 4;
 // hybrid, M <= 8: tensor-core low path, CUDA-core high path; tensor cores), and the lanes-along-K
-// and hybrid kernels under other policies. The `kernel` counter says which kernel ran:
-// 1 lanes-along-K, 2 row-thread, 3 tensor cores, 4 hybrid, 0 generic.
+// and hybrid kernels under other policies. wsq5_weight_stream_floor (M <= 8) only reads the SQ5
+// weights once and writes Y: its x_cublas bounds what any W(SQ5)A16 kernel can reach. The `kernel`
+// counter says which kernel ran: 1 lanes-along-K, 2 row-thread, 3 tensor cores, 4 hybrid, 0
+// generic.
 //
 // Timing: CUDA events around each call, L2 flushed before every timed call (l2_flush.hpp),
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
@@ -228,6 +230,56 @@ void bm_wsq_a16(benchmark::State& state) {
     state.counters["x_cublas"] = it->second / t;
 }
 
+/// The streaming floor of a W(SQ) decode: reads as many bytes as the SQ weights hold (one
+/// buffer: W_low, W_high and the scales together) once, with coalesced 16-byte loads, 4 a thread
+/// issued together, writes Y, and does nothing else. Loaded chunks feed a compare that never
+/// holds on the benchmark's data, so no load can be dropped.
+__global__ void __launch_bounds__(256)
+    weight_stream_floor_kernel(const uint4* __restrict__ w, std::uint64_t chunks,
+                               uint4* __restrict__ y, std::uint64_t y_chunks,
+                               unsigned* __restrict__ sink) {
+  const std::uint64_t base = blockIdx.x * 1024ull + threadIdx.x;
+  uint4 v[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const std::uint64_t c = base + 256ull * j;
+    v[j] = c < chunks ? w[c] : make_uint4(0, 0, 0, 0);
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const std::uint64_t c = base + 256ull * j;
+    if (c < y_chunks)
+      y[c] = v[j];
+    else if ((v[j].x ^ v[j].y ^ v[j].z ^ v[j].w) == 0x9E3779B9u && v[j].x == v[j].w)
+      atomicAdd(sink, 1u);
+  }
+}
+
+/// x_cublas of this row is the most any kernel that reads the SQ weights once can reach against
+/// the cuBLAS BF16 row of the same shape in this run.
+template <class C> void bm_weight_stream_floor(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  const SqWeights<C>& w = weights_for<C>(n, k);
+  const std::uint64_t chunks = (w.bytes + 15) / 16;
+  Dev<uint4> blob(chunks);
+  fill_bf16<<<1024, 256>>>(reinterpret_cast<bf16*>(blob.p), chunks * 8, 4);
+  Dev<bf16> y(std::size_t(m) * n + 8);
+  Dev<unsigned> sink(1);
+  const std::uint64_t y_chunks = std::uint64_t(m) * n * 2 / 16;
+  const auto blocks = static_cast<unsigned>((chunks + 1023) / 1024);
+  const double t = timed_loop(state, [&] {
+    weight_stream_floor_kernel<<<blocks, 256>>>(blob.p, chunks, reinterpret_cast<uint4*>(y.p),
+                                                y_chunks, sink.p);
+  });
+  if (cudaGetLastError() != cudaSuccess)
+    state.SkipWithError("weight_stream_floor_kernel failed");
+  set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
+  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
+  const auto it = cublas_medians().find(key(m, n, k));
+  if (it != cublas_medians().end())
+    state.counters["x_cublas"] = it->second / t;
+}
+
 constexpr std::pair<int, int> kShapes[] = {
     {8192, 8192}, {28672, 8192}, {4096, 4096}, {14336, 4096}};
 
@@ -254,6 +306,7 @@ using Sq6 = SqConfig<64, 32, 8, 4>;
 // Registration order is execution order: the baseline runs first so that x_cublas is known.
 BENCHMARK(bm_cublas_bf16)->Apply(shapes);
 BENCHMARK(bm_wsq_a16<Sq5>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
+BENCHMARK(bm_weight_stream_floor<Sq5>)->Name("wsq5_weight_stream_floor")->Apply(small_m_shapes<8>);
 BENCHMARK(bm_wsq_a16<Sq6>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
 BENCHMARK(bm_wsq_a16<Sq5, Kernel::row_thread>)
     ->Name("wsq5_a16_row_thread_B64_8_4_0.875")

@@ -3,7 +3,8 @@
 //
 // Data-path kernels are measured against a device-to-device copy in the same binary: static
 // quantize-and-split, dynamic top-H quantization, weight packing, for M (tokens, or weight rows) in
-// {1, 16, 2048, 8192} and K in {4096, 8192, 28672}, bf16 inputs unless named.
+// {1, 16, 2048, 8192} and K in {4096, 8192, 28672}, bf16 inputs unless named; and, for each of
+// them, a kernel that moves the same bytes and does nothing else (bench_datapath_floor.cu).
 //
 // Timing: CUDA events around each call (bench/support/cuda_timer.hpp), the L2 flushed before
 // every timed call (bench/support/l2_flush.hpp), 3 warm-up calls, random data, the MEDIAN call

@@ -65,8 +65,12 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true>)->Appl
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<512, 1, 1, true>)->Apply(shapes);
-// top_h_split + write_split_bank (HighFromStage)
+// top_h_split + write_split_bank (HighFromStage); 128 x 6 is the default (SqLaneDynamicPolicy),
+// 256 x 3 the default before and still the one for 9 to 16 high elements a bank; 64 x 12 and
+// 96 x 8 are the same 24 warps a SM in smaller blocks
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 3, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<64, 12, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<96, 8, 1, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<256, 2, 1, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 5, 1, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqLanePolicy<128, 6, 1, true, true>)->Apply(shapes);
@@ -83,14 +87,16 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqLanePolicy<128, 8>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ45, dp::SqBankPolicy<256, 0, 4096, 6>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ5, dp::SqBankPolicy<>)->Apply(shapes);
-// Many high elements a bank: the split kernel spills at H = 32, where the default
-// (SqLaneDynamicPolicyFor) takes the coalesced 256 x 3 (docs/performance.md).
+// Many high elements a bank: the split kernel spills from H = 16 on, so the default
+// (SqLaneDynamicPolicyFor) takes it in blocks of 256 x 3 for H = 16 (128 x 6 was slower there)
+// and the coalesced 256 x 3 for H = 32 (docs/performance.md).
 using SQ64H16 = sqformat::SqConfig<64, 16, 8, 4>;
 using SQ64H32 = sqformat::SqConfig<64, 32, 8, 3>;
-BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLaneDynamicPolicy)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLaneDynamicPolicyFor<SQ64H16>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLanePolicy<128, 6, 1, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLaneDynamicPolicy)->Apply(shapes);
-BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLanePolicy<256, 3, 1, true, true>)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLaneDynamicPolicyFor<SQ64H32>)->Apply(shapes);
 // the packer's defaults (SqLanePackPolicyFor<C, T>; B64-(8/4): split, 128 x 6 for bf16, 128 x 4
 // for fp32)
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, bf16)->Apply(shapes);

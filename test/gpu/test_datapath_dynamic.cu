@@ -82,11 +82,15 @@ using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
 /// high elements a bank, and the previous default for all) and 128 x 6.
 using Coalesced256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true>;
 using Coalesced128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true>;
-/// top_h_split + write_split_bank (HighFromStage) at two register caps; 256 x 3 is
-/// dynamic_quantize's default for at most 16 high elements a bank.
+/// top_h_split + write_split_bank (HighFromStage) in three block shapes at about 80 registers;
+/// 128 x 6 is dynamic_quantize's default for at most 8 high elements a bank, 256 x 3 for 9 to 16.
 using Split256x3LanePolicy = dp::SqLanePolicy<256, 3, 1, true, true>;
+using Split128x6LanePolicy = dp::SqLanePolicy<128, 6, 1, true, true>;
 using Split128x5LanePolicy = dp::SqLanePolicy<128, 5, 1, true, true>;
-static_assert(std::is_same_v<dp::SqLaneDynamicPolicy, Split256x3LanePolicy>,
+static_assert(std::is_same_v<dp::SqLaneDynamicPolicy, Split128x6LanePolicy>,
+              "the tests below must run dynamic_quantize's default policies");
+static_assert(std::is_same_v<dp::SqLaneDynamicPolicyFor<sqformat::SqConfig<64, 16, 8, 4>>,
+                             Split256x3LanePolicy>,
               "the tests below must run dynamic_quantize's default policies");
 static_assert(std::is_same_v<dp::SqLaneDynamicPolicyFor<sqformat::SqConfig<64, 32, 8, 3>>,
                              Coalesced256x3LanePolicy>,
@@ -151,6 +155,7 @@ void check_kernels_agree(const std::vector<float>& xf, std::size_t m, std::size_
                            check_against_reference<C, Coalesced256x3LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Coalesced128x6LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Split256x3LanePolicy, T>(xf, m, k),
+                           check_against_reference<C, Split128x6LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Split128x5LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Pipelined256x2LanePolicy, T>(xf, m, k),
                            check_against_reference<C, Pipelined256x3LanePolicy, T>(xf, m, k),
@@ -241,6 +246,7 @@ TEST_CASE("dynamic quantization of fp16 input matches the reference", "[gpu][dat
     check_against_reference<C, Pipelined128x4LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, Coalesced256x3LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, Split256x3LanePolicy, __half>(big_x, big_m, 4096);
+    check_against_reference<C, Split128x6LanePolicy, __half>(big_x, big_m, 4096);
     check_against_reference<C, Split128x5LanePolicy, __half>(big_x, big_m, 4096);
   }
 }

@@ -9,11 +9,12 @@
 //     key = |x| bits (sign cleared, 15 bits for bf16/fp16) << 10 | (1023 - index in bank)
 //
 // so "larger key" is "beats" (the bank-group kernel's form). Two kernels, same bytes:
-//   SqLanePolicy (the default: SqLaneDynamicPolicyFor<Config>, i.e. SqLaneDynamicPolicy,
-//     coalesced loads, top_h_split and write_split_bank, for at most 16 high elements a bank,
-//     and the coalesced write_bank kernel for more; detail/sq_lane_dynamic_kernel.cuh): one thread
-//     per bank, the bank in its registers; the H-th largest |x| by a small selection network on
-//     16-bit pairs, ties at it settled by bit masks in index order (the same tie-break);
+//   SqLanePolicy (the default: SqLaneDynamicPolicyFor<Config>: coalesced loads, top_h_split and
+//     write_split_bank, in blocks of 128 x 6 (SqLaneDynamicPolicy) for at most 8 high elements a
+//     bank and 256 x 3 for 9 to 16, and the coalesced write_bank kernel for more;
+//     detail/sq_lane_dynamic_kernel.cuh): one thread per bank, the bank in its registers;
+//     the H-th largest |x| by a small selection network on 16-bit pairs, ties at it settled by
+//     bit masks in index order (the same tie-break);
 //     configs without sq_lane_kernel_fits run the bank-group kernel.
 //   SqBankPolicy: one block per (token, tile of banks), the tile staged in shared memory with
 //     cp.async, a bank spread over a group of lanes, the top-H keys found by select_top_h (warp

@@ -69,9 +69,10 @@ struct SqLanePolicy {
 ///   packer bf16 W: split 128 × 6 77-99 (the default; coalesced 128 × 4 78-100,
 ///                  split 256 × 4 70-82, direct loads 69-88), split pipelined slower
 ///   packer fp32 W: split 128 × 4 86-101 (the default), coalesced 128 × 4 80-101
-///   dynamic B64:   split 256 × 3 61-75 (the default). Before the exact paths went out of
-///                  line: split 128 × 5 and 128 × 6 within a point or two of it, split
-///                  pipelined 36-41.
+///   dynamic B64:   split 128 × 6 50-75 with the read-sweep flush (the default; split 256 × 3,
+///                  the default before, 48-73 in the same runs). Before the exact paths went
+///                  out of line: split 128 × 5 and 128 × 6 within a point or two of 256 × 3,
+///                  split pipelined 36-41.
 /// Both split kernels quantize every element at the low scale in fixed point and redo only the
 /// words with an element near a half-integer (bf16 data makes exact ties common, so most warps
 /// redo a word or two); with 16-bit elements through one out-of-line copy of the IEEE
@@ -89,20 +90,28 @@ using SqLanePackPolicyFor =
                                           SqLanePolicy<128, 6, 1, true, true>>>;
 /// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<C, T>.
 struct SqLanePackPolicy {};
-/// dynamic_quantize's default for the measured B64-(8/4) config: top_h_split with
-/// HighFromStage, 256 threads, 80 registers.
-using SqLaneDynamicPolicy = SqLanePolicy<256, 3, 1, true, true>;
-/// dynamic_quantize's default for config C: SqLaneDynamicPolicy where a bank has at most 16 high
-/// elements, else the coalesced write_bank kernel at the same shape (SqLanePolicy<256, 3, 1,
-/// true>). The split kernel holds the bank's high elements in registers: at H = 32 (B64, 3-bit
-/// low) it spills 380 bytes at 80 registers, and on an H100 it took 36.2-36.4 / 60.5 / 175 us
-/// where the coalesced kernel took 29.4-29.6 / 51.1 / 156-165 us (M = 2048, K = 4096 / 8192 /
-/// 28672; 35-36 % against 39-44 % of copy at M = 2048 and 8192). At H = 16 (4- and 2-bit low, 32
-/// bytes of spills) the split kernel ties at 2048 x 4096 and leads at the other shapes: 51-61 %
-/// against 45-52 % (docs/performance.md).
+/// dynamic_quantize's default for configs with at most 8 high elements a bank (the measured
+/// B64-(8/4) config): top_h_split with HighFromStage, 128 threads, 6 blocks (80 registers, 24
+/// warps a SM). On an H100 it took 1-3.5 % less time than the same kernel in blocks of 256 x 3
+/// (the default before) at every M >= 2048 shape, in three calls: 49.7-51.1 % against
+/// 48.3-49.3 % of copy at 2048 x 4096, 68.1-68.9 against 66.1-67.4 at 8192 x 8192, 74.9-75.3
+/// against 73.2-73.4 at 8192 x 28672 (docs/performance.md, "Dynamic quantizer: blocks of 128
+/// threads").
+using SqLaneDynamicPolicy = SqLanePolicy<128, 6, 1, true, true>;
+/// dynamic_quantize's default for config C: SqLaneDynamicPolicy where a bank has at most 8 high
+/// elements; the same kernel in blocks of 256 x 3 for 9 to 16 (at H = 16 the 128 x 6 blocks took
+/// 2-8 % more time: the bank's high elements, which it holds in registers, spill 32 bytes);
+/// else the coalesced write_bank kernel at 256 x 3 (SqLanePolicy<256, 3, 1, true>). At H = 32
+/// (B64, 3-bit low) the split kernel spills 380 bytes at 80 registers, and on an H100 it took
+/// 36.2-36.4 / 60.5 / 175 us where the coalesced kernel took 29.4-29.6 / 51.1 / 156-165 us
+/// (M = 2048, K = 4096 / 8192 / 28672; 35-36 % against 39-44 % of copy at M = 2048 and 8192).
+/// At H = 16 (4- and 2-bit low) the split kernel ties at 2048 x 4096 and leads at the other
+/// shapes: 51-61 % against 45-52 % (docs/performance.md).
 template <class C>
-using SqLaneDynamicPolicyFor =
-    std::conditional_t<(C::high_per_bank > 16), SqLanePolicy<256, 3, 1, true>, SqLaneDynamicPolicy>;
+using SqLaneDynamicPolicyFor = std::conditional_t<
+    (C::high_per_bank > 16), SqLanePolicy<256, 3, 1, true>,
+    std::conditional_t<(C::high_per_bank > 8), SqLanePolicy<256, 3, 1, true, true>,
+                       SqLaneDynamicPolicy>>;
 
 template <class Policy> struct is_sq_lane_policy : std::false_type {};
 template <int Threads, int MinBlocksPerSm, int Stages, bool CoalescedLoads, bool HighFromStage>

@@ -97,7 +97,7 @@ BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLanePolicy<128, 6, 1, true, tru
 BENCHMARK_TEMPLATE(bench_dynamic, SQ64H16, dp::SqLanePolicy<256, 3, 1, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLanePolicy<256, 3, 1, true, true>)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_dynamic, SQ64H32, dp::SqLaneDynamicPolicyFor<SQ64H32>)->Apply(shapes);
-// the packer's defaults (SqLanePackPolicyFor<C, T>; B64-(8/4): split, 128 x 6 for bf16, 128 x 4
+// the packer's defaults (SqLanePackPolicyFor<C, T>; B64-(8/4): split, 64 x 10 for bf16, 128 x 4
 // for fp32)
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePackPolicy, float)->Apply(shapes);
@@ -112,6 +112,7 @@ BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 1, true>, bf16)->A
 // write_split_bank (HighFromStage)
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 4, 1, true, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 6, 1, true, true>, bf16)->Apply(shapes);
+BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<64, 8, 1, true, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<128, 8, 1, true, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 3, 1, true, true>, bf16)->Apply(shapes);
 BENCHMARK_TEMPLATE(bench_pack, SQ45, dp::SqLanePolicy<256, 4, 1, true, true>, bf16)->Apply(shapes);

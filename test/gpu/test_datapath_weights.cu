@@ -37,13 +37,15 @@ using TightLanePolicy = dp::SqLanePolicy<128, 8>;
 using CoalescedLanePolicy = dp::SqLanePolicy<128, 4, 1, true>;
 /// Banks written by write_split_bank (HighFromStage), pipelined: 2 stages, 128 registers.
 using Pipelined128x4LanePolicy = dp::SqLanePolicy<128, 4, 2, true, true>;
-/// write_split_bank, one stage (128 registers; 80 registers: 24 warps an SM).
+/// write_split_bank, one stage (128 registers; 80 registers: 24 warps an SM; blocks of 64 x 10
+/// at 102 registers, the bf16 default).
 using SplitLanePolicy = dp::SqLanePolicy<128, 4, 1, true, true>;
 using TightSplitLanePolicy = dp::SqLanePolicy<128, 6, 1, true, true>;
+using Split64x10LanePolicy = dp::SqLanePolicy<64, 10, 1, true, true>;
 using B64 = sqformat::SqConfig<64, 8, 8, 4>;
 using B64H32 = sqformat::SqConfig<64, 32, 8, 3>;
 static_assert(std::is_same_v<dp::SqLanePackPolicyFor<B64, float>, SplitLanePolicy> &&
-                  std::is_same_v<dp::SqLanePackPolicyFor<B64, bf16>, TightSplitLanePolicy> &&
+                  std::is_same_v<dp::SqLanePackPolicyFor<B64, bf16>, Split64x10LanePolicy> &&
                   std::is_same_v<dp::SqLanePackPolicyFor<B64H32, bf16>, CoalescedLanePolicy> &&
                   std::is_same_v<dp::SqLanePackPolicyFor<B64H32, float>, CoalescedLanePolicy>,
               "the tests below must run pack_weights' defaults");
@@ -183,6 +185,7 @@ void check_kernels_agree(std::size_t n, std::size_t k, const std::vector<float>&
         check_pack_and_dequantize<C, Pipelined128x4LanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, SplitLanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, TightSplitLanePolicy, T>(n, k, wf, mask),
+        check_pack_and_dequantize<C, Split64x10LanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, Pipelined128x6LanePolicy, T>(n, k, wf, mask),
         check_pack_and_dequantize<C, ThreeStageLanePolicy, T>(n, k, wf, mask)}) {
     CHECK(b.low == c.low);
@@ -230,6 +233,7 @@ TEST_CASE("weight packing of bf16 weights matches the reference", "[gpu][datapat
     check_pack_and_dequantize<C, CoalescedLanePolicy, bf16>(301, 4096, kind, rng);
     check_pack_and_dequantize<C, Pipelined128x4LanePolicy, bf16>(301, 4096, kind, rng);
     check_pack_and_dequantize<C, TightSplitLanePolicy, bf16>(301, 4096, kind, rng);
+    check_pack_and_dequantize<C, Split64x10LanePolicy, bf16>(301, 4096, kind, rng);
   }
 }
 

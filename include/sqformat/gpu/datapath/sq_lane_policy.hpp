@@ -66,8 +66,10 @@ struct SqLanePolicy {
 
 /// Defaults of pack_weights and dynamic_quantize (H100, M >= 2048, K in {4096, 8192, 28672},
 /// percent of a same-traffic copy; "split" = HighFromStage; docs/performance.md):
-///   packer bf16 W: split 128 × 6 77-99 (the default; coalesced 128 × 4 78-100,
-///                  split 256 × 4 70-82, direct loads 69-88), split pipelined slower
+///   packer bf16 W: split 64 × 10 73-101 with the read-sweep flush (the default; split 128 × 6,
+///                  the default before, 70-100 in the same run); with the memset flush split
+///                  128 × 6 77-99, coalesced 128 × 4 78-100, split 256 × 4 70-82, direct loads
+///                  69-88; split pipelined slower
 ///   packer fp32 W: split 128 × 4 86-101 (the default), coalesced 128 × 4 80-101
 ///   dynamic B64:   split 128 × 6 50-75 with the read-sweep flush (the default; split 256 × 3,
 ///                  the default before, 48-73 in the same runs). Before the exact paths went
@@ -79,15 +81,18 @@ struct SqLanePolicy {
 /// division: inline copies at every unrolled element made the dynamic kernel's code 93 KB and
 /// its warps wait on instruction fetch (Nsight Compute), which cost 12-19 points.
 /// pack_weights' default for config C and weights of type T: HighFromStage (write_split_bank)
-/// with 128 registers for fp32 weights and 80 (24 warps an SM) for bf16, where the bank's H high
-/// elements, which it holds in registers, are at most 8 (the measured B64-(8/4) config, no or
-/// little spilling); with more (H = 16, 32: 56-288 bytes of spills at 80 registers) the
-/// coalesced write_bank kernel (128 × 4, no spills), the previous default.
+/// with 128 registers for fp32 weights and blocks of 64 x 10 (102 registers, 20 warps an SM, no
+/// spills) for bf16, where the bank's H high elements, which it holds in registers, are at most
+/// 8 (the measured B64-(8/4) config); with more (H = 16, 32: 56-288 bytes of spills at 80
+/// registers) the coalesced write_bank kernel (128 × 4, no spills), the previous default. For
+/// bf16, 64 x 10 replaced 128 x 6 (80 registers, 24 bytes of spills): 2-4 % less time at every
+/// M >= 2048 shape on an H100 (docs/performance.md, "Weight packer: bf16 weights in blocks of
+/// 64 x 10").
 template <class C, class T>
 using SqLanePackPolicyFor =
     std::conditional_t<(C::high_per_bank > 8), SqLanePolicy<128, 4, 1, true>,
                        std::conditional_t<sizeof(T) == 4, SqLanePolicy<128, 4, 1, true, true>,
-                                          SqLanePolicy<128, 6, 1, true, true>>>;
+                                          SqLanePolicy<64, 10, 1, true, true>>>;
 /// pack_weights' default Policy argument: a tag that stands for SqLanePackPolicyFor<C, T>.
 struct SqLanePackPolicy {};
 /// dynamic_quantize's default for configs with at most 8 high elements a bank (the measured

@@ -9,6 +9,11 @@
 // counter says which kernel ran: 1 lanes-along-K, 2 row-thread, 3 tensor cores, 4 hybrid, 0
 // generic.
 //
+// Also: cuBLASLt INT8 (s8 x s8 -> s32) and FP8 (e4m3 -> bf16) baselines (x_int8, x_fp8), every
+// Llama-3 linear shape (8B and 70B) at M in {1, 16, 64, 256, 2048, 8192} for the baselines,
+// W(SQ5)A16 as run() dispatches it (M <= 64), the large-M path (WsqA16LargeM: dequantize, then
+// cublasGemmEx) at M in {256, 2048, 8192}, and W(SQ5)A8 (WsqA8Decode) at M in {1, 16, 64}.
+//
 // Timing: CUDA events around each call, L2 flushed before every timed call (l2_flush.hpp),
 // 3 warm-up calls, random data with exactly H sentinels per bank. Counters use the MEDIAN call
 // time: GBps = bytes the call must move (W_low + W_high + scales, or the bf16 W, plus X and Y) / t;
@@ -17,6 +22,8 @@
 
 #include <sqformat/config.hpp>
 #include <sqformat/gpu/wsq/wsq_a16_decode.hpp>
+#include <sqformat/gpu/wsq/wsq_a16_large_m.hpp>
+#include <sqformat/gpu/wsq/wsq_a8_decode.hpp>
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -27,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "cublaslt_gemm.hpp"
 #include "cuda_timer.hpp"
 #include "l2_flush.hpp"
 
@@ -40,6 +48,11 @@ using bf16 = __nv_bfloat16;
 std::map<std::string, double>& cublas_medians() {
   static std::map<std::string, double> m;
   return m;
+}
+/// cuBLASLt INT8 (s8 x s8 -> s32) and FP8 (e4m3 -> bf16) medians of the same shapes.
+std::map<std::string, double>& lt_medians(bench::BaselineKind kind) {
+  static std::map<std::string, double> m[3];
+  return m[static_cast<int>(kind)];
 }
 std::string key(int m, int n, int k) {
   return std::to_string(m) + "/" + std::to_string(n) + "/" + std::to_string(k);
@@ -153,6 +166,41 @@ void set_counters(benchmark::State& state, double t, double bytes) {
   state.counters["floor_us"] = bytes / 3.35e12 * 1e6;
 }
 
+/// x_cublas, x_int8 and x_fp8: each baseline's median over ours, where it ran in this binary.
+void set_ratios(benchmark::State& state, int m, int n, int k, double t) {
+  const std::string key_ = key(m, n, k);
+  if (const auto it = cublas_medians().find(key_); it != cublas_medians().end())
+    state.counters["x_cublas"] = it->second / t;
+  const auto& i8 = lt_medians(bench::BaselineKind::int8_s32);
+  if (const auto it = i8.find(key_); it != i8.end())
+    state.counters["x_int8"] = it->second / t;
+  const auto& f8 = lt_medians(bench::BaselineKind::fp8_bf16);
+  if (const auto it = f8.find(key_); it != f8.end())
+    state.counters["x_fp8"] = it->second / t;
+}
+
+/// cuBLASLt INT8 (s8 x s8 -> s32, exact int32 like W(SQ)A8's sums) and FP8 (e4m3 x e4m3 ->
+/// bf16): the fastest of up to 8 heuristic algorithms (bench/support/cublaslt_gemm.hpp).
+void bm_cublaslt(benchmark::State& state, bench::BaselineKind kind) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  const std::size_t eb = bench::baseline_element_bytes(kind);
+  const std::size_t ob = bench::baseline_output_bytes(kind);
+  Dev<std::uint8_t> x(std::size_t(m) * k * eb), w(std::size_t(n) * k * eb),
+      y(std::size_t(m) * n * ob);
+  // bf16 pairs of moderate values are also finite, moderate e4m3 and any int8 bytes.
+  fill_bf16<<<1024, 256>>>(reinterpret_cast<bf16*>(w.p), std::size_t(n) * k * eb / 2, 5);
+  fill_bf16<<<64, 256>>>(reinterpret_cast<bf16*>(x.p), std::size_t(m) * k * eb / 2, 6);
+  bench::CublasLtGemm gemm(kind, m, n, k);
+  if (!gemm.ok() || !gemm.select_fastest(x.p, w.p, y.p)) {
+    state.SkipWithError("cuBLASLt offers no algorithm for this shape and type");
+    return;
+  }
+  const double t = timed_loop(state, [&] { gemm.run(x.p, w.p, y.p); });
+  lt_medians(kind)[key(m, n, k)] = t;
+  set_counters(state, t, double(eb) * (double(n) * k + double(m) * k) + double(ob) * m * n);
+  state.counters["algos"] = gemm.candidates();
+}
+
 void bm_cublas_bf16(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
   Dev<bf16> w(std::size_t(n) * k), x(std::size_t(m) * k), y(std::size_t(m) * n);
@@ -225,9 +273,7 @@ void bm_wsq_a16(benchmark::State& state) {
     state.SkipWithError(to_string(st));
   set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
   state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
-  const auto it = cublas_medians().find(key(m, n, k));
-  if (it != cublas_medians().end())
-    state.counters["x_cublas"] = it->second / t;
+  set_ratios(state, m, n, k, t);
 }
 
 /// The streaming floor of a W(SQ) decode: reads as many bytes as the SQ weights hold (one
@@ -275,13 +321,94 @@ template <class C> void bm_weight_stream_floor(benchmark::State& state) {
     state.SkipWithError("weight_stream_floor_kernel failed");
   set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
   state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
-  const auto it = cublas_medians().find(key(m, n, k));
-  if (it != cublas_medians().end())
-    state.counters["x_cublas"] = it->second / t;
+  set_ratios(state, m, n, k, t);
+}
+
+/// W(SQ)A8: INT8 activation codes with one float scale a token, exact int32 sums, bf16 Y.
+template <class C> void bm_wsq_a8(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  using Op = gpu::WsqA8Decode<C, bf16>;
+  SqWeights<C>& w = weights_for<C>(n, k);
+  Dev<std::int8_t> x(std::size_t(m) * k);
+  Dev<float> xs(m);
+  Dev<bf16> y(std::size_t(m) * n);
+  fill_bf16<<<64, 256>>>(reinterpret_cast<bf16*>(x.p), std::size_t(m) * k / 2, 7);
+  std::vector<float> scales(m, 1.0f / 127);
+  cudaMemcpy(xs.p, scales.data(), m * sizeof(float), cudaMemcpyHostToDevice);
+  typename Op::Arguments args{w.view, x.p, xs.p, y.p, m};
+  if (Op::can_implement(args) != Status::success) {
+    state.SkipWithError("can_implement failed");
+    return;
+  }
+  Status st = Status::success;
+  const double t = timed_loop(state, [&] { st = Op::run(args, nullptr, 0, nullptr); });
+  if (st != Status::success)
+    state.SkipWithError(to_string(st));
+  set_counters(state, t, double(w.bytes) + double(m) * k + 4.0 * m + 2.0 * m * n);
+  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
+  set_ratios(state, m, n, k, t);
+}
+
+/// W(SQ)A16 at large M: dequantize W to a dense bf16 copy (the workspace), then cublasGemmEx.
+template <class C> void bm_wsq_a16_large_m(benchmark::State& state) {
+  const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
+  using Op = gpu::WsqA16LargeM<C, bf16>;
+  SqWeights<C>& w = weights_for<C>(n, k);
+  Dev<bf16> x(std::size_t(m) * k), y(std::size_t(m) * n);
+  fill_bf16<<<1024, 256>>>(x.p, std::size_t(m) * k, 8);
+  cublasHandle_t h = nullptr;
+  cublasCreate(&h);
+  typename Op::Arguments args{w.view, x.p, y.p, m, h};
+  const std::size_t ws_bytes = Op::workspace_size(args);
+  Dev<unsigned char> ws(ws_bytes);
+  Status st = Op::can_implement(args);
+  if (st == Status::success) {
+    const double t = timed_loop(state, [&] { st = Op::run(args, ws.p, ws_bytes, nullptr); });
+    set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
+    set_ratios(state, m, n, k, t);
+  }
+  cublasDestroy(h);
+  if (st != Status::success)
+    state.SkipWithError(to_string(st));
 }
 
 constexpr std::pair<int, int> kShapes[] = {
     {8192, 8192}, {28672, 8192}, {4096, 4096}, {14336, 4096}};
+/// The Llama linear shapes kShapes leaves out (Llama-3-8B KV and down, Llama-3-70B KV and down).
+constexpr std::pair<int, int> kMoreLlamaShapes[] = {
+    {1024, 4096}, {4096, 14336}, {1024, 8192}, {8192, 28672}};
+constexpr int kLargeM[] = {256, 2048, 8192};
+
+/// What `shapes` leaves out of every Llama shape at M in {1, 16, 64, 256, 2048, 8192}: the four
+/// other shapes at M <= 64 (MaxM = 64) or at every M, and all eight at M = 256, 2048, 8192.
+template <int MaxM> void more_llama_shapes(benchmark::internal::Benchmark* b) {
+  for (const auto& nk : kMoreLlamaShapes)
+    for (int m : {1, 16, 64, 256, 2048, 8192})
+      if (m <= MaxM)
+        b->Args({m, nk.first, nk.second});
+  if (MaxM > 64) {
+    for (const auto& nk : kShapes)
+      for (int m : kLargeM)
+        b->Args({m, nk.first, nk.second});
+  }
+  b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
+}
+/// Every Llama shape at M = 256, 2048, 8192 (the large-M path).
+void large_m_shapes(benchmark::internal::Benchmark* b) {
+  for (const auto* list : {kShapes, kMoreLlamaShapes})
+    for (int i = 0; i < 4; ++i)
+      for (int m : kLargeM)
+        b->Args({m, list[i].first, list[i].second});
+  b->UseManualTime()->Iterations(20)->Unit(benchmark::kMicrosecond);
+}
+/// Every Llama shape at M = 1, 16, 64 (W(SQ)A8).
+void a8_shapes(benchmark::internal::Benchmark* b) {
+  for (const auto* list : {kShapes, kMoreLlamaShapes})
+    for (int i = 0; i < 4; ++i)
+      for (int m : {1, 16, 64})
+        b->Args({m, list[i].first, list[i].second});
+  b->UseManualTime()->Iterations(50)->Unit(benchmark::kMicrosecond);
+}
 
 void shapes(benchmark::internal::Benchmark* b) {
   for (const auto& nk : kShapes)
@@ -304,8 +431,21 @@ using Sq6 = SqConfig<64, 32, 8, 4>;
 } // namespace
 
 // Registration order is execution order: the baseline runs first so that x_cublas is known.
-BENCHMARK(bm_cublas_bf16)->Apply(shapes);
-BENCHMARK(bm_wsq_a16<Sq5>)->Name("wsq5_a16_B64_8_4_0.875")->Apply(shapes);
+BENCHMARK(bm_cublas_bf16)->Apply(shapes)->Apply(more_llama_shapes<8192>);
+BENCHMARK_CAPTURE(bm_cublaslt, int8, bench::BaselineKind::int8_s32)
+    ->Name("cublaslt_int8")
+    ->Apply(shapes)
+    ->Apply(more_llama_shapes<8192>);
+BENCHMARK_CAPTURE(bm_cublaslt, fp8, bench::BaselineKind::fp8_bf16)
+    ->Name("cublaslt_fp8")
+    ->Apply(shapes)
+    ->Apply(more_llama_shapes<8192>);
+BENCHMARK(bm_wsq_a16<Sq5>)
+    ->Name("wsq5_a16_B64_8_4_0.875")
+    ->Apply(shapes)
+    ->Apply(more_llama_shapes<64>);
+BENCHMARK(bm_wsq_a16_large_m<Sq5>)->Name("wsq5_a16_large_m_B64_8_4_0.875")->Apply(large_m_shapes);
+BENCHMARK(bm_wsq_a8<Sq5>)->Name("wsq5_a8_B64_8_4_0.875")->Apply(a8_shapes);
 BENCHMARK(bm_weight_stream_floor<Sq5>)->Name("wsq5_weight_stream_floor")->Apply(small_m_shapes<8>);
 BENCHMARK(bm_wsq_a16<Sq6>)->Name("wsq6_a16_B64_8_4_0.5")->Apply(shapes);
 BENCHMARK(bm_wsq_a16<Sq5, Kernel::row_thread>)

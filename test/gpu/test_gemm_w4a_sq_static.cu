@@ -249,6 +249,13 @@ std::uint32_t fresh_seed() { return std::random_device{}(); }
 // INT8/INT2 s=0.5 (b=16, H=8).
 using Configs = std::tuple<sqformat::SqConfig<16, 4, 8, 4>, sqformat::SqConfig<64, 4, 8, 4>,
                            sqformat::SqConfig<32, 16, 8, 3>, sqformat::SqConfig<16, 8, 8, 2>>;
+/// The foundation's configuration list (test_datapath_support.cuh) with 8-bit high codes, which
+/// the GEMM takes: (b, H) only set Kh and Kl, and the bit widths 4 / 3 / 2 the unpacking.
+using FoundationConfigs =
+    std::tuple<sqformat::SqConfig<4, 2, 8, 4>, sqformat::SqConfig<16, 4, 8, 4>,
+               sqformat::SqConfig<32, 8, 8, 4>, sqformat::SqConfig<64, 8, 8, 4>,
+               sqformat::SqConfig<128, 8, 8, 4>, sqformat::SqConfig<64, 16, 8, 2>,
+               sqformat::SqConfig<64, 32, 8, 3>>;
 using SmallPolicy = gpu::W4ASqTilePolicy<64, 32, 3, gpu::LowStaging::in_loop>;
 /// mma.sync decode kernel: the default, and one warp of one row tile with short staging chunks
 /// (16 channels per CTA: many CTAs, so split-K stays off for larger problems).
@@ -412,6 +419,33 @@ TEST_CASE("W4A(SQ) auto header: every M range and both decode widths match the r
   check_against_reference(wide, run_gemm<Auto>(wide, false, true), true);
   check_against_reference(
       wide, run_gemm<Auto>(wide, false, true, gpu::OutputType::bf16, WeightInput::prepacked), true);
+}
+
+TEMPLATE_LIST_TEST_CASE("W4A(SQ) every foundation configuration: the auto header's kernels match "
+                        "the reference",
+                        "[gpu][gemm][configs]", FoundationConfigs) {
+  using C = TestType;
+  using Auto = gpu::GemmW4ASqStaticAuto<C>;
+  const std::uint32_t seed = fresh_seed();
+  CAPTURE(seed);
+  // K = 1024 (Kh from 64 to 512); M = 1 and 3 (CUDA-core decode), 7 and 16 (wgmma decode at
+  // N = 200, streaming mma.sync at N = 4104), 37 (medium) and 131 (prefill), N partial tiles.
+  const int shapes[][2] = {{1, 200}, {3, 4104}, {7, 200}, {16, 4104}, {37, 200}, {131, 264}};
+  for (const auto& sh : shapes) {
+    CAPTURE(sh[0], sh[1]);
+    Problem<C> pr(sh[0], sh[1], 1024, 1024, seed + sh[0] + sh[1]);
+    check_against_reference(pr, run_gemm<Auto>(pr, false, true), true);
+  }
+  // The mma.sync decode kernel and the prefill kernels, forced.
+  Problem<C> pr(37, 264, 2048, 2048, seed + 5);
+  check_against_reference(pr, run_device<C, MmaPolicy>(pr, true, false), false);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWarpSpecializedPolicy>(pr, true, true),
+                          true);
+  check_against_reference(pr, run_device<C, gpu::W4ASqPrefillWidePolicy>(pr, true, true), true);
+  check_against_reference(pr,
+                          run_device<C, gpu::W4ASqPrefillWidePolicy>(
+                              pr, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
+                          true);
 }
 
 TEMPLATE_LIST_TEST_CASE("W4A(SQ) prefill policies (prepass widening) match the reference",
@@ -735,8 +769,8 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
   using C = sqformat::SqConfig<16, 4, 8, 4>; // W4A(SQ5)
   const std::uint32_t seed = fresh_seed();
   CAPTURE(seed);
-  const int shapes[][2] = {{4096, 4096}, {1024, 4096},  {14336, 4096}, {4096, 14336},
-                           {8192, 8192}, {28672, 8192}, {8192, 28672}};
+  const int shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336},
+                           {8192, 8192}, {1024, 8192}, {28672, 8192}, {8192, 28672}};
   for (const auto& s : shapes) {
     const int N = s[0], K = s[1];
     CAPTURE(N, K);
@@ -766,6 +800,17 @@ TEST_CASE("W4A(SQ) Llama projection shapes with few tokens", "[gpu][gemm][llama]
                           run_device<C, gpu::W4ASqPrefillWidePolicy>(
                               many, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
                           true);
+  // The Llama K of 14336 and 28672 through the prefill kernels the auto header takes above 128
+  // tokens (two token tiles, one of them partial; 1024 outputs: the KV projections' N).
+  for (const int K : {14336, 28672}) {
+    CAPTURE(K);
+    Problem<C> longk(130, 1024, K, K, seed + K);
+    check_against_reference(longk, run_gemm<gpu::GemmW4ASqStaticAuto<C>>(longk, false, true), true);
+    check_against_reference(longk,
+                            run_device<C, gpu::W4ASqPrefillWidePolicy>(
+                                longk, true, true, gpu::OutputType::bf16, WeightInput::prepacked),
+                            true);
+  }
 }
 
 TEST_CASE("W4A(SQ) misuse returns the status that names the rule", "[gpu][gemm]") {

@@ -48,3 +48,41 @@ TEMPLATE_TEST_CASE("W(SQ)A16 large M matches the reference", "[gpu][wsq][large_m
     }
   }
 }
+
+// The dequantizer alone, bit for bit: every element is ref::dequantize's float32 value rounded
+// once to bf16 and to fp16 (round to nearest even on the host). SQ5 and SQ6 at b = 64 take the
+// vector form (16-byte loads of the low codes, 16-byte stores), the others the scalar one.
+TEMPLATE_TEST_CASE("W(SQ) dequantization equals the reference rounded once", "[gpu][wsq][dequant]",
+                   (SqConfig<64, 8, 8, 4>), (SqConfig<64, 32, 8, 4>), (SqConfig<32, 8, 8, 4>),
+                   (SqConfig<128, 8, 8, 2>), (SqConfig<16, 8, 4, 2>), (SqConfig<64, 32, 8, 3>)) {
+  using C = TestType;
+  const unsigned seed = std::random_device{}();
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  const int n = 40, k = 1024;
+  for (const auto kind :
+       {wsq_test::MaskKind::random, wsq_test::MaskKind::bank_start, wsq_test::MaskKind::bank_end}) {
+    const auto w = wsq_test::make_weights<C>(n, k, rng, kind);
+    std::vector<float> want(std::size_t(n) * k);
+    ref::dequantize(w, want.data());
+    wsq_test::DeviceWeights<C> dw(w);
+    DeviceBuffer<__nv_bfloat16> db(std::size_t(n) * k);
+    DeviceBuffer<__half> dh(std::size_t(n) * k);
+    REQUIRE(gpu::wsq_dequantize<C, __nv_bfloat16>(dw.view, db.ptr, nullptr) == Status::success);
+    REQUIRE(gpu::wsq_dequantize<C, __half>(dw.view, dh.ptr, nullptr) == Status::success);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    const auto gb = db.to_host();
+    const auto gh = dh.to_host();
+    int bad = 0;
+    for (std::size_t i = 0; i < want.size() && bad < 10; ++i) {
+      const float b = __bfloat162float(__float2bfloat16_rn(want[i]));
+      const float h = __half2float(__float2half_rn(want[i]));
+      if (wsq_test::to_float(gb[i]) != b || wsq_test::to_float(gh[i]) != h) {
+        CAPTURE(i, want[i], wsq_test::to_float(gb[i]), b, wsq_test::to_float(gh[i]), h);
+        CHECK(false);
+        ++bad;
+      }
+    }
+    CHECK(bad == 0);
+  }
+}

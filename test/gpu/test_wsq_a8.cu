@@ -19,6 +19,13 @@ using WsqConfigs = std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqCon
                               SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
                               SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>>;
 
+static_assert(gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float>::uses_dp4a &&
+                  gpu::WsqA8Decode<SqConfig<32, 8, 8, 4>, float>::uses_dp4a &&
+                  gpu::WsqA8Decode<SqConfig<128, 8, 8, 4>, float>::uses_dp4a &&
+                  !gpu::WsqA8Decode<SqConfig<16, 4, 8, 4>, float>::uses_dp4a &&
+                  !gpu::WsqA8Decode<SqConfig<64, 32, 8, 3>, float>::uses_dp4a,
+              "the list below runs both A8 kernels");
+
 namespace {
 
 template <class C, class OutT, class Policy>
@@ -42,9 +49,12 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
     int m, n, k;
     MaskKind mask;
   };
+  // M = 64: one tile of the dp4a kernel (SQ configurations with INT4 low codes and b = 32 to
+  // 128), eight of the generic one; M = 70: two dp4a tiles, the second with 6 tokens.
   const Case cases[] = {{1, 40, C::bank, MaskKind::random},
                         {9, 64, 2048, MaskKind::bank_end},
                         {64, 33, 1024, MaskKind::random},
+                        {70, 24, 512, MaskKind::random},
                         {3, 16, 64 * C::bank, MaskKind::bank_start}};
   for (const Case& c : cases) {
     CAPTURE(seed, c.m, c.n, c.k, int(c.mask));

@@ -7,8 +7,11 @@
 // Per (token, row, bank) the low and the high path are exact int32 sums; the float32 epilogue adds
 // (s_x * s_w) * float(sum) bank by bank, low then high, as docs/layouts.md fixes it: with OutT =
 // float the result equals ref::sq_weight_times_uniform bit for bit (16-bit outputs are that value
-// rounded once). Any configuration; any M >= 1 (tokens are processed in tiles of 8, so large M
-// re-reads W: use it for decode). No workspace.
+// rounded once). Any configuration; any M >= 1. Two kernels, same bytes: INT4 low / INT8 high codes
+// with b = 32, 64 or 128 (SQ5, SQ6 among them) take the dp4a kernel (detail/a8_dp4a_kernel.cuh),
+// which reads each weight byte once for up to 64 tokens; the rest take the generic walk
+// (detail/a8_kernel.cuh: a scalar code read a weight, tiles of 8 tokens, so W is read once per 8
+// tokens). Larger M re-reads W once per tile: use it for decode. No workspace.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -16,6 +19,7 @@
 #include <cstddef>
 
 #include "../../status.hpp"
+#include "detail/a8_dp4a_kernel.cuh"
 #include "detail/a8_kernel.cuh"
 #include "detail/checks.hpp"
 #include "policy.hpp"
@@ -54,14 +58,24 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
+    constexpr int tile = kDp4a ? wsq_detail::kA8Tokens : wsq_detail::kGenericTokens;
     const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
-                    (a.m + wsq_detail::kGenericTokens - 1) / wsq_detail::kGenericTokens);
+                    (a.m + tile - 1) / tile);
     kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
 
+  /// Whether run takes the dp4a kernel (each weight byte read once for up to 64 tokens).
+  static constexpr bool uses_dp4a = wsq_detail::a8_dp4a_supports<C>;
+
 private:
-  static auto kernel() { return &wsq_detail::wsq_a8_kernel<C, OutT, Policy::warps_per_block>; }
+  static constexpr bool kDp4a = wsq_detail::a8_dp4a_supports<C>;
+  static auto kernel() {
+    if constexpr (kDp4a)
+      return &wsq_detail::wsq_a8_dp4a_kernel<C, OutT, Policy::warps_per_block>;
+    else
+      return &wsq_detail::wsq_a8_kernel<C, OutT, Policy::warps_per_block>;
+  }
 };
 
 } // namespace sqformat::gpu

@@ -8,7 +8,7 @@
 // (s_x * s_w) * float(sum) bank by bank, low then high, as docs/layouts.md fixes it: with OutT =
 // float the result equals ref::sq_weight_times_uniform bit for bit (16-bit outputs are that value
 // rounded once). Any configuration; any M >= 1. Two kernels, same bytes: INT4 low / INT8 high codes
-// with b = 32, 64 or 128 (SQ5, SQ6 among them) take the dp4a kernel (detail/a8_dp4a_kernel.cuh),
+// with b = 32, 64 or 128 and H <= 8 (SQ5 among them) take the dp4a kernel (a8_dp4a_kernel.cuh),
 // which reads each weight byte once for up to 64 tokens; the rest take the generic walk
 // (detail/a8_kernel.cuh: a scalar code read a weight, tiles of 8 tokens, so W is read once per 8
 // tokens). Larger M re-reads W once per tile: use it for decode. No workspace.

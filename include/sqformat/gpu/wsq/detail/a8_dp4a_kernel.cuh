@@ -1,5 +1,6 @@
-// sqformat/gpu/wsq/detail/a8_dp4a_kernel.cuh: W(SQ)A8 for INT4 low / INT8 high codes and
-// b = 32, 64 or 128: each weight byte read once for up to 64 tokens, the sums by dp4a.
+// sqformat/gpu/wsq/detail/a8_dp4a_kernel.cuh: W(SQ)A8 for INT4 low / INT8 high codes, b = 32,
+// 64 or 128 and at most 8 high elements a bank: each weight byte read once for up to 64 tokens,
+// the sums by dp4a.
 //
 // Contract: one warp per output row n; blockIdx.y selects a tile of up to kA8Tokens tokens. Lane l
 // takes banks l, l + 32, ... and decodes its bank once a tile: 16-byte loads of the low codes,
@@ -24,8 +25,11 @@
 
 namespace sqformat::gpu::wsq_detail {
 
+/// At most 8 high elements a bank: the configurations its GPU test has run (the kernel's logic
+/// does not depend on H; SQ6's H = 32 stays on the generic walk until a test has run it there).
 template <class C>
 inline constexpr bool a8_dp4a_supports = C::low_bits == 4 && C::high_bits == 8 &&
+                                         C::high_per_bank <= 8 &&
                                          (C::bank == 32 || C::bank == 64 || C::bank == 128);
 inline constexpr int kA8Tokens = 64;   ///< tokens a warp takes for one read of its row
 inline constexpr int kA8SubTokens = 8; ///< tokens whose sums a lane holds at once

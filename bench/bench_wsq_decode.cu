@@ -143,6 +143,16 @@ __global__ void fill_bf16(bf16* p, std::size_t n, std::uint32_t seed) {
   }
 }
 
+/// INT8 activation codes in [-127, 127], as W(SQ)A8 takes them.
+__global__ void fill_int8_codes(std::int8_t* p, std::size_t n, std::uint32_t seed) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    std::uint32_t h = std::uint32_t(i) * 0x9E3779B1u ^ seed;
+    h ^= h >> 15, h *= 0x2C1B3C6Du, h ^= h >> 12;
+    p[i] = static_cast<std::int8_t>(int(h % 255u) - 127);
+  }
+}
+
 template <class Op> double timed_loop(benchmark::State& state, Op&& op) {
   CudaEventTimer timer;
   for (int i = 0; i < 3; ++i)
@@ -332,7 +342,7 @@ template <class C> void bm_wsq_a8(benchmark::State& state) {
   Dev<std::int8_t> x(std::size_t(m) * k);
   Dev<float> xs(m);
   Dev<bf16> y(std::size_t(m) * n);
-  fill_bf16<<<64, 256>>>(reinterpret_cast<bf16*>(x.p), std::size_t(m) * k / 2, 7);
+  fill_int8_codes<<<64, 256>>>(x.p, std::size_t(m) * k, 7);
   std::vector<float> scales(m, 1.0f / 127);
   cudaMemcpy(xs.p, scales.data(), m * sizeof(float), cudaMemcpyHostToDevice);
   typename Op::Arguments args{w.view, x.p, xs.p, y.p, m};

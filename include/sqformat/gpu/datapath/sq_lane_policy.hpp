@@ -23,8 +23,9 @@ namespace sqformat::gpu::datapath {
 ///                        128 × 4 allows 128 registers: a bank of 64 fits without spills at
 ///                        16 warps an SM. Measured on H100 for write_bank: tighter caps (80,
 ///                        64 registers: more warps, but spills) and 168 registers (8 warps)
-///                        are slower; for write_split_bank with 16-bit elements 80 registers
-///                        (128 × 6, 24 warps) is the fastest measured.
+///                        are slower. For write_split_bank with 16-bit elements: 80 registers
+///                        (128 × 6, 24 warps) is the fastest measured for the dynamic quantizer,
+///                        102 (64 × 10, 20 warps, no spills) for the bf16 packer.
 /// \tparam Stages         1: every thread packs one bank, loaded straight into registers
 ///                        (occupancy hides the latency). 2 or 3: persistent blocks, each thread
 ///                        walks banks g, g + grid, ... and keeps the next Stages - 1 banks

@@ -8,7 +8,8 @@
 // (same values as the scalar form: BankValues) and puts 8 outputs at a time into the warp's
 // shared-memory slot; then the warp stores the slot's 32 * b outputs as consecutive 16-byte
 // chunks, 512 contiguous bytes an instruction. Slots are padded by 16 bytes a lane, so that the
-// 8 lanes of a quarter-warp hit distinct shared-memory banks both ways.
+// 8 lanes of a quarter-warp write to distinct shared-memory banks; the reads are conflict-free at
+// b = 64 and 128 and 2-way at b = 32 (a lane row of 4 chunks plus the pad).
 #pragma once
 
 #include <cstdint>

@@ -49,8 +49,7 @@ template <class C, class Policy, bool PerBank = false> void bench_static(benchma
     return;
   }
   const std::size_t traffic =
-      m * k * 2 + m * (dp::static_high_row_bytes<C>(k) + dp::static_low_row_bytes<C>(k)) +
-      scales * 8 + k * 4;
+      static_split_input_bytes(m, k) + static_split_output_bytes<C>(m, k, scales);
   report(state, traffic,
          [&] { dp::static_quantize_split<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
 }

@@ -8,10 +8,6 @@
 
 namespace {
 
-template <class C> std::size_t sq_bytes(std::int64_t m, std::int64_t k) {
-  return m * (dp::sq_low_row_bytes<C>(k) + dp::sq_high_row_bytes<C>(k) + 8 * (k / C::bank));
-}
-
 template <class C, class Policy> void bench_dynamic(benchmark::State& state) {
   const std::int64_t m = state.range(0), k = state.range(1);
   Dev<bf16> x(m * k);
@@ -27,7 +23,7 @@ template <class C, class Policy> void bench_dynamic(benchmark::State& state) {
     state.SkipWithError("dynamic_quantize failed");
     return;
   }
-  report(state, m * k * 2 + sq_bytes<C>(m, k),
+  report(state, m * k * 2 + sq_tensor_bytes<C>(m, k),
          [&] { dp::dynamic_quantize<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
 }
 
@@ -48,7 +44,7 @@ template <class C, class Policy, class T> void bench_pack(benchmark::State& stat
     state.SkipWithError("pack_weights failed");
     return;
   }
-  report(state, n * k * (sizeof(T) + 1) + sq_bytes<C>(n, k),
+  report(state, n * k * (sizeof(T) + 1) + sq_tensor_bytes<C>(n, k),
          [&] { dp::pack_weights<C, Policy>(a, nullptr, dp::InputCheck::deferred); });
 }
 

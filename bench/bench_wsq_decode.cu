@@ -37,6 +37,7 @@
 #include "cublaslt_gemm.hpp"
 #include "cuda_timer.hpp"
 #include "l2_flush.hpp"
+#include "stream_floor.cuh"
 
 namespace {
 
@@ -286,33 +287,10 @@ void bm_wsq_a16(benchmark::State& state) {
   set_ratios(state, m, n, k, t);
 }
 
-/// The streaming floor of a W(SQ) decode: reads as many bytes as the SQ weights hold (one
-/// buffer: W_low, W_high and the scales together) once, with coalesced 16-byte loads, 4 a thread
-/// issued together, writes Y, and does nothing else. Loaded chunks feed a compare that never
-/// holds on the benchmark's data, so no load can be dropped.
-__global__ void __launch_bounds__(256)
-    weight_stream_floor_kernel(const uint4* __restrict__ w, std::uint64_t chunks,
-                               uint4* __restrict__ y, std::uint64_t y_chunks,
-                               unsigned* __restrict__ sink) {
-  const std::uint64_t base = blockIdx.x * 1024ull + threadIdx.x;
-  uint4 v[4];
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const std::uint64_t c = base + 256ull * j;
-    v[j] = c < chunks ? w[c] : make_uint4(0, 0, 0, 0);
-  }
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const std::uint64_t c = base + 256ull * j;
-    if (c < y_chunks)
-      y[c] = v[j];
-    else if ((v[j].x ^ v[j].y ^ v[j].z ^ v[j].w) == 0x9E3779B9u && v[j].x == v[j].w)
-      atomicAdd(sink, 1u);
-  }
-}
-
-/// x_cublas of this row is the most any kernel that reads the SQ weights once can reach against
-/// the cuBLAS BF16 row of the same shape in this run.
+/// The streaming floor of a W(SQ) decode (bench/support/stream_floor.cuh): reads as many bytes as
+/// the SQ weights hold (one buffer: W_low, W_high and the scales together) once, writes Y, and
+/// does nothing else. x_cublas of this row is the most any kernel that reads the SQ weights once
+/// can reach against the cuBLAS BF16 row of the same shape in this run.
 template <class C> void bm_weight_stream_floor(benchmark::State& state) {
   const int m = int(state.range(0)), n = int(state.range(1)), k = int(state.range(2));
   const SqWeights<C>& w = weights_for<C>(n, k);
@@ -322,13 +300,11 @@ template <class C> void bm_weight_stream_floor(benchmark::State& state) {
   Dev<bf16> y(std::size_t(m) * n + 8);
   Dev<unsigned> sink(1);
   const std::uint64_t y_chunks = std::uint64_t(m) * n * 2 / 16;
-  const auto blocks = static_cast<unsigned>((chunks + 1023) / 1024);
   const double t = timed_loop(state, [&] {
-    weight_stream_floor_kernel<<<blocks, 256>>>(blob.p, chunks, reinterpret_cast<uint4*>(y.p),
-                                                y_chunks, sink.p);
+    bench::stream_floor(blob.p, chunks, reinterpret_cast<uint4*>(y.p), y_chunks, sink.p);
   });
   if (cudaGetLastError() != cudaSuccess)
-    state.SkipWithError("weight_stream_floor_kernel failed");
+    state.SkipWithError("stream_floor_kernel failed");
   set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
   state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
   set_ratios(state, m, n, k, t);

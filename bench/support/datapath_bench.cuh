@@ -125,6 +125,20 @@ template <class Call> void report(benchmark::State& state, std::size_t traffic_b
   state.counters["pct_copy"] = 100.0 * copy / mid;
 }
 
+/// Bytes a static split reads (M x K bf16 activations and the K-entry permutation) and writes
+/// (X_high, X_low and two float scales for each of `scales` sets), and bytes of an SQ tensor
+/// (W_low, W_high and two float scales a bank): what the benchmarks count as moved.
+inline std::size_t static_split_input_bytes(std::int64_t m, std::int64_t k) {
+  return m * k * 2 + k * 4;
+}
+template <class C>
+std::size_t static_split_output_bytes(std::int64_t m, std::int64_t k, std::int64_t scales) {
+  return m * (dp::static_high_row_bytes<C>(k) + dp::static_low_row_bytes<C>(k)) + scales * 8;
+}
+template <class C> std::size_t sq_tensor_bytes(std::int64_t m, std::int64_t k) {
+  return m * (dp::sq_low_row_bytes<C>(k) + dp::sq_high_row_bytes<C>(k) + 8 * (k / C::bank));
+}
+
 using SQ45 = sqformat::SqConfig<64, 8, 8, 4>; // B64-(8/4)-0.875: 4.5 bits
 using SQ5 = sqformat::SqConfig<16, 4, 8, 4>;  // B16-(8/4)-0.75: 5 bits
 

@@ -37,10 +37,7 @@ public:
       return Status::invalid_argument;
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
       return Status::misaligned_pointer;
-    if constexpr (wsq_detail::dequantize_vector_supports<C>) // the kernel wsq_dequantize takes
-      return wsq_detail::check_arch(&wsq_detail::wsq_dequantize_vector_kernel<C, T>);
-    else
-      return wsq_detail::check_arch(&wsq_detail::wsq_dequantize_kernel<C, T>);
+    return wsq_detail::check_arch(wsq_detail::dequantize_kernel<C, T>());
   }
 
   /// The dense copy of W, rounded up to 256 bytes.

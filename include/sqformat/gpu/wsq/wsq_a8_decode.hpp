@@ -58,7 +58,7 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
-    constexpr int tile = kDp4a ? wsq_detail::kA8Tokens : wsq_detail::kGenericTokens;
+    constexpr int tile = uses_dp4a ? wsq_detail::kA8Tokens : wsq_detail::kGenericTokens;
     const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
                     (a.m + tile - 1) / tile);
     kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
@@ -69,9 +69,8 @@ public:
   static constexpr bool uses_dp4a = wsq_detail::a8_dp4a_supports<C>;
 
 private:
-  static constexpr bool kDp4a = wsq_detail::a8_dp4a_supports<C>;
   static auto kernel() {
-    if constexpr (kDp4a)
+    if constexpr (uses_dp4a)
       return &wsq_detail::wsq_a8_dp4a_kernel<C, OutT, Policy::warps_per_block>;
     else
       return &wsq_detail::wsq_a8_kernel<C, OutT, Policy::warps_per_block>;

@@ -17,6 +17,20 @@ template <class C, class T> std::size_t wsq_dense_bytes(const WsqWeightsView<C>&
   return std::size_t(w.n) * std::size_t(w.k) * sizeof(T);
 }
 
+namespace wsq_detail {
+/// The dequantization kernel for C and its block size: the staged vector form where a bank's low
+/// codes are whole 16-byte vectors, else the scalar one (same signature, same grid rule).
+template <class C, class T> constexpr auto dequantize_kernel() {
+  if constexpr (dequantize_vector_supports<C>)
+    return &wsq_dequantize_vector_kernel<C, T>;
+  else
+    return &wsq_dequantize_kernel<C, T>;
+}
+template <class C>
+inline constexpr int dequantize_threads =
+    dequantize_vector_supports<C> ? kDequantizeVectorThreads : 256;
+} // namespace wsq_detail
+
 template <class C, class T>
 Status wsq_dequantize(const WsqWeightsView<C>& w, T* out, cudaStream_t stream) {
   if (const Status s = wsq_detail::check_weights(w); s != Status::success)
@@ -25,21 +39,12 @@ Status wsq_dequantize(const WsqWeightsView<C>& w, T* out, cudaStream_t stream) {
     return Status::invalid_argument;
   if (!wsq_detail::aligned16(out))
     return Status::misaligned_pointer;
-  const std::size_t items = std::size_t(w.n) * w.banks();
-  if constexpr (wsq_detail::dequantize_vector_supports<C>) { // staged 16-byte loads and stores
-    const auto kernel = &wsq_detail::wsq_dequantize_vector_kernel<C, T>;
-    if (const Status s = wsq_detail::check_arch(kernel); s != Status::success)
-      return s;
-    constexpr int threads = wsq_detail::kDequantizeVectorThreads;
-    const std::size_t blocks = (items + threads - 1) / threads;
-    kernel<<<unsigned(blocks < 65535 ? blocks : 65535), threads, 0, stream>>>(w, out);
-  } else {
-    const auto kernel = &wsq_detail::wsq_dequantize_kernel<C, T>;
-    if (const Status s = wsq_detail::check_arch(kernel); s != Status::success)
-      return s;
-    const std::size_t blocks = (items + 255) / 256;
-    kernel<<<unsigned(blocks < 65535 ? blocks : 65535), 256, 0, stream>>>(w, out);
-  }
+  const auto kernel = wsq_detail::dequantize_kernel<C, T>();
+  if (const Status s = wsq_detail::check_arch(kernel); s != Status::success)
+    return s;
+  constexpr int threads = wsq_detail::dequantize_threads<C>;
+  const std::size_t blocks = (std::size_t(w.n) * w.banks() + threads - 1) / threads;
+  kernel<<<unsigned(blocks < 65535 ? blocks : 65535), threads, 0, stream>>>(w, out);
   return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
 }
 

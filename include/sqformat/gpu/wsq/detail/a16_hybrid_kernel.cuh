@@ -214,8 +214,7 @@ __global__ void __launch_bounds__(32 * kHybridSegments, BlocksPerSm)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const std::uint32_t word = h ? d.low[r][e].y : d.low[r][e].x;
-          const std::uint32_t nonzero3 = (word & 0x77777777u) + 0x77777777u;
-          const std::uint32_t sent = word & ~nonzero3 & 0x88888888u;
+          const std::uint32_t sent = int4_sentinel_flags(word);
           clean[r][e][h] = word ^ sent;
           top[r][e][h] = gemv_flags_top(sent);
         }

@@ -68,8 +68,7 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const std::uint32_t word = words[e];
-          const std::uint32_t nonzero3 = (word & 0x77777777u) + 0x77777777u;
-          sent[4 * q + e] = word & ~nonzero3 & 0x88888888u; // code == -8: the sentinel
+          sent[4 * q + e] = int4_sentinel_flags(word);
           const std::uint32_t lo = word & 0x0F0F0F0Fu, hi = (word >> 4) & 0x0F0F0F0Fu;
           // 4-bit two's complement to signed bytes; the sentinel (-8) becomes 0.
           even[4 * q + e] = __vsub4(lo ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(lo, 0x08080808u);

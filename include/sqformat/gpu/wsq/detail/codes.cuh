@@ -30,6 +30,14 @@ template <int Bits> __device__ __forceinline__ int read_code(const std::uint8_t*
   }
 }
 
+/// Sentinel flags of the 8 INT4 codes of a word: bit 4q + 3 is set where code q is -8, the
+/// sentinel (bit 3 set, low 3 bits zero; (code & 7) + 7 <= 14 never carries into the next code).
+/// The row-thread and lanes-along-K kernels use the complement within 0x88888888 (`keep`).
+__device__ __forceinline__ std::uint32_t int4_sentinel_flags(std::uint32_t word) {
+  const std::uint32_t nonzero3 = (word & 0x77777777u) + 0x77777777u;
+  return word & ~nonzero3 & 0x88888888u;
+}
+
 /// Compact high code j of a row (j counts on from bank * H as a bank's sentinels are met),
 /// clamped to the bank's last code: a malformed bank with more than H sentinels reads its own
 /// last code, never the next bank's (nor past the row).

@@ -12,6 +12,7 @@
 #include <sqformat/gpu/wsq/wsq.hpp>
 
 #include <cstring>
+#include <string>
 #include <tuple>
 
 using namespace sqformat;
@@ -256,23 +257,51 @@ TEST_CASE("W(SQ)A16 decode reports misuse", "[gpu][wsq][a16]") {
   const Op::Arguments good{dw.view, x.ptr, y.ptr, 4};
   CHECK(Op::can_implement(good) == Status::success);
 
+  // Each violated rule gives its status and a reason naming it.
+  const auto why = [](const Op::Arguments& b) {
+    const char* reason = "";
+    Op::can_implement(b, &reason);
+    return std::string(reason);
+  };
   Op::Arguments a = good;
   a.m = 0;
   CHECK(Op::can_implement(a) == Status::invalid_shape);
+  CHECK(why(a).find("M must be") != std::string::npos);
   a.m = 65;
   CHECK(Op::can_implement(a) == Status::invalid_shape);
+  CHECK(why(a).find("M must be") != std::string::npos);
   a = good;
   a.w.k = 2040;
   CHECK(Op::can_implement(a) == Status::k_not_multiple_of_bank);
+  CHECK(why(a).find("multiple of the bank") != std::string::npos);
+  a.w.k = 0;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  CHECK(why(a).find("K must be") != std::string::npos);
+  a = good;
+  a.w.n = 0;
+  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  CHECK(why(a).find("N (weight rows)") != std::string::npos);
   a = good;
   a.x = x.ptr + 1;
   CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  CHECK(why(a).find("x and y") != std::string::npos);
   a = good;
   a.w.high = dw.view.high + 4;
   CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  CHECK(why(a).find("weight view") != std::string::npos);
+  a = good;
+  a.w.scale_low = nullptr;
+  CHECK(Op::can_implement(a) == Status::invalid_argument);
+  CHECK(why(a).find("weight view") != std::string::npos);
   a = good;
   a.y = nullptr;
   CHECK(Op::can_implement(a) == Status::invalid_argument);
+  CHECK(why(a).find("x or y") != std::string::npos);
+  {
+    const char* reason = "untouched";
+    CHECK(Op::can_implement(good, &reason) == Status::success);
+    CHECK(std::string(reason) == "untouched"); // success leaves the reason alone
+  }
   CHECK(Op::run(a, nullptr, 0, nullptr) == Status::invalid_argument);
   // The split-K kernels run() takes here need a workspace (one tile of rows, K = 32 banks); the
   // hybrid kernel (M = 2-8) does not split so short a K.

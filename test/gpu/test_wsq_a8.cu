@@ -9,19 +9,25 @@
 #include <sqformat/reference/uniform.hpp>
 
 #include <cstring>
+#include <string>
 #include <tuple>
 
 using namespace sqformat;
 using wsq_test::DeviceBuffer;
 using wsq_test::MaskKind;
 
+// The foundation's configurations, SQ6 (H = 32, eight words of compact codes a bank) and one with
+// H = 6 (compact codes read byte by byte in the dp4a kernel).
 using WsqConfigs = std::tuple<SqConfig<4, 2, 8, 4>, SqConfig<16, 4, 8, 4>, SqConfig<32, 8, 8, 4>,
                               SqConfig<64, 8, 8, 4>, SqConfig<128, 8, 8, 4>, SqConfig<64, 16, 8, 2>,
-                              SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>>;
+                              SqConfig<64, 32, 8, 3>, SqConfig<16, 8, 4, 2>, SqConfig<64, 32, 8, 4>,
+                              SqConfig<32, 6, 8, 4>>;
 
 static_assert(gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float>::uses_dp4a &&
                   gpu::WsqA8Decode<SqConfig<32, 8, 8, 4>, float>::uses_dp4a &&
                   gpu::WsqA8Decode<SqConfig<128, 8, 8, 4>, float>::uses_dp4a &&
+                  gpu::WsqA8Decode<SqConfig<64, 32, 8, 4>, float>::uses_dp4a &&
+                  gpu::WsqA8Decode<SqConfig<32, 6, 8, 4>, float>::uses_dp4a &&
                   !gpu::WsqA8Decode<SqConfig<16, 4, 8, 4>, float>::uses_dp4a &&
                   !gpu::WsqA8Decode<SqConfig<64, 32, 8, 3>, float>::uses_dp4a,
               "the list below runs both A8 kernels");
@@ -103,12 +109,20 @@ TEST_CASE("W(SQ)A8 with bf16 output is the reference rounded once", "[gpu][wsq][
     REQUIRE(__bfloat16_as_ushort(y[i]) == __bfloat16_as_ushort(__float2bfloat16_rn(want[i])));
   }
   using Op = gpu::WsqA8Decode<C, __nv_bfloat16>;
+  const char* why = "";
   Op::Arguments a{dw.view, dx.ptr, dxs.ptr, nullptr, m};
-  CHECK(Op::can_implement(a) == Status::invalid_argument);
+  CHECK(Op::can_implement(a, &why) == Status::invalid_argument);
+  CHECK(std::string(why).find("x_scale or y is null") != std::string::npos);
   a.y = reinterpret_cast<__nv_bfloat16*>(dxs.ptr);
   a.x_scale = dxs.ptr + 1;
-  CHECK(Op::can_implement(a) == Status::misaligned_pointer);
+  CHECK(Op::can_implement(a, &why) == Status::misaligned_pointer);
+  CHECK(std::string(why).find("16-byte aligned") != std::string::npos);
   a.x_scale = dxs.ptr;
   a.m = 0;
-  CHECK(Op::can_implement(a) == Status::invalid_shape);
+  CHECK(Op::can_implement(a, &why) == Status::invalid_shape);
+  CHECK(std::string(why).find("M must be") != std::string::npos);
+  a.m = m;
+  a.w.k -= 8;
+  CHECK(Op::can_implement(a, &why) == Status::k_not_multiple_of_bank);
+  CHECK(std::string(why).find("multiple of the bank") != std::string::npos);
 }

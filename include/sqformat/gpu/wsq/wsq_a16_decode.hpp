@@ -111,23 +111,26 @@ public:
     return 1;
   }
 
-  static Status can_implement(const Arguments& a) {
+  /// Whether run() accepts `a`; on failure `*reason` (if given) says which rule failed. run()
+  /// itself adds the workspace checks (insufficient_workspace, misaligned_pointer).
+  static Status can_implement(const Arguments& a, const char** reason = nullptr) {
+    using wsq_detail::fail;
     if (a.m < 1 || a.m > max_m)
-      return Status::invalid_shape;
-    if (const Status s = wsq_detail::check_weights(a.w); s != Status::success)
+      return fail(reason, Status::invalid_shape, "M must be in [1, 64] (WsqA16LargeM takes more)");
+    if (const Status s = wsq_detail::check_weights(a.w, reason); s != Status::success)
       return s;
     if (a.x == nullptr || a.y == nullptr)
-      return Status::invalid_argument;
+      return fail(reason, Status::invalid_argument, "x or y is null");
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
-      return Status::misaligned_pointer;
+      return fail(reason, Status::misaligned_pointer, "x and y must be 16-byte aligned");
     if (uses_hybrid(a))
-      return wsq_detail::check_arch(hybrid_kernel<2>());
+      return wsq_detail::check_arch(hybrid_kernel<2>(), reason);
     if (uses_gemv(a))
-      return wsq_detail::check_arch(gemv_kernel<1, 1>());
+      return wsq_detail::check_arch(gemv_kernel<1, 1>(), reason);
     if (uses_row_thread(a))
-      return wsq_detail::check_arch(row_thread_kernel<1>());
-    return uses_tensor_cores(a) ? wsq_detail::check_arch(mma_kernel<1>())
-                                : wsq_detail::check_arch(generic_kernel());
+      return wsq_detail::check_arch(row_thread_kernel<1>(), reason);
+    return uses_tensor_cores(a) ? wsq_detail::check_arch(mma_kernel<1>(), reason)
+                                : wsq_detail::check_arch(generic_kernel(), reason);
   }
 
   static std::size_t workspace_size(const Arguments& a) {

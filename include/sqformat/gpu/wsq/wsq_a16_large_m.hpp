@@ -28,16 +28,19 @@ public:
     cublasHandle_t handle = nullptr;
   };
 
-  static Status can_implement(const Arguments& a) {
+  /// Whether run() accepts `a`; on failure `*reason` (if given) says which rule failed. run()
+  /// itself adds the workspace checks (insufficient_workspace).
+  static Status can_implement(const Arguments& a, const char** reason = nullptr) {
+    using wsq_detail::fail;
     if (a.m < 1)
-      return Status::invalid_shape;
-    if (const Status s = wsq_detail::check_weights(a.w); s != Status::success)
+      return fail(reason, Status::invalid_shape, "M must be at least 1");
+    if (const Status s = wsq_detail::check_weights(a.w, reason); s != Status::success)
       return s;
     if (a.x == nullptr || a.y == nullptr || a.handle == nullptr)
-      return Status::invalid_argument;
+      return fail(reason, Status::invalid_argument, "x, y or the cuBLAS handle is null");
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.y))
-      return Status::misaligned_pointer;
-    return wsq_detail::check_arch(wsq_detail::dequantize_kernel<C, T>());
+      return fail(reason, Status::misaligned_pointer, "x and y must be 16-byte aligned");
+    return wsq_detail::check_arch(wsq_detail::dequantize_kernel<C, T>(), reason);
   }
 
   /// The dense copy of W, rounded up to 256 bytes.

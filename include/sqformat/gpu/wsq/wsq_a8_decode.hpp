@@ -8,10 +8,10 @@
 // (s_x * s_w) * float(sum) bank by bank, low then high, as docs/layouts.md fixes it: with OutT =
 // float the result equals ref::sq_weight_times_uniform bit for bit (16-bit outputs are that value
 // rounded once). Any configuration; any M >= 1. Two kernels, same bytes: INT4 low / INT8 high codes
-// with b = 32, 64 or 128 and H <= 8 (SQ5 among them) take the dp4a kernel (a8_dp4a_kernel.cuh),
-// which reads each weight byte once for up to 64 tokens; the rest take the generic walk
-// (detail/a8_kernel.cuh: a scalar code read a weight, tiles of 8 tokens, so W is read once per 8
-// tokens). Larger M re-reads W once per tile: use it for decode. No workspace.
+// with b = 32, 64 or 128 and H <= 32 (SQ5 and SQ6 among them) take the dp4a kernel
+// (a8_dp4a_kernel.cuh), which reads each weight byte once for up to 64 tokens; the rest take the
+// generic walk (detail/a8_kernel.cuh: a scalar code read a weight, tiles of 8 tokens, so W is
+// read once per 8 tokens). Larger M re-reads W once per tile: use it for decode. No workspace.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -39,17 +39,19 @@ public:
   /// Token tiles go to gridDim.y (at most 65535 of them).
   static constexpr int max_m = 65535 * wsq_detail::kGenericTokens;
 
-  static Status can_implement(const Arguments& a) {
+  /// Whether run() accepts `a`; on failure `*reason` (if given) says which rule failed.
+  static Status can_implement(const Arguments& a, const char** reason = nullptr) {
+    using wsq_detail::fail;
     if (a.m < 1 || a.m > max_m)
-      return Status::invalid_shape;
-    if (const Status s = wsq_detail::check_weights(a.w); s != Status::success)
+      return fail(reason, Status::invalid_shape, "M must be in [1, 65535 * 8]");
+    if (const Status s = wsq_detail::check_weights(a.w, reason); s != Status::success)
       return s;
     if (a.x == nullptr || a.x_scale == nullptr || a.y == nullptr)
-      return Status::invalid_argument;
+      return fail(reason, Status::invalid_argument, "x, x_scale or y is null");
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.x_scale) ||
         !wsq_detail::aligned16(a.y))
-      return Status::misaligned_pointer;
-    return wsq_detail::check_arch(kernel());
+      return fail(reason, Status::misaligned_pointer, "x, x_scale and y must be 16-byte aligned");
+    return wsq_detail::check_arch(kernel(), reason);
   }
 
   static std::size_t workspace_size(const Arguments&) { return 0; }

@@ -31,20 +31,29 @@ inline constexpr int dequantize_threads =
     dequantize_vector_supports<C> ? kDequantizeVectorThreads : 256;
 } // namespace wsq_detail
 
+/// Whether wsq_dequantize accepts these arguments; on failure `*reason` (if given) says which
+/// rule failed.
 template <class C, class T>
-Status wsq_dequantize(const WsqWeightsView<C>& w, T* out, cudaStream_t stream) {
-  if (const Status s = wsq_detail::check_weights(w); s != Status::success)
+Status wsq_dequantize_can_implement(const WsqWeightsView<C>& w, const T* out,
+                                    const char** reason = nullptr) {
+  using wsq_detail::fail;
+  if (const Status s = wsq_detail::check_weights(w, reason); s != Status::success)
     return s;
   if (out == nullptr)
-    return Status::invalid_argument;
+    return fail(reason, Status::invalid_argument, "out is null");
   if (!wsq_detail::aligned16(out))
-    return Status::misaligned_pointer;
-  const auto kernel = wsq_detail::dequantize_kernel<C, T>();
-  if (const Status s = wsq_detail::check_arch(kernel); s != Status::success)
+    return fail(reason, Status::misaligned_pointer, "out must be 16-byte aligned");
+  return wsq_detail::check_arch(wsq_detail::dequantize_kernel<C, T>(), reason);
+}
+
+template <class C, class T>
+Status wsq_dequantize(const WsqWeightsView<C>& w, T* out, cudaStream_t stream) {
+  if (const Status s = wsq_dequantize_can_implement(w, out); s != Status::success)
     return s;
   constexpr int threads = wsq_detail::dequantize_threads<C>;
   const std::size_t blocks = (std::size_t(w.n) * w.banks() + threads - 1) / threads;
-  kernel<<<unsigned(blocks < 65535 ? blocks : 65535), threads, 0, stream>>>(w, out);
+  wsq_detail::dequantize_kernel<
+      C, T>()<<<unsigned(blocks < 65535 ? blocks : 65535), threads, 0, stream>>>(w, out);
   return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
 }
 

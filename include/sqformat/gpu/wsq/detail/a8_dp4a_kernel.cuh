@@ -1,16 +1,24 @@
 // sqformat/gpu/wsq/detail/a8_dp4a_kernel.cuh: W(SQ)A8 for INT4 low / INT8 high codes, b = 32,
-// 64 or 128 and at most 8 high elements a bank: each weight byte read once for up to 64 tokens,
-// the sums by dp4a.
+// 64 or 128 and at most 32 high elements a bank: each weight byte read once for up to 64 tokens,
+// both paths' sums by dp4a over dense words.
 //
 // Contract: one warp per output row n; blockIdx.y selects a tile of up to kA8Tokens tokens. Lane l
-// takes banks l, l + 32, ... and decodes its bank once a tile: 16-byte loads of the low codes,
-// each 32-bit word of 8 codes split into its even and odd codes as signed bytes (sentinels set
-// to 0) and the word's sentinel flags (bit 4q + 3 for code q). Then, 8 tokens at a time:
-//   low path   per word and token two dp4a against the token's 8 activations of the word,
-//              regrouped into even and odd bytes by two byte permutes (16-byte loads of X);
-//   high path  the sentinel flags walked in K order, each taking the bank's next compact high
-//              code (clamped to the bank's H, as everywhere) times the activation at its position.
-// Both sums are exact int32, the same as the generic walk's (a8_kernel.cuh).
+// takes banks l, l + 32, ... and decodes its bank once a tile:
+//   low path   16-byte loads of the low codes; each 32-bit word of 8 codes split into its even and
+//              odd codes as signed bytes, the sentinels set to 0;
+//   high path  the bank's H compact codes (one load of 4 or 8 bytes where H allows it) written
+//              into a zeroed dense bank of signed bytes at the sentinels' positions, in the lane's
+//              own shared-memory slot, and read back as b / 4 words. The positions come from a
+//              bit mask of the sentinels (bit p for position p), walked lowest bit first for
+//              exactly H steps: step j places compact code j, so a bank with fewer sentinels
+//              leaves codes unused and one with more leaves the extra positions at 0 (malformed
+//              banks: the result is unspecified, every access stays inside the bank).
+// Then, 8 tokens at a time and per 16-byte load of a token's activations (four words): two dp4a a
+// low word (the activations regrouped into even and odd bytes by two byte permutes) and one dp4a
+// a dense high word. Both sums are exact int32, the same as the generic walk's (a8_kernel.cuh):
+// an integer sum does not depend on the order of its terms. The dense high bank replaces a walk
+// per token that read each activation at a high position from memory (at 64 tokens, 512 scalar
+// loads a bank and lane).
 //
 // Epilogue, the order of docs/layouts.md (and of the generic kernel): for each bank in increasing
 // K, low then high, acc += (s_x[m] * s_w) * float(sum) in float32 with no contraction. The terms
@@ -25,23 +33,70 @@
 
 namespace sqformat::gpu::wsq_detail {
 
-/// At most 8 high elements a bank: the configurations its GPU test has run (the kernel's logic
-/// does not depend on H; SQ6's H = 32 stays on the generic walk until a test has run it there).
+/// INT4 low / INT8 high codes, b = 32, 64 or 128, at most 32 high elements a bank (the compact
+/// codes of a bank stay in 8 registers).
 template <class C>
 inline constexpr bool a8_dp4a_supports = C::low_bits == 4 && C::high_bits == 8 &&
-                                         C::high_per_bank <= 8 &&
+                                         C::high_per_bank <= 32 &&
                                          (C::bank == 32 || C::bank == 64 || C::bank == 128);
 inline constexpr int kA8Tokens = 64;   ///< tokens a warp takes for one read of its row
 inline constexpr int kA8SubTokens = 8; ///< tokens whose sums a lane holds at once
+
+/// Bytes of a lane's dense high bank in shared memory: b plus 16 of padding, so that the 16-byte
+/// accesses of 8 consecutive lanes (one shared-memory wavefront) fall in distinct banks.
+template <class C> inline constexpr int kA8DenseSlot = C::bank + 16;
+
+/// The 8 sentinel flags of a word of 8 INT4 codes (bit 4q + 3 for code q, int4_sentinel_flags)
+/// gathered to bits 0..7 (bit q for code q).
+__device__ __forceinline__ std::uint32_t gather_sentinel_bits(std::uint32_t flags) {
+  std::uint32_t f = flags >> 3;     // code q at bit 4q
+  f = (f | (f >> 3)) & 0x03030303u; // codes 2j, 2j + 1 at bits 8j, 8j + 1
+  f = (f | (f >> 6)) & 0x000F000Fu; // codes 0-3 at bits 0-3, 4-7 at bits 16-19
+  return (f | (f >> 12)) & 0xFFu;   // code q at bit q
+}
+
+/// The H compact high codes of `bank` as bytes of ceil(H / 4) words (byte j of the list is
+/// compact code j). One vector load where H is a multiple of 8 or 4 (the bank's codes then start
+/// at a multiple of that in a row of H * banks bytes, and rows start 16-byte aligned), byte loads
+/// otherwise.
+template <class C>
+__device__ __forceinline__ void
+load_bank_high_codes(const std::uint8_t* high_row, int bank,
+                     std::uint32_t (&codes)[(C::high_per_bank + 3) / 4]) {
+  constexpr int H = C::high_per_bank;
+  const std::uint8_t* src = high_row + std::size_t(bank) * H;
+  if constexpr (H % 8 == 0) {
+#pragma unroll
+    for (int i = 0; i < H / 8; ++i) {
+      const uint2 v = __ldg(reinterpret_cast<const uint2*>(src) + i);
+      codes[2 * i] = v.x;
+      codes[2 * i + 1] = v.y;
+    }
+  } else if constexpr (H % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < H / 4; ++i)
+      codes[i] = __ldg(reinterpret_cast<const unsigned int*>(src) + i);
+  } else {
+#pragma unroll
+    for (int i = 0; i < (H + 3) / 4; ++i)
+      codes[i] = 0;
+#pragma unroll
+    for (int j = 0; j < H; ++j)
+      codes[j / 4] |= static_cast<std::uint32_t>(__ldg(src + j)) << (8 * (j % 4));
+  }
+}
 
 template <class C, class OutT, int WarpsPerBlock>
 __global__ void __launch_bounds__(32 * WarpsPerBlock)
     wsq_a8_dp4a_kernel(WsqWeightsView<C> w, const std::int8_t* __restrict__ x,
                        const float* __restrict__ x_scale, OutT* __restrict__ y, int m) {
   static_assert(a8_dp4a_supports<C>, "wsq_a8_dp4a_kernel: see its header");
+  constexpr int H = C::high_per_bank;
   constexpr int kWords = C::bank / 8;   // 32-bit words of 8 low codes a bank
-  constexpr int kChunks = C::bank / 16; // 16-byte chunks of a bank's activations
+  constexpr int kChunks = C::bank / 16; // 16-byte chunks of a bank's activations (and dense codes)
+  constexpr int kSlot = kA8DenseSlot<C>;
   __shared__ float terms[WarpsPerBlock][2][kA8SubTokens][33]; // [low, high][token][bank], padded
+  __shared__ alignas(16) std::uint8_t dense[WarpsPerBlock][32][kSlot];
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
   const int n = static_cast<int>(blockIdx.x) * WarpsPerBlock + warp;
   if (n >= w.n) // the whole warp leaves
@@ -51,15 +106,21 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
   const int K = w.k, banks = w.banks();
   const std::uint8_t* low_row = w.low + std::size_t(n) * w.low_row_bytes();
   const std::uint8_t* high_row = w.high + std::size_t(n) * w.high_row_bytes();
+  std::uint8_t* slot = dense[warp][lane];
   float acc[2] = {0.0f, 0.0f}; // tokens lane and lane + 32 of the tile
 
   for (int round = 0; round < banks; round += 32) {
     const int bank = round + lane;
     const bool active = bank < banks;
     const int in_round = min(32, banks - round);
-    std::uint32_t even[kWords], odd[kWords], sent[kWords];
+    std::uint32_t even[kWords], odd[kWords], high[4 * kChunks];
     float s_low = 0.0f, s_high = 0.0f;
     if (active) {
+      std::uint32_t codes[(H + 3) / 4];
+      load_bank_high_codes<C>(high_row, bank, codes);
+      // Sentinel positions: bit p of mask[p / 64].
+      constexpr int kMasks = (C::bank + 63) / 64;
+      std::uint64_t mask[kMasks] = {};
       const auto* src = reinterpret_cast<const uint4*>(low_row) + std::size_t(bank) * kWords / 4;
 #pragma unroll
       for (int q = 0; q < kWords / 4; ++q) {
@@ -67,16 +128,44 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
         const std::uint32_t words[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
+          const int wi = 4 * q + e;
           const std::uint32_t word = words[e];
-          sent[4 * q + e] = int4_sentinel_flags(word);
+          mask[wi / 8] |= std::uint64_t(gather_sentinel_bits(int4_sentinel_flags(word)))
+                          << (8 * (wi % 8));
           const std::uint32_t lo = word & 0x0F0F0F0Fu, hi = (word >> 4) & 0x0F0F0F0Fu;
           // 4-bit two's complement to signed bytes; the sentinel (-8) becomes 0.
-          even[4 * q + e] = __vsub4(lo ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(lo, 0x08080808u);
-          odd[4 * q + e] = __vsub4(hi ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(hi, 0x08080808u);
+          even[wi] = __vsub4(lo ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(lo, 0x08080808u);
+          odd[wi] = __vsub4(hi ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(hi, 0x08080808u);
         }
       }
       s_low = w.scale_low[std::size_t(n) * banks + bank];
       s_high = w.scale_high[std::size_t(n) * banks + bank];
+      // The dense high bank: zeros, then compact code j at the j-th sentinel.
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c)
+        reinterpret_cast<uint4*>(slot)[c] = make_uint4(0u, 0u, 0u, 0u);
+#pragma unroll
+      for (int j = 0; j < H; ++j) {
+        const auto code = static_cast<std::uint8_t>(codes[j / 4] >> (8 * (j % 4)));
+        if (mask[0] != 0) {
+          slot[__ffsll(static_cast<long long>(mask[0])) - 1] = code;
+          mask[0] &= mask[0] - 1;
+        } else if constexpr (kMasks == 2) {
+          if (mask[1] != 0) {
+            slot[64 + __ffsll(static_cast<long long>(mask[1])) - 1] = code;
+            mask[1] &= mask[1] - 1;
+          }
+        }
+      }
+      // Each lane reads back only its own slot: program order suffices, no barrier.
+#pragma unroll
+      for (int c = 0; c < kChunks; ++c) {
+        const uint4 v = reinterpret_cast<const uint4*>(slot)[c];
+        high[4 * c] = v.x;
+        high[4 * c + 1] = v.y;
+        high[4 * c + 2] = v.z;
+        high[4 * c + 3] = v.w;
+      }
     }
     for (int sub = 0; sub < tokens; sub += kA8SubTokens) { // warp-uniform
       int sum_low[kA8SubTokens], sum_high[kA8SubTokens];
@@ -94,6 +183,10 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
               const uint4 v = __ldg(xb + c);
               const std::uint32_t xw[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
+              for (int e = 0; e < 4; ++e)
+                sum_high[t] =
+                    __dp4a(static_cast<int>(high[4 * c + e]), static_cast<int>(xw[e]), sum_high[t]);
+#pragma unroll
               for (int h = 0; h < 2; ++h) { // word 2c + h holds codes 16c + 8h .. + 7
                 const std::uint32_t x0 = xw[2 * h], x1 = xw[2 * h + 1];
                 sum_low[t] = __dp4a(static_cast<int>(even[2 * c + h]),
@@ -102,19 +195,6 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
                                     static_cast<int>(__byte_perm(x0, x1, 0x7531)), sum_low[t]);
               }
             }
-          }
-        }
-        int j = bank * C::high_per_bank;
-#pragma unroll
-        for (int wi = 0; wi < kWords; ++wi) {
-          for (std::uint32_t s = sent[wi]; s != 0; s &= s - 1) {
-            const int pos = bank * C::bank + 8 * wi + ((__ffs(static_cast<int>(s)) - 1) >> 2);
-            const int q = read_bank_high_code<C>(high_row, bank, j);
-            ++j;
-#pragma unroll
-            for (int t = 0; t < kA8SubTokens; ++t)
-              if (sub + t < tokens)
-                sum_high[t] += q * static_cast<int>(__ldg(x + std::size_t(m0 + sub + t) * K + pos));
           }
         }
       }

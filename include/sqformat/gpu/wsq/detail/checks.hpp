@@ -20,27 +20,44 @@ constexpr int kMaxK = 1 << 24;
 /// slices from 8192 / n), which stay far from overflow below this.
 constexpr int kMaxN = 1 << 28;
 
+/// Returns `s`, and stores `why` in `*reason` when the caller asked for one: every check of the
+/// W(SQ) operations says which rule failed, as the GEMM's can_implement does.
+inline Status fail(const char** reason, Status s, const char* why) {
+  if (reason != nullptr)
+    *reason = why;
+  return s;
+}
+
 /// Shape, pointer and alignment checks of a weight view.
-template <class C> Status check_weights(const WsqWeightsView<C>& w) {
-  if (w.n <= 0 || w.n > kMaxN || w.k <= 0 || w.k > kMaxK)
-    return Status::invalid_shape;
+template <class C> Status check_weights(const WsqWeightsView<C>& w, const char** reason = nullptr) {
+  if (w.n <= 0 || w.n > kMaxN)
+    return fail(reason, Status::invalid_shape, "N (weight rows) must be in [1, 2^28]");
+  if (w.k <= 0 || w.k > kMaxK)
+    return fail(reason, Status::invalid_shape, "K must be in [1, 2^24]");
   if (w.k % C::bank != 0)
-    return Status::k_not_multiple_of_bank;
+    return fail(reason, Status::k_not_multiple_of_bank, "K must be a multiple of the bank size b");
   if (w.low == nullptr || w.high == nullptr || w.scale_low == nullptr || w.scale_high == nullptr)
-    return Status::invalid_argument;
+    return fail(reason, Status::invalid_argument,
+                "a pointer of the weight view (low, high, scale_low, scale_high) is null");
   if (!aligned16(w.low) || !aligned16(w.high) || !aligned16(w.scale_low) ||
       !aligned16(w.scale_high))
-    return Status::misaligned_pointer;
+    return fail(reason, Status::misaligned_pointer,
+                "the weight view's arrays (low, high, scale_low, scale_high) must be 16-byte "
+                "aligned");
   return Status::success;
 }
 
 /// Whether the current device is sm_80 or newer and `kernel` has machine code for it.
-template <class Kernel> Status check_arch(Kernel kernel) {
+template <class Kernel> Status check_arch(Kernel kernel, const char** reason = nullptr) {
   int sm = 0;
   if (const Status s = current_compute_capability(sm); s != Status::success)
-    return s;
-  if (sm < 80 || !kernel_built_for(kernel, sm))
-    return Status::unsupported_architecture;
+    return fail(reason, s, "the current device's compute capability could not be queried");
+  if (sm < 80)
+    return fail(reason, Status::unsupported_architecture, "the W(SQ) kernels need sm_80 or newer");
+  if (!kernel_built_for(kernel, sm))
+    return fail(reason, Status::unsupported_architecture,
+                "this build has no code the current device can run for the kernel "
+                "(add its architecture to CMAKE_CUDA_ARCHITECTURES)");
   return Status::success;
 }
 

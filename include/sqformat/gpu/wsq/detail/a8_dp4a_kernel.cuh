@@ -22,8 +22,10 @@
 //
 // Epilogue, the order of docs/layouts.md (and of the generic kernel): for each bank in increasing
 // K, low then high, acc += (s_x[m] * s_w) * float(sum) in float32 with no contraction. The terms
-// of a round of 32 banks go to shared memory; the lane that owns a token (lane t % 32 holds
-// tokens t and t + 32 of the tile) adds them in bank order, so Y equals the reference bit for bit.
+// of a round of 32 banks go to shared memory (only for the tile's present tokens); the lane that
+// owns a token (lane t % 32 holds tokens t and t + 32 of the tile) reads them with 16-byte loads
+// issued ahead of its chain of adds and adds them in bank order, so Y equals the reference bit
+// for bit.
 #pragma once
 
 #include <cstdint>
@@ -95,7 +97,9 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
   constexpr int kWords = C::bank / 8;   // 32-bit words of 8 low codes a bank
   constexpr int kChunks = C::bank / 16; // 16-byte chunks of a bank's activations (and dense codes)
   constexpr int kSlot = kA8DenseSlot<C>;
-  __shared__ float terms[WarpsPerBlock][2][kA8SubTokens][33]; // [low, high][token][bank], padded
+  // [low, high][token][bank]; rows of 36 floats: 16-byte aligned, and the 8 reading lanes' rows
+  // start 4 banks apart (conflict-free 16-byte reads).
+  __shared__ alignas(16) float terms[WarpsPerBlock][2][kA8SubTokens][36];
   __shared__ alignas(16) std::uint8_t dense[WarpsPerBlock][32][kSlot];
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
   const int n = static_cast<int>(blockIdx.x) * WarpsPerBlock + warp;
@@ -200,18 +204,31 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       }
 #pragma unroll
       for (int t = 0; t < kA8SubTokens; ++t) {
-        const float sx = sub + t < tokens ? x_scale[m0 + sub + t] : 0.0f;
-        terms[warp][0][t][lane] = __fmul_rn(__fmul_rn(sx, s_low), static_cast<float>(sum_low[t]));
-        terms[warp][1][t][lane] = __fmul_rn(__fmul_rn(sx, s_high), static_cast<float>(sum_high[t]));
+        if (sub + t < tokens) { // warp-uniform; the slots of absent tokens are never read
+          const float sx = x_scale[m0 + sub + t];
+          terms[warp][0][t][lane] = __fmul_rn(__fmul_rn(sx, s_low), static_cast<float>(sum_low[t]));
+          terms[warp][1][t][lane] =
+              __fmul_rn(__fmul_rn(sx, s_high), static_cast<float>(sum_high[t]));
+        }
       }
       __syncwarp();
       // Tokens sub .. sub + 7 belong to lanes sub % 32 .. + 7 (slot sub / 32).
       const int i = lane - (sub & 31);
-      if (i >= 0 && i < kA8SubTokens) {
+      if (i >= 0 && i < kA8SubTokens && sub + i < tokens) {
         float a = sub >= 32 ? acc[1] : acc[0];
-        for (int src = 0; src < in_round; ++src) {
-          a = __fadd_rn(a, terms[warp][0][i][src]);
-          a = __fadd_rn(a, terms[warp][1][i][src]);
+        // 16-byte reads of the whole padded row (issued ahead of the dependent adds); the terms
+        // past in_round are never added.
+#pragma unroll
+        for (int q = 0; q < 8; ++q) {
+          const float4 l = *reinterpret_cast<const float4*>(&terms[warp][0][i][4 * q]);
+          const float4 h = *reinterpret_cast<const float4*>(&terms[warp][1][i][4 * q]);
+          const float lv[4] = {l.x, l.y, l.z, l.w}, hv[4] = {h.x, h.y, h.z, h.w};
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (4 * q + e < in_round) {
+              a = __fadd_rn(a, lv[e]);
+              a = __fadd_rn(a, hv[e]);
+            }
         }
         if (sub >= 32)
           acc[1] = a;

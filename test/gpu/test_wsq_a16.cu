@@ -167,6 +167,8 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A16 decode matches the reference", "[gpu][wsq][a16
       {16, 64, 2048, MaskKind::bank_end},           // high elements last in every bank
       {64, 32, big_k, MaskKind::random},            // the largest M
       {33, 40, 8 * b, MaskKind::random},            // N not a multiple of 16
+      {37, 4100, 4 * b, MaskKind::random}, // N % 16 != 0 at N >= 4096: the generic kernel's
+                                           // 64-token blocks (5 tiles, the last of 5 tokens)
   };
   for (const Case& c : cases)
     check_case<C, __nv_bfloat16>(c, seed);

@@ -56,12 +56,13 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
     MaskKind mask;
   };
   // M = 64: one tile of the dp4a kernel (SQ configurations with INT4 low codes and b = 32 to
-  // 128), eight of the generic one; M = 70: two dp4a tiles, the second with 6 tokens.
-  const Case cases[] = {{1, 40, C::bank, MaskKind::random},
-                        {9, 64, 2048, MaskKind::bank_end},
-                        {64, 33, 1024, MaskKind::random},
-                        {70, 24, 512, MaskKind::random},
-                        {3, 16, 64 * C::bank, MaskKind::bank_start}};
+  // 128), eight of the generic one; M = 70: two dp4a tiles, the second with 6 tokens; at
+  // N >= 4096 the generic kernel's blocks take 64 tokens in 8 tiles (the second block 6 tokens).
+  const Case cases[] = {
+      {1, 40, C::bank, MaskKind::random},         {9, 64, 2048, MaskKind::bank_end},
+      {64, 33, 1024, MaskKind::random},           {70, 24, 512, MaskKind::random},
+      {70, 4100, 2 * C::bank, MaskKind::random}, // generic: 64-token blocks
+      {3, 16, 64 * C::bank, MaskKind::bank_start}};
   for (const Case& c : cases) {
     CAPTURE(seed, c.m, c.n, c.k, int(c.mask));
     std::mt19937 rng(seed);

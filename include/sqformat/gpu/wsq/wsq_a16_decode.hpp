@@ -12,7 +12,8 @@
 //     thread per row and K slice (detail/a16_row_thread_kernel.cuh);
 //   - otherwise b % 64 == 0, INT8/INT4, H % 8 == 0, H <= 32 and N % 16 == 0: tensor cores
 //     (detail/a16_mma_kernel.cuh);
-//   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace.
+//   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace;
+//     from N = 4096 on a warp takes all M <= 64 tokens in tiles of 8, so W comes from DRAM once.
 // The first four read every weight byte once and split K into slices that depend on N and K only
 // (the lanes-along-K kernel only for N < 8192); slice results go to the workspace and are added in
 // slice order. All compute, per output and
@@ -160,9 +161,10 @@ public:
       }
     }
     if (!uses_tensor_cores(a)) {
+      const int block_tokens = wsq_detail::generic_block_tokens(a.w.n);
       const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
-                      (a.m + wsq_detail::kGenericTokens - 1) / wsq_detail::kGenericTokens);
-      generic_kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.y, a.m);
+                      (a.m + block_tokens - 1) / block_tokens);
+      generic_kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.y, a.m, block_tokens);
       return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
     }
     if constexpr (wsq_detail::mma_decode_supports<C>) {

@@ -10,8 +10,10 @@
 // rounded once). Any configuration; any M >= 1. Two kernels, same bytes: INT4 low / INT8 high codes
 // with b = 32, 64 or 128 and H <= 32 (SQ5 and SQ6 among them) take the dp4a kernel
 // (a8_dp4a_kernel.cuh), which reads each weight byte once for up to 64 tokens; the rest take the
-// generic walk (detail/a8_kernel.cuh: a scalar code read a weight, tiles of 8 tokens, so W is
-// read once per 8 tokens). Larger M re-reads W once per tile: use it for decode. No workspace.
+// generic walk (detail/a8_kernel.cuh: a scalar code read a weight; from N = 4096 on a warp takes
+// up to 64 tokens in tiles of 8, so W comes from DRAM once for up to 64 tokens and from L1/L2 for
+// the later tiles; below that, one block per 8 tokens). Larger M re-reads W once per 64 (or 8)
+// tokens: use it for decode. No workspace.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -60,15 +62,22 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
-    constexpr int tile = uses_dp4a ? wsq_detail::kA8Tokens : wsq_detail::kGenericTokens;
+    const int tile = uses_dp4a ? wsq_detail::kA8Tokens : wsq_detail::generic_block_tokens(a.w.n);
     const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
                     (a.m + tile - 1) / tile);
-    kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
+    if constexpr (uses_dp4a)
+      kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
+    else
+      kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m, tile);
     return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
 
   /// Whether run takes the dp4a kernel (each weight byte read once for up to 64 tokens).
-  static constexpr bool uses_dp4a = wsq_detail::a8_dp4a_supports<C>;
+  /// (Where a block of the policy's warps would need more than 48 KB of shared memory, b = 128
+  /// from 8 warps on, the generic walk serves: the two give the same bytes.)
+  static constexpr bool uses_dp4a =
+      wsq_detail::a8_dp4a_supports<C> &&
+      wsq_detail::kA8Dp4aSmemBytes<C, Policy::warps_per_block> <= 48 * 1024;
 
 private:
   static auto kernel() {

@@ -13,12 +13,17 @@
 //              exactly H steps: step j places compact code j, so a bank with fewer sentinels
 //              leaves codes unused and one with more leaves the extra positions at 0 (malformed
 //              banks: the result is unspecified, every access stays inside the bank).
-// Then, 8 tokens at a time and per 16-byte load of a token's activations (four words): two dp4a a
-// low word (the activations regrouped into even and odd bytes by two byte permutes) and one dp4a
-// a dense high word. Both sums are exact int32, the same as the generic walk's (a8_kernel.cuh):
-// an integer sum does not depend on the order of its terms. The dense high bank replaces a walk
-// per token that read each activation at a high position from memory (at 64 tokens, 512 scalar
-// loads a bank and lane).
+// Activations: the block's warps (rows) work on the same round of 32 banks, so the block stages
+// the round's activations of 8 tokens (4 at b = 128) in shared memory, loaded with consecutive
+// threads on consecutive 16-byte chunks of X, each bank in a padded slot; every warp then reads its
+// lanes' banks from there, conflict-free. (Each lane loading its own bank's activations from
+// global memory, lanes b bytes apart, kept L1 saturated from 16 tokens on: every row reads all of
+// X, and each such load touched 16 cache lines.) Then, per token and 16-byte chunk (four words):
+// two dp4a a low word (the activations regrouped into even and odd bytes by two byte permutes)
+// and one dp4a a dense high word. Both sums are exact int32, the same as the generic walk's
+// (a8_kernel.cuh): an integer sum does not depend on the order of its terms. The dense high bank
+// replaces a walk per token that read each activation at a high position from memory (at 64 tokens,
+// 512 scalar loads a bank and lane).
 //
 // Epilogue, the order of docs/layouts.md (and of the generic kernel): for each bank in increasing
 // K, low then high, acc += (s_x[m] * s_w) * float(sum) in float32 with no contraction. The terms
@@ -47,6 +52,17 @@ inline constexpr int kA8SubTokens = 8; ///< tokens whose sums a lane holds at on
 /// Bytes of a lane's dense high bank in shared memory: b plus 16 of padding, so that the 16-byte
 /// accesses of 8 consecutive lanes (one shared-memory wavefront) fall in distinct banks.
 template <class C> inline constexpr int kA8DenseSlot = C::bank + 16;
+/// Tokens whose activations a block stages in shared memory at once (a round's 32 banks each).
+template <class C> inline constexpr int kA8StageTokens = C::bank == 128 ? 4 : 8;
+/// Bytes of a warp's scratch: its lanes' dense high banks while it decodes a round, then the
+/// terms of its epilogue ([low, high][token][bank], rows of 36 floats).
+template <class C>
+inline constexpr int kA8WarpScratch =
+    32 * kA8DenseSlot<C> > 2 * 8 * 36 * 4 ? 32 * kA8DenseSlot<C> : 2 * 8 * 36 * 4;
+/// Static shared memory of a block of `warps` warps: the staged activations and the scratch.
+template <class C, int Warps>
+inline constexpr int kA8Dp4aSmemBytes =
+    kA8StageTokens<C> * 32 * kA8DenseSlot<C> + Warps* kA8WarpScratch<C>;
 
 /// The 8 sentinel flags of a word of 8 INT4 codes (bit 4q + 3 for code q, int4_sentinel_flags)
 /// gathered to bits 0..7 (bit q for code q).
@@ -97,25 +113,30 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
   constexpr int kWords = C::bank / 8;   // 32-bit words of 8 low codes a bank
   constexpr int kChunks = C::bank / 16; // 16-byte chunks of a bank's activations (and dense codes)
   constexpr int kSlot = kA8DenseSlot<C>;
-  // [low, high][token][bank]; rows of 36 floats: 16-byte aligned, and the 8 reading lanes' rows
-  // start 4 banks apart (conflict-free 16-byte reads).
-  __shared__ alignas(16) float terms[WarpsPerBlock][2][kA8SubTokens][36];
-  __shared__ alignas(16) std::uint8_t dense[WarpsPerBlock][32][kSlot];
+  constexpr int kStage = kA8StageTokens<C>;
+  static_assert(kA8SubTokens % kStage == 0 && kA8Dp4aSmemBytes<C, WarpsPerBlock> <= 48 * 1024,
+                "wsq_a8_dp4a_kernel: shared memory");
+  // The activations of kStage tokens for the round's 32 banks, each bank in a padded slot so that
+  // the 16-byte reads of 8 consecutive lanes fall in distinct shared-memory banks.
+  __shared__ alignas(16) std::uint8_t xs[kStage][32][kSlot];
+  __shared__ alignas(16) std::uint8_t scratch[WarpsPerBlock][kA8WarpScratch<C>];
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
   const int n = static_cast<int>(blockIdx.x) * WarpsPerBlock + warp;
-  if (n >= w.n) // the whole warp leaves
-    return;
+  const bool row_ok = n < w.n; // a warp past N still stages activations and meets the barriers
   const int m0 = static_cast<int>(blockIdx.y) * kA8Tokens;
   const int tokens = min(kA8Tokens, m - m0);
   const int K = w.k, banks = w.banks();
-  const std::uint8_t* low_row = w.low + std::size_t(n) * w.low_row_bytes();
-  const std::uint8_t* high_row = w.high + std::size_t(n) * w.high_row_bytes();
-  std::uint8_t* slot = dense[warp][lane];
+  const std::uint8_t* low_row = w.low + std::size_t(row_ok ? n : 0) * w.low_row_bytes();
+  const std::uint8_t* high_row = w.high + std::size_t(row_ok ? n : 0) * w.high_row_bytes();
+  // A lane's dense high bank while the warp decodes; the epilogue's terms afterwards (a block
+  // barrier lies between the two in every round).
+  std::uint8_t* slot = scratch[warp] + lane * kSlot;
+  auto* terms = reinterpret_cast<float(*)[kA8SubTokens][36]>(scratch[warp]);
   float acc[2] = {0.0f, 0.0f}; // tokens lane and lane + 32 of the tile
 
   for (int round = 0; round < banks; round += 32) {
     const int bank = round + lane;
-    const bool active = bank < banks;
+    const bool active = row_ok && bank < banks;
     const int in_round = min(32, banks - round);
     std::uint32_t even[kWords], odd[kWords], high[4 * kChunks];
     float s_low = 0.0f, s_high = 0.0f;
@@ -176,27 +197,47 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
 #pragma unroll
       for (int t = 0; t < kA8SubTokens; ++t)
         sum_low[t] = sum_high[t] = 0;
-      if (active) {
 #pragma unroll
-        for (int t = 0; t < kA8SubTokens; ++t) {
-          if (sub + t < tokens) {
-            const auto* xb = reinterpret_cast<const uint4*>(x + std::size_t(m0 + sub + t) * K +
-                                                            std::size_t(bank) * C::bank);
+      for (int p = 0; p < kA8SubTokens / kStage; ++p) {
+        const int first = sub + p * kStage; // block-uniform
+        if (first < tokens) {
+          // Stage tokens first .. first + kStage - 1 of the round's banks: 16-byte chunks,
+          // consecutive threads on consecutive chunks of X (coalesced), zeros past K.
+          const int staged = min(kStage, tokens - first);
+          __syncthreads(); // the previous pass's readers are done
+          for (int i = static_cast<int>(threadIdx.x); i < staged * 32 * kChunks;
+               i += 32 * WarpsPerBlock) {
+            const int c = i % kChunks, bk = (i / kChunks) % 32, t = i / (kChunks * 32);
+            uint4 v = make_uint4(0u, 0u, 0u, 0u);
+            if (round + bk < banks)
+              v = __ldg(reinterpret_cast<const uint4*>(x + std::size_t(m0 + first + t) * K +
+                                                       std::size_t(round + bk) * C::bank) +
+                        c);
+            *reinterpret_cast<uint4*>(&xs[t][bk][16 * c]) = v;
+          }
+          __syncthreads();
+          if (active) {
 #pragma unroll
-            for (int c = 0; c < kChunks; ++c) {
-              const uint4 v = __ldg(xb + c);
-              const std::uint32_t xw[4] = {v.x, v.y, v.z, v.w};
+            for (int tt = 0; tt < kStage; ++tt) {
+              const int t = p * kStage + tt;
+              if (sub + t < tokens) {
 #pragma unroll
-              for (int e = 0; e < 4; ++e)
-                sum_high[t] =
-                    __dp4a(static_cast<int>(high[4 * c + e]), static_cast<int>(xw[e]), sum_high[t]);
+                for (int c = 0; c < kChunks; ++c) {
+                  const uint4 v = *reinterpret_cast<const uint4*>(&xs[tt][lane][16 * c]);
+                  const std::uint32_t xw[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-              for (int h = 0; h < 2; ++h) { // word 2c + h holds codes 16c + 8h .. + 7
-                const std::uint32_t x0 = xw[2 * h], x1 = xw[2 * h + 1];
-                sum_low[t] = __dp4a(static_cast<int>(even[2 * c + h]),
-                                    static_cast<int>(__byte_perm(x0, x1, 0x6420)), sum_low[t]);
-                sum_low[t] = __dp4a(static_cast<int>(odd[2 * c + h]),
-                                    static_cast<int>(__byte_perm(x0, x1, 0x7531)), sum_low[t]);
+                  for (int e = 0; e < 4; ++e)
+                    sum_high[t] = __dp4a(static_cast<int>(high[4 * c + e]), static_cast<int>(xw[e]),
+                                         sum_high[t]);
+#pragma unroll
+                  for (int h = 0; h < 2; ++h) { // word 2c + h holds codes 16c + 8h .. + 7
+                    const std::uint32_t x0 = xw[2 * h], x1 = xw[2 * h + 1];
+                    sum_low[t] = __dp4a(static_cast<int>(even[2 * c + h]),
+                                        static_cast<int>(__byte_perm(x0, x1, 0x6420)), sum_low[t]);
+                    sum_low[t] = __dp4a(static_cast<int>(odd[2 * c + h]),
+                                        static_cast<int>(__byte_perm(x0, x1, 0x7531)), sum_low[t]);
+                  }
+                }
               }
             }
           }
@@ -206,9 +247,8 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       for (int t = 0; t < kA8SubTokens; ++t) {
         if (sub + t < tokens) { // warp-uniform; the slots of absent tokens are never read
           const float sx = x_scale[m0 + sub + t];
-          terms[warp][0][t][lane] = __fmul_rn(__fmul_rn(sx, s_low), static_cast<float>(sum_low[t]));
-          terms[warp][1][t][lane] =
-              __fmul_rn(__fmul_rn(sx, s_high), static_cast<float>(sum_high[t]));
+          terms[0][t][lane] = __fmul_rn(__fmul_rn(sx, s_low), static_cast<float>(sum_low[t]));
+          terms[1][t][lane] = __fmul_rn(__fmul_rn(sx, s_high), static_cast<float>(sum_high[t]));
         }
       }
       __syncwarp();
@@ -220,8 +260,8 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
         // past in_round are never added.
 #pragma unroll
         for (int q = 0; q < 8; ++q) {
-          const float4 l = *reinterpret_cast<const float4*>(&terms[warp][0][i][4 * q]);
-          const float4 h = *reinterpret_cast<const float4*>(&terms[warp][1][i][4 * q]);
+          const float4 l = *reinterpret_cast<const float4*>(&terms[0][i][4 * q]);
+          const float4 h = *reinterpret_cast<const float4*>(&terms[1][i][4 * q]);
           const float lv[4] = {l.x, l.y, l.z, l.w}, hv[4] = {h.x, h.y, h.z, h.w};
 #pragma unroll
           for (int e = 0; e < 4; ++e)
@@ -238,6 +278,8 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       __syncwarp(); // terms are free for the next tokens
     }
   }
+  if (!row_ok)
+    return;
   if (lane < tokens)
     y[std::size_t(m0 + lane) * w.n + n] = convert_out<OutT>(acc[0]);
   if (lane + 32 < tokens)

@@ -8,6 +8,7 @@
 #include <sqformat/config.hpp>
 #include <sqformat/gpu/wsq/wsq_a16_large_m.hpp>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -94,6 +95,19 @@ TEMPLATE_TEST_CASE("W(SQ) dequantization equals the reference rounded once", "[g
       }
     }
     CHECK(bad == 0);
+    // The kernels' grid-stride loops: the same kernel launched with 1 and 3 blocks (wsq_dequantize
+    // caps the grid at 65535 blocks, which only tensors of more than 2^24 banks reach) must write
+    // the same bytes.
+    for (const unsigned blocks : {1u, 3u}) {
+      CAPTURE(blocks);
+      DeviceBuffer<__nv_bfloat16> ds(std::size_t(n) * k);
+      const auto kernel = gpu::wsq_detail::dequantize_kernel<C, __nv_bfloat16>();
+      constexpr int threads = gpu::wsq_detail::dequantize_threads<C>;
+      kernel<<<blocks, threads>>>(dw.view, ds.ptr);
+      REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+      const auto gs = ds.to_host();
+      CHECK(std::memcmp(gs.data(), gb.data(), gb.size() * sizeof(__nv_bfloat16)) == 0);
+    }
   }
 }
 

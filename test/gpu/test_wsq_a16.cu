@@ -444,7 +444,9 @@ TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights
   const unsigned seed = std::random_device{}();
   CAPTURE(seed, C::bank, C::high_per_bank);
   std::mt19937 rng(seed);
-  for (const int n : {40, 48}) { // N % 16 != 0: the generic kernel at M = 16; == 0: tensor cores
+  // N % 16 != 0: the generic kernel at M = 16; == 0: tensor cores. N = 41: the last block of the
+  // W(SQ)A8 dp4a kernel holds rows past N.
+  for (const int n : {41, 48}) {
     const int k = 4 * 1024 + 2 * C::bank;
     CAPTURE(n, k);
     const auto w = malformed_weights<C>(n, k, rng);
@@ -466,15 +468,24 @@ TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights
       if (gpu::wsq_detail::mma_decode_supports<C> && n % 16 == 0)
         (void)run_path<C, T, Policy>(Path::tensor_cores, dw.view, x, m);
     }
-    // W(SQ)A8 (generic CUDA-core walk) and the dequantizer.
+    // W(SQ)A8: the dp4a kernel and, where a 16-warp block would not fit its shared memory
+    // (b = 64), the generic walk; then the dequantizer.
     std::vector<std::int8_t> x8(std::size_t(16) * k);
     for (auto& v : x8)
       v = static_cast<std::int8_t>(int(rng() % 255) - 127);
     DeviceBuffer<std::int8_t> dx8(x8);
     DeviceBuffer<float> xs(std::vector<float>(16, 0.01f));
     using Op8 = gpu::WsqA8Decode<C, T>;
-    const typename Op8::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, 16};
-    CHECK(Op8::run(a8, nullptr, 0, nullptr) == Status::success);
+    static_assert(Op8::uses_dp4a);
+    for (const int m : {1, 16}) {
+      const typename Op8::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, m};
+      CHECK(Op8::run(a8, nullptr, 0, nullptr) == Status::success);
+    }
+    using Op8g = gpu::WsqA8Decode<C, T, gpu::WsqDecodePolicy<16>>;
+    if constexpr (!Op8g::uses_dp4a) {
+      const typename Op8g::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, 16};
+      CHECK(Op8g::run(a8, nullptr, 0, nullptr) == Status::success);
+    }
     DeviceBuffer<T> dense(std::size_t(n) * k);
     CHECK(gpu::wsq_dequantize<C, T>(dw.view, dense.ptr, nullptr) == Status::success);
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);

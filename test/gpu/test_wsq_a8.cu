@@ -62,6 +62,7 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
       {1, 40, C::bank, MaskKind::random},         {9, 64, 2048, MaskKind::bank_end},
       {64, 33, 1024, MaskKind::random},           {70, 24, 512, MaskKind::random},
       {70, 4100, 2 * C::bank, MaskKind::random}, // generic: 64-token blocks
+      {5, 40, 40 * C::bank, MaskKind::bank_end}, // 2 rounds of banks, the second of 8
       {3, 16, 64 * C::bank, MaskKind::bank_start}};
   for (const Case& c : cases) {
     CAPTURE(seed, c.m, c.n, c.k, int(c.mask));
@@ -85,6 +86,10 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
     REQUIRE(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
     const auto y2 = run_a8<C, float, gpu::WsqDecodePolicy<8, 1>>(dw.view, dx, dxs, c.m);
     REQUIRE(std::memcmp(y2.data(), want.data(), y2.size() * sizeof(float)) == 0);
+    // 2 warps a block: fewer threads stage each round's activations (and b = 128 stays on the
+    // dp4a kernel, which 8 warps a block leave for the generic walk).
+    const auto y3 = run_a8<C, float, gpu::WsqDecodePolicy<2, 1>>(dw.view, dx, dxs, c.m);
+    REQUIRE(std::memcmp(y3.data(), want.data(), y3.size() * sizeof(float)) == 0);
   }
 }
 

@@ -2,7 +2,9 @@
 //
 // A policy only changes speed, never results: the K split, the order in which every output's
 // partial sums are added and the per-bank epilogue are fixed by the configuration and the shape.
-// The tests run three policies and require identical bytes.
+// The tests run three policies and require identical bytes. (Malformed weights, banks without
+// exactly H sentinels, give unspecified results; there W(SQ)A8's policy may pick between its two
+// kernels, which treat the extra sentinels differently.)
 #pragma once
 
 namespace sqformat::gpu {

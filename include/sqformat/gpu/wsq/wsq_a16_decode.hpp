@@ -13,7 +13,8 @@
 //   - otherwise b % 64 == 0, INT8/INT4, H % 8 == 0, H <= 32 and N % 16 == 0: tensor cores
 //     (detail/a16_mma_kernel.cuh);
 //   - every other case: the generic CUDA-core kernel (detail/a16_generic_kernel.cuh), no workspace;
-//     from N = 4096 on a warp takes all M <= 64 tokens in tiles of 8, so W comes from DRAM once.
+//     from N = 4096 on a warp takes all M <= 64 tokens in tiles of 8 (the later tiles read its
+//     row from L1/L2, so W should come from DRAM once; not timed).
 // The first four read every weight byte once and split K into slices that depend on N and K only
 // (the lanes-along-K kernel only for N < 8192); slice results go to the workspace and are added in
 // slice order. All compute, per output and

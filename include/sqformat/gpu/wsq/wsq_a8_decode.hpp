@@ -7,13 +7,14 @@
 // Per (token, row, bank) the low and the high path are exact int32 sums; the float32 epilogue adds
 // (s_x * s_w) * float(sum) bank by bank, low then high, as docs/layouts.md fixes it: with OutT =
 // float the result equals ref::sq_weight_times_uniform bit for bit (16-bit outputs are that value
-// rounded once). Any configuration; any M >= 1. Two kernels, same bytes: INT4 low / INT8 high codes
-// with b = 32, 64 or 128 and H <= 32 (SQ5 and SQ6 among them) take the dp4a kernel
-// (a8_dp4a_kernel.cuh), which reads each weight byte once for up to 64 tokens; the rest take the
-// generic walk (detail/a8_kernel.cuh: a scalar code read a weight; from N = 4096 on a warp takes
-// up to 64 tokens in tiles of 8, so W comes from DRAM once for up to 64 tokens and from L1/L2 for
-// the later tiles; below that, one block per 8 tokens). Larger M re-reads W once per 64 (or 8)
-// tokens: use it for decode. No workspace.
+// rounded once). Any configuration; any M >= 1. Two kernels, the same bytes for well-formed
+// weights (banks of exactly H sentinels): INT4 low / INT8 high codes with b = 32, 64 or 128 and
+// H <= 32 (SQ5 and SQ6 among them) take the dp4a kernel (a8_dp4a_kernel.cuh), which reads each
+// weight byte once for up to 64 tokens; the rest take the generic walk (detail/a8_kernel.cuh: a
+// scalar code read a weight; from N = 4096 on a warp takes up to 64 tokens in tiles of 8, the later
+// tiles reading its row from L1/L2, so W should come from DRAM once for 64 tokens (not timed);
+// below that, one block per 8 tokens). Larger M re-reads W once per 64 (or 8) tokens: use it for
+// decode. No workspace.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -73,8 +74,9 @@ public:
   }
 
   /// Whether run takes the dp4a kernel (each weight byte read once for up to 64 tokens).
-  /// (Where a block of the policy's warps would need more than 48 KB of shared memory, b = 128
-  /// from 8 warps on, the generic walk serves: the two give the same bytes.)
+  /// (Where a block of the policy's warps would need more than 48 KB of shared memory, b = 64
+  /// with 16 warps and b = 128 from 8 warps on, the generic walk serves: the two give the same
+  /// bytes for well-formed weights.)
   static constexpr bool uses_dp4a =
       wsq_detail::a8_dp4a_supports<C> &&
       wsq_detail::kA8Dp4aSmemBytes<C, Policy::warps_per_block> <= 48 * 1024;

@@ -74,8 +74,8 @@ __device__ __forceinline__ std::uint32_t gather_sentinel_bits(std::uint32_t flag
 }
 
 /// The H compact high codes of `bank` as bytes of ceil(H / 4) words (byte j of the list is
-/// compact code j). One vector load where H is a multiple of 8 or 4 (the bank's codes then start
-/// at a multiple of that in a row of H * banks bytes, and rows start 16-byte aligned), byte loads
+/// compact code j). Vector loads where H is a multiple of 8 or 4 (a row is H * banks bytes, so
+/// rows and the bank's codes start at multiples of H from the 16-byte aligned base), byte loads
 /// otherwise.
 template <class C>
 __device__ __forceinline__ void

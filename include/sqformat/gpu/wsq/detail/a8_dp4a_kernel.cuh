@@ -36,6 +36,7 @@
 #include <cstdint>
 
 #include "../weights_view.hpp"
+#include "a16_gemv_kernel.cuh" // gemv_flags_top
 #include "codes.cuh"
 
 namespace sqformat::gpu::wsq_detail {
@@ -64,13 +65,15 @@ template <class C, int Warps>
 inline constexpr int kA8Dp4aSmemBytes =
     kA8StageTokens<C> * 32 * kA8DenseSlot<C> + Warps* kA8WarpScratch<C>;
 
-/// The 8 sentinel flags of a word of 8 INT4 codes (bit 4q + 3 for code q, int4_sentinel_flags)
-/// gathered to bits 0..7 (bit q for code q).
-__device__ __forceinline__ std::uint32_t gather_sentinel_bits(std::uint32_t flags) {
-  std::uint32_t f = flags >> 3;     // code q at bit 4q
-  f = (f | (f >> 3)) & 0x03030303u; // codes 2j, 2j + 1 at bits 8j, 8j + 1
-  f = (f | (f >> 6)) & 0x000F000Fu; // codes 0-3 at bits 0-3, 4-7 at bits 16-19
-  return (f | (f >> 12)) & 0xFFu;   // code q at bit q
+/// Bit mask of the sentinel positions of 8 words of 8 INT4 codes (64 positions): bit 8w + q for
+/// code q of word w, from each word's flags in the top byte (gemv_flags_top: bit 24 + q) gathered
+/// by byte permutes.
+__device__ __forceinline__ std::uint64_t sentinel_mask64(const std::uint32_t (&top)[8]) {
+  const auto four = [](std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d) {
+    return __byte_perm(__byte_perm(a, b, 0x0073), __byte_perm(c, d, 0x0073), 0x5410);
+  };
+  return std::uint64_t(four(top[0], top[1], top[2], top[3])) |
+         std::uint64_t(four(top[4], top[5], top[6], top[7])) << 32;
 }
 
 /// The H compact high codes of `bank` as bytes of ceil(H / 4) words (byte j of the list is
@@ -145,7 +148,7 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       load_bank_high_codes<C>(high_row, bank, codes);
       // Sentinel positions: bit p of mask[p / 64].
       constexpr int kMasks = (C::bank + 63) / 64;
-      std::uint64_t mask[kMasks] = {};
+      std::uint32_t top[kMasks * 8] = {}; // each word's flags in its top byte
       const auto* src = reinterpret_cast<const uint4*>(low_row) + std::size_t(bank) * kWords / 4;
 #pragma unroll
       for (int q = 0; q < kWords / 4; ++q) {
@@ -155,14 +158,17 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
         for (int e = 0; e < 4; ++e) {
           const int wi = 4 * q + e;
           const std::uint32_t word = words[e];
-          mask[wi / 8] |= std::uint64_t(gather_sentinel_bits(int4_sentinel_flags(word)))
-                          << (8 * (wi % 8));
+          top[wi] = gemv_flags_top(int4_sentinel_flags(word));
           const std::uint32_t lo = word & 0x0F0F0F0Fu, hi = (word >> 4) & 0x0F0F0F0Fu;
           // 4-bit two's complement to signed bytes; the sentinel (-8) becomes 0.
           even[wi] = __vsub4(lo ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(lo, 0x08080808u);
           odd[wi] = __vsub4(hi ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(hi, 0x08080808u);
         }
       }
+      std::uint64_t mask[kMasks];
+#pragma unroll
+      for (int i = 0; i < kMasks; ++i)
+        mask[i] = sentinel_mask64(reinterpret_cast<const std::uint32_t(&)[8]>(top[8 * i]));
       s_low = w.scale_low[std::size_t(n) * banks + bank];
       s_high = w.scale_high[std::size_t(n) * banks + bank];
       // The dense high bank: zeros, then compact code j at the j-th sentinel.

@@ -63,6 +63,7 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
       {64, 33, 1024, MaskKind::random},           {70, 24, 512, MaskKind::random},
       {70, 4100, 2 * C::bank, MaskKind::random}, // generic: 64-token blocks
       {5, 40, 40 * C::bank, MaskKind::bank_end}, // 2 rounds of banks, the second of 8
+      {2, 40, 33 * C::bank, MaskKind::random},   // 2 tokens, a partial second round
       {3, 16, 64 * C::bank, MaskKind::bank_start}};
   for (const Case& c : cases) {
     CAPTURE(seed, c.m, c.n, c.k, int(c.mask));

@@ -190,6 +190,15 @@ void set_ratios(benchmark::State& state, int m, int n, int k, double t) {
     state.counters["x_fp8"] = it->second / t;
 }
 
+/// Counters of a row that reads the SQ weights: GBps on all its bytes, weight_GBps on the
+/// weights' alone, and the ratios to the baselines.
+void set_weight_counters(benchmark::State& state, int m, int n, int k, double t, double bytes,
+                         double weight_bytes) {
+  set_counters(state, t, bytes);
+  state.counters["weight_GBps"] = weight_bytes / t * 1e-9;
+  set_ratios(state, m, n, k, t);
+}
+
 /// cuBLASLt INT8 (s8 x s8 -> s32, exact int32 like W(SQ)A8's sums) and FP8 (e4m3 x e4m3 ->
 /// bf16): the fastest of up to 8 heuristic algorithms (bench/support/cublaslt_gemm.hpp).
 void bm_cublaslt(benchmark::State& state, bench::BaselineKind kind) {
@@ -282,9 +291,8 @@ void bm_wsq_a16(benchmark::State& state) {
   state.counters["k_slices"] = K == Kernel::dispatch ? Op::k_slices(args) : 0;
   if (st != Status::success)
     state.SkipWithError(to_string(st));
-  set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
-  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
-  set_ratios(state, m, n, k, t);
+  set_weight_counters(state, m, n, k, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n),
+                      double(w.bytes));
 }
 
 /// The streaming floor of a W(SQ) decode (bench/support/stream_floor.cuh): reads as many bytes as
@@ -305,9 +313,8 @@ template <class C> void bm_weight_stream_floor(benchmark::State& state) {
   });
   if (cudaGetLastError() != cudaSuccess)
     state.SkipWithError("stream_floor_kernel failed");
-  set_counters(state, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n));
-  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
-  set_ratios(state, m, n, k, t);
+  set_weight_counters(state, m, n, k, t, double(w.bytes) + 2.0 * (double(m) * k + double(m) * n),
+                      double(w.bytes));
 }
 
 /// W(SQ)A8: INT8 activation codes with one float scale a token, exact int32 sums, bf16 Y.
@@ -330,9 +337,8 @@ template <class C> void bm_wsq_a8(benchmark::State& state) {
   const double t = timed_loop(state, [&] { st = Op::run(args, nullptr, 0, nullptr); });
   if (st != Status::success)
     state.SkipWithError(to_string(st));
-  set_counters(state, t, double(w.bytes) + double(m) * k + 4.0 * m + 2.0 * m * n);
-  state.counters["weight_GBps"] = double(w.bytes) / t * 1e-9;
-  set_ratios(state, m, n, k, t);
+  set_weight_counters(state, m, n, k, t, double(w.bytes) + double(m) * k + 4.0 * m + 2.0 * m * n,
+                      double(w.bytes));
 }
 
 /// W(SQ)A16 at large M: dequantize W to a dense bf16 copy (the workspace), then cublasGemmEx.

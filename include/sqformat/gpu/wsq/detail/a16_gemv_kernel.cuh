@@ -95,14 +95,6 @@ __device__ __forceinline__ std::uint32_t gemv_bit(std::uint32_t s) {
   return r;
 }
 
-/// 8 sentinel flags of a word (bit 4j+3 set for sentinel code j) to bits 24..31 in code order:
-/// the even codes (bits 8i+3) times 2^21 + 2^15 + 2^9 + 2^3 land on bits 24 + 2i, the odd codes
-/// (bits 8i+7) times 2^18 + 2^12 + 2^6 + 1 on bits 25 + 2i; every other partial product of the
-/// two lands on its own bit below 24 or above 31, so nothing carries into the top byte.
-__device__ __forceinline__ std::uint32_t gemv_flags_top(std::uint32_t flags) {
-  return (flags & 0x08080808u) * 0x00208208u + (flags & 0x80808080u) * 0x00041041u;
-}
-
 template <class C, class T, int WarpsPerBlock, int RowsPerWarp, int Tokens>
 __global__ void __launch_bounds__(32 * WarpsPerBlock,
                                   (WarpsPerBlock <= 16 ? 16 / WarpsPerBlock : 1))
@@ -252,7 +244,7 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock,
         const std::uint32_t keep = 0x88888888u & (~word | nonzero3);
         const std::uint32_t even_codes = (word ^ keep) & 0x0F0F0F0Fu;
         const std::uint32_t odd_codes = (word ^ keep) & 0xF0F0F0F0u;
-        flags_top[r][q] = gemv_flags_top(word & ~nonzero3); // bit 4j+3: sentinel j
+        flags_top[r][q] = sentinel_flags_top(word & ~nonzero3); // bit 4j+3: sentinel j
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const float ce =

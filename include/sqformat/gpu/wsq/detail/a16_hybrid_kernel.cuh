@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(32 * kHybridSegments, BlocksPerSm)
           const std::uint32_t word = h ? d.low[r][e].y : d.low[r][e].x;
           const std::uint32_t sent = int4_sentinel_flags(word);
           clean[r][e][h] = word ^ sent;
-          top[r][e][h] = gemv_flags_top(sent);
+          top[r][e][h] = sentinel_flags_top(sent);
         }
 
         // Low path: 4 MMAs a bank, scaled once per bank; B = X of token g (zero past the tile).

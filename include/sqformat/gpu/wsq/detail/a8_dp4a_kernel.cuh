@@ -6,7 +6,7 @@
 // takes banks l, l + 32, ... and decodes its bank once a tile:
 //   low path   16-byte loads of the low codes; each 32-bit word of 8 codes split into its even and
 //              odd codes as signed bytes, the sentinels set to 0;
-//   high path  the bank's H compact codes (one load of 4 or 8 bytes where H allows it) written
+//   high path  the bank's H compact codes (4- or 8-byte loads where H allows them) written
 //              into a zeroed dense bank of signed bytes at the sentinels' positions, in the lane's
 //              own shared-memory slot, and read back as b / 4 words. The positions come from a
 //              bit mask of the sentinels (bit p for position p), walked lowest bit first for
@@ -36,7 +36,6 @@
 #include <cstdint>
 
 #include "../weights_view.hpp"
-#include "a16_gemv_kernel.cuh" // gemv_flags_top
 #include "codes.cuh"
 
 namespace sqformat::gpu::wsq_detail {
@@ -66,8 +65,8 @@ inline constexpr int kA8Dp4aSmemBytes =
     kA8StageTokens<C> * 32 * kA8DenseSlot<C> + Warps* kA8WarpScratch<C>;
 
 /// Bit mask of the sentinel positions of 8 words of 8 INT4 codes (64 positions): bit 8w + q for
-/// code q of word w, from each word's flags in the top byte (gemv_flags_top: bit 24 + q) gathered
-/// by byte permutes.
+/// code q of word w, from each word's flags in the top byte (sentinel_flags_top: bit 24 + q)
+/// gathered by byte permutes.
 __device__ __forceinline__ std::uint64_t sentinel_mask64(const std::uint32_t (&top)[8]) {
   const auto four = [](std::uint32_t a, std::uint32_t b, std::uint32_t c, std::uint32_t d) {
     return __byte_perm(__byte_perm(a, b, 0x0073), __byte_perm(c, d, 0x0073), 0x5410);
@@ -158,7 +157,7 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
         for (int e = 0; e < 4; ++e) {
           const int wi = 4 * q + e;
           const std::uint32_t word = words[e];
-          top[wi] = gemv_flags_top(int4_sentinel_flags(word));
+          top[wi] = sentinel_flags_top(int4_sentinel_flags(word));
           const std::uint32_t lo = word & 0x0F0F0F0Fu, hi = (word >> 4) & 0x0F0F0F0Fu;
           // 4-bit two's complement to signed bytes; the sentinel (-8) becomes 0.
           even[wi] = __vsub4(lo ^ 0x08080808u, 0x08080808u) & ~__vcmpeq4(lo, 0x08080808u);

@@ -38,6 +38,15 @@ __device__ __forceinline__ std::uint32_t int4_sentinel_flags(std::uint32_t word)
   return word & ~nonzero3 & 0x88888888u;
 }
 
+/// 8 sentinel flags of a word (bit 4j+3 set for sentinel code j, int4_sentinel_flags) to bits
+/// 24..31 in code order: the even codes (bits 8i+3) times 2^21 + 2^15 + 2^9 + 2^3 land on bits
+/// 24 + 2i, the odd codes (bits 8i+7) times 2^18 + 2^12 + 2^6 + 1 on bits 25 + 2i; every other
+/// partial product of the two lands on its own bit below 24 or above 31, so nothing carries into
+/// the top byte.
+__device__ __forceinline__ std::uint32_t sentinel_flags_top(std::uint32_t flags) {
+  return (flags & 0x08080808u) * 0x00208208u + (flags & 0x80808080u) * 0x00041041u;
+}
+
 /// Compact high code j of a row (j counts on from bank * H as a bank's sentinels are met),
 /// clamped to the bank's last code: a malformed bank with more than H sentinels reads its own
 /// last code, never the next bank's (nor past the row).

@@ -468,8 +468,8 @@ TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights
       if (gpu::wsq_detail::mma_decode_supports<C> && n % 16 == 0)
         (void)run_path<C, T, Policy>(Path::tensor_cores, dw.view, x, m);
     }
-    // W(SQ)A8: the dp4a kernel and, where a 16-warp block would not fit its shared memory
-    // (b = 64), the generic walk; then the dequantizer.
+    // W(SQ)A8: the dp4a kernel (4 warps a block at one token, 8 at 16) and, where a 16-warp
+    // block would not fit its shared memory (b = 64), the generic walk; then the dequantizer.
     std::vector<std::int8_t> x8(std::size_t(16) * k);
     for (auto& v : x8)
       v = static_cast<std::int8_t>(int(rng() % 255) - 127);
@@ -481,7 +481,7 @@ TEMPLATE_TEST_CASE("W(SQ) kernels stay inside their buffers on malformed weights
       const typename Op8::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, m};
       CHECK(Op8::run(a8, nullptr, 0, nullptr) == Status::success);
     }
-    using Op8g = gpu::WsqA8Decode<C, T, gpu::WsqDecodePolicy<16>>;
+    using Op8g = gpu::WsqA8Decode<C, T, gpu::WsqDecodePolicy<4, 2, 4, 8, 0, 0, 16>>;
     if constexpr (!Op8g::uses_dp4a) {
       const typename Op8g::Arguments a8{dw.view, dx8.ptr, xs.ptr, y.ptr, 16};
       CHECK(Op8g::run(a8, nullptr, 0, nullptr) == Status::success);

@@ -34,6 +34,20 @@ static_assert(gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float>::uses_dp4a &&
 
 namespace {
 
+/// A policy with W(SQ)A8 blocks of `Warps` warps whatever M is.
+template <int Warps> using A8Policy = gpu::WsqDecodePolicy<4, 2, 4, 8, 0, 0, Warps>;
+
+// The default policy takes 4 warps a block up to 8 tokens and 8 above where they fit (b <= 64);
+// an explicit count holds for every M, and the generic walk takes the smaller count.
+static_assert(gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float>::warps_per_block(8) == 4 &&
+              gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float>::warps_per_block(9) == 8 &&
+              gpu::WsqA8Decode<SqConfig<128, 8, 8, 4>, float>::warps_per_block(64) == 4 &&
+              gpu::WsqA8Decode<SqConfig<16, 4, 8, 4>, float>::warps_per_block(64) == 4 &&
+              gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float, A8Policy<2>>::warps_per_block(64) ==
+                  2 &&
+              !gpu::WsqA8Decode<SqConfig<128, 8, 8, 4>, float, A8Policy<8>>::uses_dp4a &&
+              !gpu::WsqA8Decode<SqConfig<64, 8, 8, 4>, float, A8Policy<16>>::uses_dp4a);
+
 template <class C, class OutT, class Policy>
 std::vector<OutT> run_a8(const gpu::WsqWeightsView<C>& w, const DeviceBuffer<std::int8_t>& x,
                          const DeviceBuffer<float>& xs, int m) {
@@ -83,13 +97,16 @@ TEMPLATE_LIST_TEST_CASE("W(SQ)A8 equals the reference bit for bit", "[gpu][wsq][
     wsq_test::DeviceWeights<C> dw(w);
     DeviceBuffer<std::int8_t> dx(xq.codes);
     DeviceBuffer<float> dxs(xq.scales);
-    const auto y = run_a8<C, float, gpu::WsqDecodePolicy<4, 2>>(dw.view, dx, dxs, c.m);
+    // The default policy: 4 warps a block up to 8 tokens, 8 above (b = 128: 4).
+    const auto y = run_a8<C, float, gpu::WsqDecodePolicy<>>(dw.view, dx, dxs, c.m);
     REQUIRE(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
-    const auto y2 = run_a8<C, float, gpu::WsqDecodePolicy<8, 1>>(dw.view, dx, dxs, c.m);
+    const auto y1 = run_a8<C, float, A8Policy<4>>(dw.view, dx, dxs, c.m);
+    REQUIRE(std::memcmp(y1.data(), want.data(), y1.size() * sizeof(float)) == 0);
+    const auto y2 = run_a8<C, float, A8Policy<8>>(dw.view, dx, dxs, c.m);
     REQUIRE(std::memcmp(y2.data(), want.data(), y2.size() * sizeof(float)) == 0);
     // 2 warps a block: fewer threads stage each round's activations (and b = 128 stays on the
     // dp4a kernel, which 8 warps a block leave for the generic walk).
-    const auto y3 = run_a8<C, float, gpu::WsqDecodePolicy<2, 1>>(dw.view, dx, dxs, c.m);
+    const auto y3 = run_a8<C, float, A8Policy<2>>(dw.view, dx, dxs, c.m);
     REQUIRE(std::memcmp(y3.data(), want.data(), y3.size() * sizeof(float)) == 0);
   }
 }

@@ -28,8 +28,16 @@ namespace sqformat::gpu {
 ///                        tokens, else 2 (80 registers spill with 2 or 3 pairs, and with one pair
 ///                        at a tile of 8 tokens from H = 16 on; the default's one spill is 8
 ///                        bytes at H = 32 with 4 tokens, measured faster than 2 blocks there).
+/// \tparam A8WarpsPerBlock warps of one W(SQ)A8 block (each warp owns one output row; the block
+///                        stages each round's activations once for all of them), 1 to 16; 0 (the
+///                        default) picks per token tile: 4 for tiles of up to 8 tokens, 8 above
+///                        where the dp4a kernel's shared memory allows it (b <= 64), else 4. From
+///                        9 tokens on a block stages the activations more than once a round, and
+///                        8 warps share each staging (measured faster there, slower for SQ6 at
+///                        1 to 4 tokens: docs/wsq.md). WarpsPerBlock does not apply to W(SQ)A8.
 template <int WarpsPerBlock = 4, int ChunksInFlight = 2, int GemvRowsPerWarp = 4,
-          int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 0, int HybridBlocksPerSm = 0>
+          int GemvWarpsPerBlock = 8, int HybridPairsInFlight = 0, int HybridBlocksPerSm = 0,
+          int A8WarpsPerBlock = 0>
 struct WsqDecodePolicy {
   static_assert(WarpsPerBlock >= 1 && WarpsPerBlock <= 16,
                 "sqformat::gpu::WsqDecodePolicy: WarpsPerBlock must lie in [1, 16]");
@@ -43,11 +51,15 @@ struct WsqDecodePolicy {
                 "sqformat::gpu::WsqDecodePolicy: HybridPairsInFlight must lie in [0, 3]");
   static_assert(HybridBlocksPerSm == 0 || HybridBlocksPerSm == 2 || HybridBlocksPerSm == 3,
                 "sqformat::gpu::WsqDecodePolicy: HybridBlocksPerSm must be 0, 2 or 3");
+  static_assert(A8WarpsPerBlock >= 0 && A8WarpsPerBlock <= 16,
+                "sqformat::gpu::WsqDecodePolicy: A8WarpsPerBlock must lie in [0, 16]");
   static constexpr int warps_per_block = WarpsPerBlock;
   static constexpr int threads = 32 * WarpsPerBlock;
   static constexpr int chunks_in_flight = ChunksInFlight;
   static constexpr int gemv_rows_per_warp = GemvRowsPerWarp;
   static constexpr int gemv_warps_per_block = GemvWarpsPerBlock;
+  /// W(SQ)A8's warps a block as the policy gives them (0: chosen per token tile).
+  static constexpr int a8_warps_per_block = A8WarpsPerBlock;
   /// The hybrid kernel's pairs in flight and blocks a SM for a tile of `tokens` tokens.
   static constexpr int hybrid_pairs_in_flight(int tokens) {
     return HybridPairsInFlight > 0 ? HybridPairsInFlight : tokens <= 4 ? 1 : 2;

@@ -14,7 +14,8 @@
 // scalar code read a weight; from N = 4096 on a warp takes up to 64 tokens in tiles of 8, the later
 // tiles reading its row from L1/L2, so W should come from DRAM once for 64 tokens (not timed);
 // below that, one block per 8 tokens). Larger M re-reads W once per 64 (or 8) tokens: use it for
-// decode. No workspace.
+// decode. No workspace. One warp a row; the warps a block come from the policy
+// (WsqDecodePolicy's A8WarpsPerBlock; by default 4 up to 8 tokens and 8 above, policy.hpp).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -54,7 +55,7 @@ public:
     if (!wsq_detail::aligned16(a.x) || !wsq_detail::aligned16(a.x_scale) ||
         !wsq_detail::aligned16(a.y))
       return fail(reason, Status::misaligned_pointer, "x, x_scale and y must be 16-byte aligned");
-    return wsq_detail::check_arch(kernel(), reason);
+    return wsq_detail::check_arch(kernel<kFewWarps>(), reason);
   }
 
   static std::size_t workspace_size(const Arguments&) { return 0; }
@@ -63,30 +64,53 @@ public:
                     cudaStream_t stream) {
     if (const Status s = can_implement(a); s != Status::success)
       return s;
-    const int tile = uses_dp4a ? wsq_detail::kA8Tokens : wsq_detail::generic_block_tokens(a.w.n);
-    const dim3 grid((a.w.n + Policy::warps_per_block - 1) / Policy::warps_per_block,
-                    (a.m + tile - 1) / tile);
-    if constexpr (uses_dp4a)
-      kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
-    else
-      kernel()<<<grid, Policy::threads, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m, tile);
-    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+    if constexpr (uses_dp4a) {
+      // The warps a block for the tile: kA8SubTokens tokens are staged at once, so a larger tile
+      // stages each round more than once and more warps share each staging.
+      if (kManyWarps != kFewWarps && a.m > wsq_detail::kA8SubTokens)
+        return launch_dp4a<kManyWarps>(a, stream);
+      return launch_dp4a<kFewWarps>(a, stream);
+    } else {
+      const int tile = wsq_detail::generic_block_tokens(a.w.n);
+      const dim3 grid((a.w.n + kFewWarps - 1) / kFewWarps, (a.m + tile - 1) / tile);
+      kernel<kFewWarps>()<<<grid, 32 * kFewWarps, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m, tile);
+      return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
+    }
   }
 
+  /// Warps a block for tiles of up to kA8SubTokens tokens (and for the generic walk), and for
+  /// larger tiles: the policy's A8WarpsPerBlock, or where it is 0, 4 and 8 (4 where 8 warps'
+  /// shared memory would pass 48 KB: b = 128).
+  static constexpr int kFewWarps = Policy::a8_warps_per_block > 0 ? Policy::a8_warps_per_block : 4;
+  static constexpr int kManyWarps = Policy::a8_warps_per_block > 0 ? Policy::a8_warps_per_block
+                                    : wsq_detail::kA8Dp4aSmemBytes<C, 8> <= 48 * 1024 ? 8
+                                                                                      : 4;
+
   /// Whether run takes the dp4a kernel (each weight byte read once for up to 64 tokens).
-  /// (Where a block of the policy's warps would need more than 48 KB of shared memory, b = 64
-  /// with 16 warps and b = 128 from 8 warps on, the generic walk serves: the two give the same
-  /// bytes for well-formed weights.)
-  static constexpr bool uses_dp4a =
-      wsq_detail::a8_dp4a_supports<C> &&
-      wsq_detail::kA8Dp4aSmemBytes<C, Policy::warps_per_block> <= 48 * 1024;
+  /// (Where a block of the A8 warps the policy sets would need more than 48 KB of shared memory,
+  /// b = 64 with 16 warps and b = 128 from 8 warps on, the generic walk serves: the two give the
+  /// same bytes for well-formed weights.)
+  static constexpr bool uses_dp4a = wsq_detail::a8_dp4a_supports<C> &&
+                                    wsq_detail::kA8Dp4aSmemBytes<C, kFewWarps> <= 48 * 1024 &&
+                                    wsq_detail::kA8Dp4aSmemBytes<C, kManyWarps> <= 48 * 1024;
+
+  /// Warps a block run() launches for `m` tokens.
+  static constexpr int warps_per_block(int m) {
+    return uses_dp4a && m > wsq_detail::kA8SubTokens ? kManyWarps : kFewWarps;
+  }
 
 private:
-  static auto kernel() {
+  template <int Warps> static auto kernel() {
     if constexpr (uses_dp4a)
-      return &wsq_detail::wsq_a8_dp4a_kernel<C, OutT, Policy::warps_per_block>;
+      return &wsq_detail::wsq_a8_dp4a_kernel<C, OutT, Warps>;
     else
-      return &wsq_detail::wsq_a8_kernel<C, OutT, Policy::warps_per_block>;
+      return &wsq_detail::wsq_a8_kernel<C, OutT, Warps>;
+  }
+  template <int Warps> static Status launch_dp4a(const Arguments& a, cudaStream_t stream) {
+    const dim3 grid((a.w.n + Warps - 1) / Warps,
+                    (a.m + wsq_detail::kA8Tokens - 1) / wsq_detail::kA8Tokens);
+    kernel<Warps>()<<<grid, 32 * Warps, 0, stream>>>(a.w, a.x, a.x_scale, a.y, a.m);
+    return cudaGetLastError() == cudaSuccess ? Status::success : Status::cuda_error;
   }
 };
 

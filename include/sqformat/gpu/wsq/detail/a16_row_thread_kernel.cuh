@@ -23,11 +23,11 @@
 // whose ulp is 1/16), and one subtraction gives v exactly: 2 instructions per code, then one FMA
 // per token.
 //
-// High path: the bank's sentinel flags are compacted to one bit per element (one multiply per
-// word gathers 8 flags), and the H high codes are taken in order: the t-th lowest set bit is the
-// position of compact code t (t is a compile-time index, so the codes stay in registers). X at that
-// position is a shared-memory read with a per-lane address (at most 2 distinct words per memory
-// bank for a 64-element bank).
+// High path: the bank's sentinel flags are compacted to one bit per element (two multiplies per
+// word gather 8 flags, sentinel_flags_top), and the H high codes are taken in order: the t-th
+// lowest set bit is the position of compact code t (t is a compile-time index, so the codes stay
+// in registers). X at that position is a shared-memory read with a per-lane address (at most 2
+// distinct words per memory bank for a 64-element bank).
 #pragma once
 
 #include <cstdint>
@@ -71,14 +71,6 @@ template <class C> struct RowThreadBank {
 /// sectors (one per row) and the thread's next load the other half.
 __device__ __forceinline__ uint4 load_nc(const std::uint8_t* p) {
   return __ldg(reinterpret_cast<const uint4*>(p));
-}
-
-/// 8 sentinel flags of a word of INT4 codes (bit 4j+3 of w set for sentinel code j) compacted to
-/// bits 0..7 of the top byte: pairs per byte, then one multiply moves byte i's pair to bits
-/// 24 + 2i (the other partial products land below bit 24 on distinct bits, so nothing carries).
-__device__ __forceinline__ std::uint32_t gather_flags_top(std::uint32_t flags) {
-  const std::uint32_t pairs = ((flags >> 3) | (flags >> 6)) & 0x03030303u;
-  return pairs * 0x01041040u;
 }
 
 template <class C, class T, int WarpsPerBlock, int Tokens>
@@ -155,7 +147,7 @@ __global__ void __launch_bounds__(32 * WarpsPerBlock)
       const std::uint32_t keep = 0x88888888u & (~word | nonzero3);
       const std::uint32_t biased = word ^ keep;
       const std::uint32_t even = biased & 0x0F0F0F0Fu, odd = biased & 0xF0F0F0F0u;
-      gathered[wi] = gather_flags_top(keep ^ 0x88888888u);
+      gathered[wi] = sentinel_flags_top(keep ^ 0x88888888u); // flags of codes 0..7: bits 24..31
       // X is read in 16-byte broadcasts, kPairs element pairs (2 * kPairs * Tokens floats) at a
       // time, just before use: holding a whole word's X for 8 tokens costs 64 registers.
       constexpr int kPairs = Tokens == 1 ? 2 : 1;

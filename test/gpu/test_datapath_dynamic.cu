@@ -7,6 +7,7 @@
 // byte; then misuse and bad data.
 #include <cmath>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "sqformat/gpu/datapath/dynamic_quantize.cuh"
@@ -303,6 +304,35 @@ TEMPLATE_TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][da
         Status::misaligned_pointer);
   CHECK(with([](auto& a) { a.out.high = nullptr; }) == Status::invalid_argument);
   CHECK(with([](auto& a) { a.workspace = nullptr; }) == Status::insufficient_workspace);
+  // The reason names the rule that failed; a success leaves it untouched.
+  auto reason_with = [&](auto change, Status want) {
+    auto a = args;
+    change(a);
+    const char* why = nullptr;
+    CHECK(dp::dynamic_quantize<C, Policy>(a, nullptr, dp::InputCheck::synchronous, &why) == want);
+    return why;
+  };
+  CHECK_REASON(reason_with([](auto& a) { a.cols = 72; }, Status::k_not_multiple_of_bank),
+               "K (cols) must be a multiple of the bank size b");
+  CHECK_REASON(reason_with([](auto& a) { a.rows = 0; }, Status::invalid_shape),
+               "rows must be in [1, 2^31)");
+  CHECK_REASON(reason_with([](auto& a) { a.cols = -16; }, Status::invalid_shape),
+               "K (cols) must be in [1, 2^31)");
+  CHECK_REASON(reason_with([](auto& a) { a.x = a.x + 3; }, Status::misaligned_pointer),
+               "x must be 16-byte aligned");
+  CHECK_REASON(reason_with([](auto& a) { a.out.scale_high = a.out.scale_high + 1; },
+                           Status::misaligned_pointer),
+               "out.scale_high must be 16-byte aligned");
+  CHECK_REASON(reason_with([](auto& a) { a.out.high = nullptr; }, Status::invalid_argument),
+               "out.high is null");
+  CHECK_REASON(reason_with([](auto& a) { a.workspace = nullptr; }, Status::insufficient_workspace),
+               "workspace is null");
+  {
+    const char* untouched = "untouched";
+    CHECK(dp::dynamic_quantize<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &untouched) ==
+          Status::success);
+    CHECK(std::string(untouched) == "untouched");
+  }
 
   const std::uint64_t seed = fresh_seed();
   CAPTURE(seed);
@@ -320,7 +350,9 @@ TEMPLATE_TEST_CASE("dynamic quantization reports misuse and bad data", "[gpu][da
       CHECK(dp::dynamic_quantize<C, Policy>(a, nullptr) == Status::non_finite_input);
       CHECK(dp::dynamic_quantize<C, Policy>(a, nullptr, dp::InputCheck::deferred) ==
             Status::success);
-      CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+      const char* why = nullptr;
+      CHECK(dp::read_status(a.workspace, nullptr, &why) == Status::non_finite_input);
+      CHECK_REASON(why, "NaN or Inf");
       DeviceBuffer<__half> d_bad_h(convert<__half>(xf));
       dp::DynamicQuantizeArgs<__half> ah;
       ah.x = d_bad_h.get();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "sqformat/gpu/datapath/static_quantize_split.cuh"
 #include "sqformat/reference/static_split.hpp"
@@ -324,6 +325,52 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
   // K so large that two rows of X cannot sit in shared memory.
   CHECK(with([](auto& a) { a.cols = 16 << 20; }) == Status::invalid_shape);
 
+  // The reason names the rule that failed; a success leaves it untouched.
+  auto reason_with = [&](auto change, Status want) {
+    auto a = args;
+    change(a);
+    const char* why = nullptr;
+    CHECK(dp::static_quantize_split<C>(a, nullptr, dp::InputCheck::synchronous, &why) == want);
+    return why;
+  };
+  CHECK_REASON(reason_with([](auto& a) { a.cols = 60; }, Status::k_not_multiple_of_bank),
+               "K (cols) must be a multiple of the bank size b");
+  CHECK_REASON(reason_with([](auto& a) { a.rows = 0; }, Status::invalid_shape),
+               "M (rows) must be >= 1");
+  CHECK_REASON(reason_with([](auto& a) { a.rows = -4; }, Status::invalid_shape),
+               "M (rows) must be >= 1");
+  CHECK_REASON(reason_with([](auto& a) { a.cols = 0; }, Status::invalid_shape),
+               "K (cols) must be in [1, 2^31)");
+  CHECK_REASON(reason_with([](auto& a) { a.cols = std::int64_t{1} << 40; }, Status::invalid_shape),
+               "K (cols) must be in [1, 2^31)");
+  CHECK_REASON(reason_with([](auto& a) { a.cols = 16 << 20; }, Status::invalid_shape),
+               "K (cols) too large");
+  CHECK_REASON(reason_with([](auto& a) { a.x = a.x + 1; }, Status::misaligned_pointer),
+               "x must be 16-byte aligned");
+  CHECK_REASON(reason_with([](auto& a) { a.x_low = a.x_low + 2; }, Status::misaligned_pointer),
+               "x_low must be 16-byte aligned");
+  CHECK_REASON(reason_with([](auto& a) { a.perm = nullptr; }, Status::invalid_argument),
+               "perm is null");
+  CHECK_REASON(reason_with([](auto& a) { a.scale_low = nullptr; }, Status::invalid_argument),
+               "scale_low is null");
+  CHECK_REASON(reason_with([](auto& a) { a.workspace = nullptr; }, Status::insufficient_workspace),
+               "workspace is null");
+  CHECK_REASON(reason_with([](auto& a) { a.workspace_bytes = 4; }, Status::insufficient_workspace),
+               "workspace_bytes is smaller than workspace_size()");
+  CHECK_REASON(reason_with(
+                   [](auto& a) {
+                     a.workspace = static_cast<char*>(a.workspace) + 4;
+                     a.workspace_bytes = dp::workspace_size();
+                   },
+                   Status::misaligned_pointer),
+               "workspace must be 16-byte aligned");
+  {
+    const char* untouched = "untouched";
+    CHECK(dp::static_quantize_split<C>(args, nullptr, dp::InputCheck::synchronous, &untouched) ==
+          Status::success);
+    CHECK(std::string(untouched) == "untouched");
+  }
+
   // Non-finite input: reported synchronously, or deferred to read_status.
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::infinity()}) {
@@ -337,7 +384,13 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       CHECK(dp::static_quantize_split<C>(a, nullptr) == Status::non_finite_input);
       CHECK(dp::static_quantize_split<C, LanePolicy>(a, nullptr) == Status::non_finite_input);
       CHECK(dp::static_quantize_split<C>(a, nullptr, dp::InputCheck::deferred) == Status::success);
-      CHECK(dp::read_status(a.workspace, nullptr) == Status::non_finite_input);
+      const char* why = nullptr;
+      CHECK(dp::read_status(a.workspace, nullptr, &why) == Status::non_finite_input);
+      CHECK_REASON(why, "NaN or Inf");
+      why = nullptr;
+      CHECK(dp::static_quantize_split<C>(a, nullptr, dp::InputCheck::synchronous, &why) ==
+            Status::non_finite_input);
+      CHECK_REASON(why, "NaN or Inf");
     }
   }
   // read_status cleared the word: a good launch reports success again.
@@ -390,6 +443,10 @@ TEST_CASE("static quantize-and-split reports misuse and bad data", "[gpu][datapa
       CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, TailPolicy>(a, nullptr) == Status::invalid_argument);
       CHECK(dp::static_quantize_split<C, OtherPolicy>(a, nullptr) == Status::invalid_argument);
+      const char* why = nullptr;
+      CHECK(dp::static_quantize_split<C, StreamPolicy>(a, nullptr, dp::InputCheck::synchronous,
+                                                       &why) == Status::invalid_argument);
+      CHECK_REASON(why, "perm is not a valid permutation");
     }
   }
   REQUIRE(dp::static_quantize_split<C>(args, nullptr) == Status::success);

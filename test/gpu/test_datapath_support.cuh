@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -62,6 +63,16 @@ public:
 private:
   DeviceBuffer<std::uint8_t> buffer_{sqformat::gpu::datapath::workspace_size()};
 };
+
+/// Checks that a reason string (a `const char*`, possibly null) contains `text`; prints the reason
+/// when it does not.
+#define CHECK_REASON(reason, text)                                                                 \
+  do {                                                                                             \
+    const char* const reason_seen_ = (reason);                                                     \
+    const std::string reason_text_ = reason_seen_ != nullptr ? reason_seen_ : "(null)";            \
+    INFO("reason: " << reason_text_);                                                              \
+    CHECK(reason_text_.find(text) != std::string::npos);                                           \
+  } while (0)
 
 inline std::uint64_t fresh_seed() {
   return (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();

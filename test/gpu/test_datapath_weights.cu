@@ -7,6 +7,7 @@
 // kernels must also agree byte for byte with each other; then misuse, bad masks and NaN/Inf.
 #include <cmath>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "sqformat/gpu/datapath/permute_columns.cuh"
@@ -82,7 +83,7 @@ template <class C> struct DeviceSq {
 
 template <class C, class Policy, class T>
 Status pack(const std::vector<T>& w, const std::vector<std::uint8_t>& mask, std::size_t n,
-            std::size_t k, DeviceSq<C>& out, void* workspace) {
+            std::size_t k, DeviceSq<C>& out, void* workspace, const char** reason = nullptr) {
   DeviceBuffer<T> d_w(w);
   DeviceBuffer<std::uint8_t> d_mask(mask);
   dp::WeightPackArgs<T> args;
@@ -93,7 +94,7 @@ Status pack(const std::vector<T>& w, const std::vector<std::uint8_t>& mask, std:
   args.out = out.ref();
   args.workspace = workspace;
   args.workspace_bytes = dp::workspace_size();
-  return dp::pack_weights<C, Policy>(args, nullptr);
+  return dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, reason);
 }
 
 /// Packed bytes and scales, as the host sees them.
@@ -283,7 +284,31 @@ TEST_CASE("permute_columns matches the reference gather", "[gpu][datapath][weigh
     bad[5] = static_cast<std::uint32_t>(k);
     DeviceBuffer<std::uint32_t> d_bad(bad);
     args.perm = d_bad.get();
-    CHECK(dp::permute_columns(args, nullptr) == Status::invalid_argument);
+    const char* why = nullptr;
+    CHECK(dp::permute_columns(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "perm is not a valid permutation");
+    // Misuse: each rule's reason.
+    auto a = args;
+    a.rows = 0;
+    CHECK(dp::permute_columns(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_shape);
+    CHECK_REASON(why, "rows must be in [1, 2^31)");
+    a = args;
+    a.cols = 0;
+    CHECK(dp::permute_columns(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_shape);
+    CHECK_REASON(why, "cols must be >= 1");
+    a = args;
+    a.out = nullptr;
+    CHECK(dp::permute_columns(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "out is null");
+    a = args;
+    a.in = a.in + 1;
+    CHECK(dp::permute_columns(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::misaligned_pointer);
+    CHECK_REASON(why, "in must be 16-byte aligned");
   }
 }
 
@@ -316,9 +341,44 @@ TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
     args.workspace = ws.get();
     args.workspace_bytes = dp::workspace_size();
     CHECK(dp::pack_weights<C, Policy>(args, nullptr) == Status::misaligned_pointer);
+    const char* why = nullptr;
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::misaligned_pointer);
+    CHECK_REASON(why, "w must be 16-byte aligned");
     args.w = d_w.get();
     args.high_mask = nullptr;
     CHECK(dp::pack_weights<C, Policy>(args, nullptr) == Status::invalid_argument);
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "high_mask is null");
+    args.high_mask = d_mask.get();
+    args.cols = 60;
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::k_not_multiple_of_bank);
+    CHECK_REASON(why, "K (cols) must be a multiple of the bank size b");
+    args.cols = k;
+    args.rows = 0;
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_shape);
+    CHECK_REASON(why, "rows must be in [1, 2^31)");
+    args.rows = n;
+    args.workspace_bytes = 0;
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::insufficient_workspace);
+    CHECK_REASON(why, "workspace_bytes is smaller than workspace_size()");
+    args.workspace_bytes = dp::workspace_size();
+    const char* untouched = "untouched";
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &untouched) ==
+          Status::success);
+    CHECK(std::string(untouched) == "untouched");
+    // A bank of the mask without exactly H high elements.
+    auto bad_mask = mask;
+    bad_mask[0] ^= 1;
+    DeviceBuffer<std::uint8_t> d_bad_mask(bad_mask);
+    args.high_mask = d_bad_mask.get();
+    CHECK(dp::pack_weights<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "exactly H high elements");
   }
   for (int trial = 0; trial < 8; ++trial) {
     CAPTURE(trial);
@@ -332,13 +392,16 @@ TEMPLATE_TEST_CASE("weight packing reports misuse, bad masks and bad data",
       p = (p + 1) % odd_mask.size();
     const std::uint8_t odd[] = {2, 3, 0x80};
     odd_mask[p] = odd[trial % 3];
-    CHECK((pack<C, Policy>(w, odd_mask, n, k, out, ws.get())) == Status::invalid_argument);
+    const char* why = nullptr;
+    CHECK((pack<C, Policy>(w, odd_mask, n, k, out, ws.get(), &why)) == Status::invalid_argument);
+    CHECK_REASON(why, "a high-mask byte other than 0/1");
     for (float bad :
          {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
           -std::numeric_limits<float>::infinity()}) {
       auto wb = w;
       wb[rng() % wb.size()] = bad;
-      CHECK((pack<C, Policy>(wb, mask, n, k, out, ws.get())) == Status::non_finite_input);
+      CHECK((pack<C, Policy>(wb, mask, n, k, out, ws.get(), &why)) == Status::non_finite_input);
+      CHECK_REASON(why, "NaN or Inf");
       CHECK((pack<C, Policy>(convert<bf16>(wb), mask, n, k, out, ws.get())) ==
             Status::non_finite_input);
     }
@@ -406,7 +469,26 @@ TEMPLATE_TEST_CASE("dequantization reports banks without exactly H sentinels",
     args.out = out.get();
     args.workspace = ws.get();
     args.workspace_bytes = dp::workspace_size();
-    CHECK(dp::dequantize_sq<C, Policy>(args, nullptr) == Status::invalid_argument);
+    const char* why = nullptr;
+    CHECK(dp::dequantize_sq<C, Policy>(args, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "exactly H high elements");
+    // Misuse: each rule's reason.
+    auto a = args;
+    a.cols = k + 8;
+    CHECK(dp::dequantize_sq<C, Policy>(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::k_not_multiple_of_bank);
+    CHECK_REASON(why, "K (cols) must be a multiple of the bank size b");
+    a = args;
+    a.in.scale_high = nullptr;
+    CHECK(dp::dequantize_sq<C, Policy>(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::invalid_argument);
+    CHECK_REASON(why, "in.scale_high is null");
+    a = args;
+    a.out = a.out + 1;
+    CHECK(dp::dequantize_sq<C, Policy>(a, nullptr, dp::InputCheck::synchronous, &why) ==
+          Status::misaligned_pointer);
+    CHECK_REASON(why, "out must be 16-byte aligned");
     // The unmodified tensor passes on the same workspace (the flag was read and cleared).
     DeviceBuffer<std::uint8_t> good_low(expected.low);
     args.in.low = good_low.get();

@@ -91,55 +91,74 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 
 } // namespace detail
 
+namespace detail {
+
+inline constexpr PointerRule kDynamicQuantizePointers[] = {
+    {"x is null", "x must be 16-byte aligned"},
+    {"out.low is null", "out.low must be 16-byte aligned"},
+    {"out.high is null", "out.high must be 16-byte aligned"},
+    {"out.scale_low is null", "out.scale_low must be 16-byte aligned"},
+    {"out.scale_high is null", "out.scale_high must be 16-byte aligned"}};
+
+template <class Config, class Policy, class T>
+Status dynamic_quantize_checked(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
+                                InputCheck check, const char** why) {
+  // The lane kernels' top-H selection needs H <= b/2 (every half of the pairs holds H values);
+  // other configs, like those the lane kernels do not fit, run the bank-group kernel.
+  if constexpr (is_sq_lane_policy_v<Policy> &&
+                !(sq_lane_kernel_fits<Config> && Config::high_per_bank <= Config::bank / 2)) {
+    return dynamic_quantize_checked<Config, SqBankPolicy<>>(args, stream, check, why);
+  } else {
+    dim3 grid;
+    std::int64_t banks = 0;
+    Status s = sq_tensor_grid<Config, Policy>(args.rows, args.cols, banks, grid, why);
+    if (s != Status::success)
+      return s;
+    if ((s = check_pointers(why, kDynamicQuantizePointers, args.x, args.out.low, args.out.high,
+                            args.out.scale_low, args.out.scale_high)) != Status::success)
+      return s;
+    if ((s = check_workspace(args.workspace, args.workspace_bytes, why)) != Status::success)
+      return s;
+    static KernelLaunchCache cache;
+    long long shared_limit = 0;
+    if constexpr (is_sq_lane_policy_v<Policy>) {
+      auto* kernel = &sq_lane_dynamic_kernel<Config, Policy, T>;
+      if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+        return s;
+      if ((s = launch_lane_kernel<Config, Policy, sq_lane_dynamic_chunks<Config, T>>(
+               kernel, grid, shared_limit, stream, why, args.x, banks, args.out,
+               static_cast<unsigned*>(args.workspace))) != Status::success)
+        return s;
+    } else {
+      auto* kernel = &dynamic_quantize_kernel<Config, Policy, T>;
+      if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+        return s;
+      kernel<<<grid, Policy::threads, 0, stream>>>(args);
+    }
+    return finish_launch(args.workspace, stream, check, why);
+  }
+}
+
+} // namespace detail
+
 /// Quantizes X (M×K, bf16 or fp16) into a dynamic SQ tensor.
 ///
 /// Returns at once on misuse: invalid_shape (M or K <= 0 or >= 2^31), k_not_multiple_of_bank,
 /// invalid_argument (null pointer), misaligned_pointer (not 16-byte aligned),
 /// insufficient_workspace, unsupported_architecture. With InputCheck::synchronous it then waits
-/// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified).
+/// and returns non_finite_input if X held NaN or Inf (the outputs are then unspecified). On
+/// failure `*reason` (if given) names the rule that failed; a success leaves it untouched.
 template <class Config, class Policy = SqLaneDynamicPolicyFor<Config>, class T>
 Status dynamic_quantize(const DynamicQuantizeArgs<T>& args, cudaStream_t stream,
-                        InputCheck check = InputCheck::synchronous) {
+                        InputCheck check = InputCheck::synchronous, const char** reason = nullptr) {
   static_assert(detail::is_half16_v<T>, "dynamic_quantize: X must be bf16 (__nv_bfloat16) or fp16 "
                                         "(__half)");
   static_assert(!std::is_same_v<Policy, SqLanePackPolicy>,
                 "dynamic_quantize: SqLanePackPolicy is pack_weights' default; use "
                 "SqLaneDynamicPolicyFor<Config> or another SqLanePolicy / SqBankPolicy");
-  // The lane kernels' top-H selection needs H <= b/2 (every half of the pairs holds H values);
-  // other configs, like those the lane kernels do not fit, run the bank-group kernel.
-  if constexpr (is_sq_lane_policy_v<Policy> &&
-                !(sq_lane_kernel_fits<Config> && Config::high_per_bank <= Config::bank / 2)) {
-    return dynamic_quantize<Config, SqBankPolicy<>>(args, stream, check);
-  } else {
-    dim3 grid;
-    std::int64_t banks = 0;
-    Status s = detail::sq_tensor_grid<Config, Policy>(args.rows, args.cols, banks, grid);
-    if (s != Status::success)
-      return s;
-    if ((s = detail::check_pointers(args.x, args.out.low, args.out.high, args.out.scale_low,
-                                    args.out.scale_high)) != Status::success)
-      return s;
-    if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-      return s;
-    static detail::KernelLaunchCache cache;
-    long long shared_limit = 0;
-    if constexpr (is_sq_lane_policy_v<Policy>) {
-      auto* kernel = &detail::sq_lane_dynamic_kernel<Config, Policy, T>;
-      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-        return s;
-      if ((s = detail::launch_lane_kernel<Config, Policy,
-                                          detail::sq_lane_dynamic_chunks<Config, T>>(
-               kernel, grid, shared_limit, stream, args.x, banks, args.out,
-               static_cast<unsigned*>(args.workspace))) != Status::success)
-        return s;
-    } else {
-      auto* kernel = &detail::dynamic_quantize_kernel<Config, Policy, T>;
-      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-        return s;
-      kernel<<<grid, Policy::threads, 0, stream>>>(args);
-    }
-    return detail::finish_launch(args.workspace, stream, check);
-  }
+  const char* why = nullptr;
+  const Status s = detail::dynamic_quantize_checked<Config, Policy>(args, stream, check, &why);
+  return detail::report(s, why, reason);
 }
 
 } // namespace sqformat::gpu::datapath

@@ -47,30 +47,50 @@ __global__ void __launch_bounds__(Threads) permute_columns_kernel(PermuteColumns
 
 } // namespace detail
 
+namespace detail {
+
+inline constexpr PointerRule kPermuteColumnsPointers[] = {
+    {"in is null", "in must be 16-byte aligned"},
+    {"perm is null", "perm must be 16-byte aligned"},
+    {"out is null", "out must be 16-byte aligned"}};
+
+template <int Threads, class T>
+Status permute_columns_checked(const PermuteColumnsArgs<T>& args, cudaStream_t stream,
+                               InputCheck check, const char** why) {
+  if (args.rows <= 0 || args.rows >= (std::int64_t{1} << 31))
+    return fail(why, Status::invalid_shape, "rows must be in [1, 2^31)");
+  if (args.cols <= 0)
+    return fail(why, Status::invalid_shape, "cols must be >= 1");
+  Status s = check_pointers(why, kPermuteColumnsPointers, args.in, args.perm, args.out);
+  if (s != Status::success)
+    return s;
+  auto* kernel = &permute_columns_kernel<Threads, T>;
+  if ((s = check_workspace(args.workspace, args.workspace_bytes, why)) != Status::success)
+    return s;
+  static KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+    return s;
+  kernel<<<static_cast<unsigned>(args.rows), Threads, 0, stream>>>(args);
+  return finish_launch(args.workspace, stream, check, why);
+}
+
+} // namespace detail
+
 /// Gathers the columns of `in` into `out` by perm. Returns invalid_shape (rows/cols <= 0 or
 /// rows >= 2^31), invalid_argument (null pointer; with InputCheck::synchronous also a perm
-/// entry >= cols), misaligned_pointer, insufficient_workspace, unsupported_architecture.
+/// entry >= cols), misaligned_pointer, insufficient_workspace, unsupported_architecture. On
+/// failure `*reason` (if given) names the rule that failed; a success leaves it untouched.
 template <int Threads = 256, class T>
 Status permute_columns(const PermuteColumnsArgs<T>& args, cudaStream_t stream,
-                       InputCheck check = InputCheck::synchronous) {
+                       InputCheck check = InputCheck::synchronous, const char** reason = nullptr) {
   static_assert(Threads % 32 == 0 && Threads >= 32 && Threads <= 1024,
                 "permute_columns: Threads must be a multiple of 32 in [32, 1024]");
   static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4,
                 "permute_columns: elements of 1, 2 or 4 bytes");
-  if (args.rows <= 0 || args.cols <= 0 || args.rows >= (std::int64_t{1} << 31))
-    return Status::invalid_shape;
-  Status s = detail::check_pointers(args.in, args.perm, args.out);
-  if (s != Status::success)
-    return s;
-  auto* kernel = &detail::permute_columns_kernel<Threads, T>;
-  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-    return s;
-  static detail::KernelLaunchCache cache;
-  long long shared_limit = 0;
-  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-    return s;
-  kernel<<<static_cast<unsigned>(args.rows), Threads, 0, stream>>>(args);
-  return detail::finish_launch(args.workspace, stream, check);
+  const char* why = nullptr;
+  const Status s = detail::permute_columns_checked<Threads>(args, stream, check, &why);
+  return detail::report(s, why, reason);
 }
 
 } // namespace sqformat::gpu::datapath

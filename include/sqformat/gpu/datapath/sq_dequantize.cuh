@@ -106,33 +106,53 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 
 } // namespace detail
 
+namespace detail {
+
+inline constexpr PointerRule kDequantizePointers[] = {
+    {"in.low is null", "in.low must be 16-byte aligned"},
+    {"in.high is null", "in.high must be 16-byte aligned"},
+    {"in.scale_low is null", "in.scale_low must be 16-byte aligned"},
+    {"in.scale_high is null", "in.scale_high must be 16-byte aligned"},
+    {"out is null", "out must be 16-byte aligned"}};
+
+template <class Config, class Policy, class T>
+Status dequantize_sq_checked(const SqDequantizeArgs<T>& args, cudaStream_t stream, InputCheck check,
+                             const char** why) {
+  dim3 grid;
+  Status s = sq_grid<Config, Policy>(args.rows, args.cols, grid, why);
+  if (s != Status::success)
+    return s;
+  if ((s = check_pointers(why, kDequantizePointers, args.in.low, args.in.high, args.in.scale_low,
+                          args.in.scale_high, args.out)) != Status::success)
+    return s;
+  auto* kernel = &dequantize_sq_kernel<Config, Policy, T>;
+  if ((s = check_workspace(args.workspace, args.workspace_bytes, why)) != Status::success)
+    return s;
+  static KernelLaunchCache cache;
+  long long shared_limit = 0;
+  if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+    return s;
+  kernel<<<grid, Policy::threads, 0, stream>>>(args);
+  return finish_launch(args.workspace, stream, check, why);
+}
+
+} // namespace detail
+
 /// Dequantizes an SQ tensor (rows × K) into `out` (float or bf16).
 ///
 /// Returns at once on misuse: invalid_shape, k_not_multiple_of_bank, invalid_argument (null
 /// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
 /// InputCheck::synchronous it then waits and returns invalid_argument if a bank did not hold
-/// exactly H sentinels (not an SQ tensor of this config).
+/// exactly H sentinels (not an SQ tensor of this config). On failure `*reason` (if given) names
+/// the rule that failed; a success leaves it untouched.
 template <class Config, class Policy = SqBankPolicy<>, class T>
 Status dequantize_sq(const SqDequantizeArgs<T>& args, cudaStream_t stream,
-                     InputCheck check = InputCheck::synchronous) {
+                     InputCheck check = InputCheck::synchronous, const char** reason = nullptr) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "dequantize_sq: the output must be float or bf16 (__nv_bfloat16)");
-  dim3 grid;
-  Status s = detail::sq_grid<Config, Policy>(args.rows, args.cols, grid);
-  if (s != Status::success)
-    return s;
-  if ((s = detail::check_pointers(args.in.low, args.in.high, args.in.scale_low, args.in.scale_high,
-                                  args.out)) != Status::success)
-    return s;
-  auto* kernel = &detail::dequantize_sq_kernel<Config, Policy, T>;
-  if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-    return s;
-  static detail::KernelLaunchCache cache;
-  long long shared_limit = 0;
-  if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-    return s;
-  kernel<<<grid, Policy::threads, 0, stream>>>(args);
-  return detail::finish_launch(args.workspace, stream, check);
+  const char* why = nullptr;
+  const Status s = detail::dequantize_sq_checked<Config, Policy>(args, stream, check, &why);
+  return detail::report(s, why, reason);
 }
 
 } // namespace sqformat::gpu::datapath

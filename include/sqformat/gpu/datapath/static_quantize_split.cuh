@@ -80,10 +80,10 @@ struct StreamShapeCache {
 template <class Kernel, class BytesOf>
 Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int threads, int max_stages,
                         long long shared_limit, BytesOf bytes_of, int& stages,
-                        std::int64_t& grid_cap) {
+                        std::int64_t& grid_cap, const char** why) {
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess)
-    return Status::cuda_error;
+    return fail(why, Status::cuda_error, "cudaGetDevice failed");
   const std::uint64_t key = (std::uint64_t{1} << 63) |
                             (static_cast<std::uint64_t>(device & 0xff) << 55) |
                             (static_cast<std::uint64_t>(k & 0x7fffffff) << 24);
@@ -95,7 +95,7 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
   }
   int sms = 0;
   if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-    return Status::cuda_error;
+    return fail(why, Status::cuda_error, "a device attribute query failed");
   int best_stages = 0, best_blocks = 0;
   for (int s = 1; s <= max_stages && s <= 15; ++s) {
     const std::int64_t bytes = bytes_of(s);
@@ -104,14 +104,16 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
     int blocks = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
             &blocks, kernel, threads, static_cast<std::size_t>(bytes)) != cudaSuccess)
-      return Status::cuda_error;
+      return fail(why, Status::cuda_error, "an occupancy query failed");
     if (blocks == 0 || blocks < best_blocks)
       break;
     best_stages = s;
     best_blocks = blocks;
   }
   if (best_stages == 0)
-    return Status::invalid_shape;
+    return fail(why, Status::invalid_shape,
+                "K (cols) too large: a block of the kernel with one staged row does not fit an SM "
+                "of this device (shared memory: about 3 bytes a row element)");
   stages = best_stages;
   grid_cap = std::int64_t{sms} * best_blocks;
   if (grid_cap > 0xfffff)
@@ -128,24 +130,26 @@ Status persistent_shape(StreamShapeCache& cache, Kernel* kernel, int k, int thre
 template <class T, class Kernel, class BytesOf>
 Status launch_persistent(Kernel* kernel, KernelLaunchCache& launch_cache,
                          StreamShapeCache& shape_cache, const StaticSplitArgs<T>& args, int threads,
-                         int max_stages, BytesOf bytes_of, cudaStream_t stream, InputCheck check) {
+                         int max_stages, BytesOf bytes_of, cudaStream_t stream, InputCheck check,
+                         const char** why) {
   long long shared_limit = 0;
-  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit);
+  Status s = check_kernel_on_device(launch_cache, kernel, shared_limit, why);
   if (s != Status::success)
     return s;
   int stages = 0;
   std::int64_t grid_cap = 0;
   if ((s = persistent_shape(shape_cache, kernel, static_cast<int>(args.cols), threads, max_stages,
-                            shared_limit, bytes_of, stages, grid_cap)) != Status::success)
+                            shared_limit, bytes_of, stages, grid_cap, why)) != Status::success)
     return s;
   const std::int64_t blocks = args.rows < grid_cap ? args.rows : grid_cap;
   kernel<<<static_cast<unsigned>(blocks), threads, static_cast<std::size_t>(bytes_of(stages)),
            stream>>>(args, stages);
-  return finish_launch(args.workspace, stream, check);
+  return finish_launch(args.workspace, stream, check, why);
 }
 
 template <class C, class P, class T>
-Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                            const char** why) {
   const bool per_bank = args.scales == ActivationScales::per_token_bank;
   auto* kernel = per_bank ? &static_split_stream_kernel<C, P, T, true>
                           : &static_split_stream_kernel<C, P, T, false>;
@@ -156,11 +160,12 @@ Status launch_stream_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
   const int threads = min_int(max_int(round_up(wanted, 32), 32), P::max_threads);
   auto bytes_of = [&](int n) { return stream_shared_bytes<C, T>(k, n, per_bank); };
   return launch_persistent(kernel, launch_cache[per_bank], shape_cache[per_bank], args, threads,
-                           P::max_stages, bytes_of, stream, check);
+                           P::max_stages, bytes_of, stream, check, why);
 }
 
 template <class C, class P, class T>
-Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                          const char** why) {
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
   const int k = static_cast<int>(args.cols);
@@ -169,11 +174,12 @@ Status launch_bank_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, I
   const int threads = min_int(P::threads, 32 * tiles); // no warp without a tile
   auto bytes_of = [&](int n) { return bank_shared_bytes<C, T>(k, n, threads / 32); };
   return launch_persistent(&static_split_bank_kernel<C, P, T>, launch_cache, shape_cache, args,
-                           threads, P::max_stages, bytes_of, stream, check);
+                           threads, P::max_stages, bytes_of, stream, check, why);
 }
 
 template <class C, class P, class T>
-Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                            const char** why) {
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
   const std::int64_t k = args.cols, kh = k / C::bank * C::high_per_bank;
@@ -183,16 +189,17 @@ Status launch_column_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
       units >= P::threads ? P::threads : max_int(round_up(static_cast<int>(units), 32), 32);
   auto bytes_of = [&](int n) { return column_shared_bytes<C, T>(k, n); };
   return launch_persistent(&static_split_column_kernel<C, P, T>, launch_cache, shape_cache, args,
-                           threads, P::max_stages, bytes_of, stream, check);
+                           threads, P::max_stages, bytes_of, stream, check, why);
 }
 
 template <class C, class P, class T>
-Status launch_lane_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+Status launch_lane_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                          const char** why) {
   static KernelLaunchCache launch_cache;
   static StreamShapeCache shape_cache;
   const std::int64_t spans = lane_spans<C>(args.cols);
   if (spans == 0 || spans > P::max_threads)
-    return Status::invalid_shape;
+    return fail(why, Status::invalid_shape, "K (cols) outside the lane kernel's range");
   const int warps = static_cast<int>((spans + 31) / 32);
   auto bytes_of = [&](int n) { return lane_shared_bytes<C>(args.cols, warps, n); };
   auto* kernel = [] {
@@ -202,15 +209,16 @@ Status launch_lane_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, I
       return &static_split_lane_kernel_capped<C, P, T>;
   }();
   return launch_persistent(kernel, launch_cache, shape_cache, args, 32 * warps, P::max_stages,
-                           bytes_of, stream, check);
+                           bytes_of, stream, check, why);
 }
 
 template <class C, class P, class T>
-Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check) {
+Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                            const char** why) {
   auto* kernel = &static_split_gather_kernel<C, P, T>;
   static KernelLaunchCache cache;
   long long shared_limit = 0;
-  Status s = check_kernel_on_device(cache, kernel, shared_limit);
+  Status s = check_kernel_on_device(cache, kernel, shared_limit, why);
   if (s != Status::success)
     return s;
   const std::int64_t kh = static_high_cols<C>(args.cols), kl = args.cols - kh;
@@ -218,35 +226,48 @@ Status launch_gather_kernel(const StaticSplitArgs<T>& args, cudaStream_t stream,
       static_cast<std::size_t>((P::rows_per_block * args.cols * sizeof(T) + 15) / 16 * 16 +
                                P::rows_per_block * static_code_row_bytes(kh, kl));
   if (shared_bytes > static_cast<std::size_t>(shared_limit))
-    return Status::invalid_shape;
+    return fail(why, Status::invalid_shape,
+                "K (cols) too large: the policy's rows do not fit the device's shared memory "
+                "(about 3 bytes a row element)");
   const std::int64_t blocks = (args.rows + P::rows_per_block - 1) / P::rows_per_block;
   if (blocks >= (std::int64_t{1} << 31))
-    return Status::invalid_shape;
+    return fail(why, Status::invalid_shape, "M (rows) too large for the policy's grid");
   kernel<<<static_cast<unsigned>(blocks), P::threads, shared_bytes, stream>>>(args);
-  return finish_launch(args.workspace, stream, check);
+  return finish_launch(args.workspace, stream, check, why);
 }
+
+inline constexpr PointerRule kStaticSplitPointers[] = {
+    {"x is null", "x must be 16-byte aligned"},
+    {"perm is null", "perm must be 16-byte aligned"},
+    {"x_high is null", "x_high must be 16-byte aligned"},
+    {"x_low is null", "x_low must be 16-byte aligned"},
+    {"scale_high is null", "scale_high must be 16-byte aligned"},
+    {"scale_low is null", "scale_low must be 16-byte aligned"}};
 
 /// static_quantize_split's dispatch; AllowLane = false keeps the default column policy
 /// (Threads = 0) on the column kernel (the bank policies' ColumnGather, the lane kernel's
 /// fallback).
 template <class Config, class Policy, bool AllowLane, class T>
-Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream,
-                             InputCheck check) {
-  if (args.rows <= 0 || args.cols <= 0 || args.cols >= (std::int64_t{1} << 31))
-    return Status::invalid_shape;
+Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream, InputCheck check,
+                             const char** why) {
+  if (args.rows <= 0)
+    return fail(why, Status::invalid_shape, "M (rows) must be >= 1");
+  if (args.cols <= 0 || args.cols >= (std::int64_t{1} << 31))
+    return fail(why, Status::invalid_shape, "K (cols) must be in [1, 2^31)");
   if (args.cols % Config::bank != 0)
-    return Status::k_not_multiple_of_bank;
-  Status s =
-      check_pointers(args.x, args.perm, args.x_high, args.x_low, args.scale_high, args.scale_low);
+    return fail(why, Status::k_not_multiple_of_bank,
+                "K (cols) must be a multiple of the bank size b");
+  Status s = check_pointers(why, kStaticSplitPointers, args.x, args.perm, args.x_high, args.x_low,
+                            args.scale_high, args.scale_low);
   if (s != Status::success)
     return s;
-  if ((s = check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
+  if ((s = check_workspace(args.workspace, args.workspace_bytes, why)) != Status::success)
     return s;
   if constexpr (is_column_policy<Policy>::value) {
     if constexpr (AllowLane && Policy::threads == 0 && lane_split_ok<Config>) {
       // Many tokens: the lane kernel where it serves (policy.hpp, auto_lane_rows).
       if (args.scales == ActivationScales::per_token && args.rows >= Policy::auto_lane_rows) {
-        s = launch_lane_kernel<Config, StaticSplitLanePolicy<>, T>(args, stream, check);
+        s = launch_lane_kernel<Config, StaticSplitLanePolicy<>, T>(args, stream, check, why);
         if (s != Status::invalid_shape)
           return s;
       }
@@ -262,21 +283,22 @@ Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream
           using Large =
               StaticSplitColumnPolicy<512, Policy::max_stages, 2, Policy::words_in_flight>;
           s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
-                  ? launch_column_kernel<Config, Small, T>(args, stream, check)
-                  : launch_column_kernel<Config, Large, T>(args, stream, check);
+                  ? launch_column_kernel<Config, Small, T>(args, stream, check, why)
+                  : launch_column_kernel<Config, Large, T>(args, stream, check, why);
         } else {
-          s = launch_column_kernel<Config, Policy, T>(args, stream, check);
+          s = launch_column_kernel<Config, Policy, T>(args, stream, check, why);
         }
         if (s != Status::invalid_shape)
           return s;
       }
     }
-    return static_split_dispatch<Config, StaticSplitBankPolicy<>, false>(args, stream, check);
+    return static_split_dispatch<Config, StaticSplitBankPolicy<>, false>(args, stream, check, why);
   } else if constexpr (is_bank_policy<Policy>::value) {
     if constexpr (Policy::column_gather) { // the output order is the column kernel's
       using Column = StaticSplitColumnPolicy<Policy::threads, Policy::max_stages,
                                              Policy::min_blocks_per_sm, 1>;
-      return static_split_dispatch<Config, Column, false>(args, stream, check); // no lane kernel
+      return static_split_dispatch<Config, Column, false>(args, stream, check,
+                                                          why); // no lane kernel
     } else {
       // Per-token scales and whole 16-byte chunks: the bank kernel; the rest (and rows too long
       // for its shared memory) as StaticSplitStreamPolicy<> would.
@@ -285,32 +307,34 @@ Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream
           using Small = StaticSplitBankPolicy<128, Policy::max_stages, 8>;
           using Large = StaticSplitBankPolicy<512, Policy::max_stages, 2>;
           s = args.cols <= Policy::auto_small_k && args.rows >= Policy::auto_small_rows
-                  ? launch_bank_kernel<Config, Small, T>(args, stream, check)
-                  : launch_bank_kernel<Config, Large, T>(args, stream, check);
+                  ? launch_bank_kernel<Config, Small, T>(args, stream, check, why)
+                  : launch_bank_kernel<Config, Large, T>(args, stream, check, why);
         } else {
-          s = launch_bank_kernel<Config, Policy, T>(args, stream, check);
+          s = launch_bank_kernel<Config, Policy, T>(args, stream, check, why);
         }
         if (s != Status::invalid_shape)
           return s;
       }
-      return static_split_dispatch<Config, StaticSplitStreamPolicy<>, false>(args, stream, check);
+      return static_split_dispatch<Config, StaticSplitStreamPolicy<>, false>(args, stream, check,
+                                                                             why);
     }
   } else if constexpr (is_lane_policy<Policy>::value) {
     if constexpr (lane_split_ok<Config>) {
       if (args.scales == ActivationScales::per_token) {
-        s = launch_lane_kernel<Config, Policy, T>(args, stream, check);
+        s = launch_lane_kernel<Config, Policy, T>(args, stream, check, why);
         if (s != Status::invalid_shape)
           return s;
       }
     }
     // The column kernel (not the lane kernel again with the default policy).
-    return static_split_dispatch<Config, StaticSplitColumnPolicy<>, false>(args, stream, check);
+    return static_split_dispatch<Config, StaticSplitColumnPolicy<>, false>(args, stream, check,
+                                                                           why);
   } else if constexpr (is_stream_policy<Policy>::value) {
     if (args.cols < 65536) // source channels are held as 16-bit indices
-      return launch_stream_kernel<Config, Policy, T>(args, stream, check);
-    return launch_gather_kernel<Config, StaticSplitPolicy<>, T>(args, stream, check);
+      return launch_stream_kernel<Config, Policy, T>(args, stream, check, why);
+    return launch_gather_kernel<Config, StaticSplitPolicy<>, T>(args, stream, check, why);
   } else {
-    return launch_gather_kernel<Config, Policy, T>(args, stream, check);
+    return launch_gather_kernel<Config, Policy, T>(args, stream, check, why);
   }
 }
 
@@ -330,13 +354,17 @@ Status static_split_dispatch(const StaticSplitArgs<T>& args, cudaStream_t stream
 /// misaligned_pointer (any pointer not 16-byte aligned), insufficient_workspace,
 /// unsupported_architecture, invalid_argument (null pointer). With InputCheck::synchronous it
 /// then waits and returns non_finite_input (NaN/Inf in X) or invalid_argument (perm not a
-/// permutation with the bank structure of docs/layouts.md) if the kernel found one.
+/// permutation with the bank structure of docs/layouts.md) if the kernel found one. On failure
+/// `*reason` (if given) names the rule that failed; a success leaves it untouched.
 template <class Config, class Policy = StaticSplitDefaultPolicy, class T>
 Status static_quantize_split(const StaticSplitArgs<T>& args, cudaStream_t stream,
-                             InputCheck check = InputCheck::synchronous) {
+                             InputCheck check = InputCheck::synchronous,
+                             const char** reason = nullptr) {
   static_assert(detail::is_half16_v<T>, "static_quantize_split: X must be bf16 (__nv_bfloat16) "
                                         "or fp16 (__half)");
-  return detail::static_split_dispatch<Config, Policy, true>(args, stream, check);
+  const char* why = nullptr;
+  const Status s = detail::static_split_dispatch<Config, Policy, true>(args, stream, check, &why);
+  return detail::report(s, why, reason);
 }
 
 } // namespace sqformat::gpu::datapath

@@ -12,6 +12,9 @@
 //                            (Status::non_finite_input, Status::invalid_argument) itself.
 //
 // The default is synchronous: bad data never passes silently unless the caller opts out.
+// Every entry point (and read_status) also takes an optional `const char** reason`: on failure it
+// receives a static string that names the rule that failed (e.g. "K (cols) must be a multiple of
+// the bank size b", "perm is null"); a success leaves it untouched.
 // Flags are sticky: they collect over launches until read_status (or a synchronous launch)
 // reads and clears them (one atomic exchange on the device), so no launch spends a memset on the
 // word. A new workspace must be zeroed once with reset_workspace before its first use.
@@ -31,11 +34,34 @@ namespace sqformat::gpu::datapath {
 enum class InputCheck { deferred, synchronous };
 
 namespace detail {
-inline Status status_of_flags(unsigned flags) {
+/// Records the rule that failed (a static string) where the caller asked for it; returns s.
+inline Status fail(const char** why, Status s, const char* text) {
+  if (why != nullptr)
+    *why = text;
+  return s;
+}
+
+/// An entry point's result: on failure `*reason` (if asked for) names the rule that failed
+/// (`why`, or the status's own text where no rule named one); a success leaves it untouched.
+/// (Call it after the checked call, not with it as an argument: the order in which a call's
+/// arguments are evaluated is unspecified, so `why` could be read before the check sets it.)
+inline Status report(Status s, const char* why, const char** reason) {
+  if (s != Status::success && reason != nullptr)
+    *reason = why != nullptr ? why : to_string(s);
+  return s;
+}
+
+inline Status status_of_flags(unsigned flags, const char** why) {
   if (flags & flag_non_finite)
-    return Status::non_finite_input;
-  if (flags & (flag_bad_permutation | flag_bad_mask))
-    return Status::invalid_argument;
+    return fail(why, Status::non_finite_input, "an input the kernel reads holds NaN or Inf");
+  if (flags & flag_bad_permutation)
+    return fail(why, Status::invalid_argument,
+                "perm is not a valid permutation: an entry >= K or, for the static split, "
+                "channels out of the bank order of docs/layouts.md");
+  if (flags & flag_bad_mask)
+    return fail(why, Status::invalid_argument,
+                "pack_weights: a high-mask byte other than 0/1, or a bank without exactly H high "
+                "elements; dequantize_sq: a bank without exactly H sentinels");
   return Status::success;
 }
 } // namespace detail
@@ -58,25 +84,35 @@ template <int = 0> __global__ void take_status_kernel(unsigned* word) {
 }
 } // namespace detail
 
-/// Waits for `stream`, returns what the data-path kernels that used `workspace` found since the
-/// last read, and clears the word. Kernels on other streams may use the workspace meanwhile (their
-/// flags are kept for a later read); two read_status calls on one workspace must not overlap.
-inline Status read_status(void* workspace, cudaStream_t stream) {
+namespace detail {
+inline Status read_status(void* workspace, cudaStream_t stream, const char** why) {
   if (workspace == nullptr)
-    return Status::insufficient_workspace;
+    return fail(why, Status::insufficient_workspace, "workspace is null");
   auto* const word = static_cast<unsigned*>(workspace);
   // An error already pending on this thread would make the launch check below fail after the
   // flags were taken: report it first and leave the flags in the word.
   if (cudaPeekAtLastError() != cudaSuccess)
-    return Status::cuda_error;
-  detail::take_status_kernel<><<<1, 1, 0, stream>>>(word);
+    return fail(why, Status::cuda_error, "a CUDA error was pending before the status read");
+  take_status_kernel<><<<1, 1, 0, stream>>>(word);
   unsigned flags = 0;
   if (cudaGetLastError() != cudaSuccess ||
       cudaMemcpyAsync(&flags, word + 1, sizeof(flags), cudaMemcpyDeviceToHost, stream) !=
           cudaSuccess ||
       cudaStreamSynchronize(stream) != cudaSuccess)
-    return Status::cuda_error;
-  return detail::status_of_flags(flags);
+    return fail(why, Status::cuda_error,
+                "reading the status word failed (a launch, copy or stream synchronization)");
+  return status_of_flags(flags, why);
+}
+} // namespace detail
+
+/// Waits for `stream`, returns what the data-path kernels that used `workspace` found since the
+/// last read, and clears the word. Kernels on other streams may use the workspace meanwhile (their
+/// flags are kept for a later read); two read_status calls on one workspace must not overlap.
+/// On failure `*reason` (if given) says what was found.
+inline Status read_status(void* workspace, cudaStream_t stream, const char** reason = nullptr) {
+  const char* why = nullptr;
+  const Status s = detail::read_status(workspace, stream, &why);
+  return detail::report(s, why, reason);
 }
 
 namespace detail {
@@ -85,10 +121,16 @@ inline bool is_aligned(const void* p, std::size_t alignment) {
   return reinterpret_cast<std::uintptr_t>(p) % alignment == 0;
 }
 
-inline Status check_workspace(const void* workspace, std::size_t workspace_bytes) {
-  if (workspace == nullptr || workspace_bytes < workspace_size())
-    return Status::insufficient_workspace;
-  return is_aligned(workspace, 16) ? Status::success : Status::misaligned_pointer;
+inline Status check_workspace(const void* workspace, std::size_t workspace_bytes,
+                              const char** why) {
+  if (workspace == nullptr)
+    return fail(why, Status::insufficient_workspace, "workspace is null");
+  if (workspace_bytes < workspace_size())
+    return fail(why, Status::insufficient_workspace,
+                "workspace_bytes is smaller than workspace_size()");
+  if (!is_aligned(workspace, 16))
+    return fail(why, Status::misaligned_pointer, "workspace must be 16-byte aligned");
+  return Status::success;
 }
 
 /// What one kernel may use on one device, found once per (kernel, device) and cached by the
@@ -104,10 +146,10 @@ struct KernelLaunchCache {
 /// `dynamic_shared_limit` receives the bytes of dynamic shared memory a block may use.
 template <class Kernel>
 Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
-                              long long& dynamic_shared_limit) {
+                              long long& dynamic_shared_limit, const char** why) {
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess)
-    return Status::cuda_error;
+    return fail(why, Status::cuda_error, "cudaGetDevice failed");
   const long long entry = cache.entry.load(std::memory_order_acquire);
   if (entry >= 0 && (entry >> 32) == device) {
     dynamic_shared_limit = entry & 0xffffffffll;
@@ -117,19 +159,23 @@ Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
           cudaSuccess)
-    return Status::cuda_error;
-  if (major < 8)
-    return Status::unsupported_architecture; // cp.async and bf16 need sm_80
+    return fail(why, Status::cuda_error, "a device attribute query failed");
+  if (major < 8) // cp.async and bf16 need sm_80
+    return fail(why, Status::unsupported_architecture,
+                "the device is older than sm_80 (the data-path kernels need cp.async and bf16)");
   cudaFuncAttributes attributes{};
   if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
     (void)cudaGetLastError(); // "no kernel image for this device" is not sticky: clear it
-    return Status::unsupported_architecture;
+    return fail(why, Status::unsupported_architecture,
+                "this build has no code for the device's architecture (see "
+                "CMAKE_CUDA_ARCHITECTURES; the project builds sm_80 and sm_90a)");
   }
   const long long limit =
       static_cast<long long>(optin) - static_cast<long long>(attributes.sharedSizeBytes);
   if (limit > 48 * 1024 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                 static_cast<int>(limit)) != cudaSuccess)
-    return Status::cuda_error;
+    return fail(why, Status::cuda_error,
+                "cudaFuncSetAttribute (the kernel's dynamic shared memory) failed");
   dynamic_shared_limit = limit > 48 * 1024 ? limit : 48 * 1024;
   cache.entry.store((static_cast<long long>(device) << 32) | dynamic_shared_limit,
                     std::memory_order_release);
@@ -137,12 +183,13 @@ Status check_kernel_on_device(KernelLaunchCache& cache, Kernel* kernel,
 }
 
 /// After a launch: a launch error, or (synchronous check) what the kernel found.
-inline Status finish_launch(void* workspace, cudaStream_t stream, InputCheck check) {
+inline Status finish_launch(void* workspace, cudaStream_t stream, InputCheck check,
+                            const char** why) {
   if (cudaGetLastError() != cudaSuccess)
-    return Status::cuda_error;
+    return fail(why, Status::cuda_error, "the kernel launch failed (cudaGetLastError)");
   if (check == InputCheck::deferred)
     return Status::success;
-  return read_status(workspace, stream);
+  return read_status(workspace, stream, why);
 }
 
 } // namespace detail

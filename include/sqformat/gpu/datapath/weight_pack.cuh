@@ -85,50 +85,72 @@ __global__ void __launch_bounds__(P::threads, P::min_blocks_per_sm)
 
 } // namespace detail
 
+namespace detail {
+
+inline constexpr PointerRule kPackWeightsPointers[] = {
+    {"w is null", "w must be 16-byte aligned"},
+    {"high_mask is null", "high_mask must be 16-byte aligned"},
+    {"out.low is null", "out.low must be 16-byte aligned"},
+    {"out.high is null", "out.high must be 16-byte aligned"},
+    {"out.scale_low is null", "out.scale_low must be 16-byte aligned"},
+    {"out.scale_high is null", "out.scale_high must be 16-byte aligned"}};
+
+template <class Config, class Policy, class T>
+Status pack_weights_checked(const WeightPackArgs<T>& args, cudaStream_t stream, InputCheck check,
+                            const char** why) {
+  if constexpr (std::is_same_v<Policy, SqLanePackPolicy>) {
+    return pack_weights_checked<Config, SqLanePackPolicyFor<Config, T>>(args, stream, check, why);
+  } else if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
+    return pack_weights_checked<Config, SqBankPolicy<>>(args, stream, check, why);
+  } else {
+    dim3 grid;
+    std::int64_t banks = 0;
+    Status s = sq_tensor_grid<Config, Policy>(args.rows, args.cols, banks, grid, why);
+    if (s != Status::success)
+      return s;
+    if ((s = check_pointers(why, kPackWeightsPointers, args.w, args.high_mask, args.out.low,
+                            args.out.high, args.out.scale_low, args.out.scale_high)) !=
+        Status::success)
+      return s;
+    if ((s = check_workspace(args.workspace, args.workspace_bytes, why)) != Status::success)
+      return s;
+    static KernelLaunchCache cache;
+    long long shared_limit = 0;
+    if constexpr (is_sq_lane_policy_v<Policy>) {
+      auto* kernel = &sq_lane_pack_kernel<Config, Policy, T>;
+      if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+        return s;
+      if ((s = launch_lane_kernel<Config, Policy, sq_lane_pack_chunks<Config, T>>(
+               kernel, grid, shared_limit, stream, why, args.w, args.high_mask, banks, args.out,
+               static_cast<unsigned*>(args.workspace))) != Status::success)
+        return s;
+    } else {
+      auto* kernel = &pack_weights_kernel<Config, Policy, T>;
+      if ((s = check_kernel_on_device(cache, kernel, shared_limit, why)) != Status::success)
+        return s;
+      kernel<<<grid, Policy::threads, 0, stream>>>(args);
+    }
+    return finish_launch(args.workspace, stream, check, why);
+  }
+}
+
+} // namespace detail
+
 /// Packs W (N×K, float or bf16) with its high mask into an SQ tensor.
 ///
 /// Returns at once on misuse: invalid_shape, k_not_multiple_of_bank, invalid_argument (null
 /// pointer), misaligned_pointer, insufficient_workspace, unsupported_architecture. With
 /// InputCheck::synchronous it then waits and returns non_finite_input (NaN/Inf in W) or
-/// invalid_argument (a bank of the mask without exactly H high elements).
+/// invalid_argument (a bank of the mask without exactly H high elements). On failure `*reason`
+/// (if given) names the rule that failed; a success leaves it untouched.
 template <class Config, class Policy = SqLanePackPolicy, class T>
 Status pack_weights(const WeightPackArgs<T>& args, cudaStream_t stream,
-                    InputCheck check = InputCheck::synchronous) {
+                    InputCheck check = InputCheck::synchronous, const char** reason = nullptr) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, __nv_bfloat16>,
                 "pack_weights: W must be float or bf16 (__nv_bfloat16)");
-  if constexpr (std::is_same_v<Policy, SqLanePackPolicy>) {
-    return pack_weights<Config, SqLanePackPolicyFor<Config, T>>(args, stream, check);
-  } else if constexpr (is_sq_lane_policy_v<Policy> && !sq_lane_kernel_fits<Config>) {
-    return pack_weights<Config, SqBankPolicy<>>(args, stream, check);
-  } else {
-    dim3 grid;
-    std::int64_t banks = 0;
-    Status s = detail::sq_tensor_grid<Config, Policy>(args.rows, args.cols, banks, grid);
-    if (s != Status::success)
-      return s;
-    if ((s = detail::check_pointers(args.w, args.high_mask, args.out.low, args.out.high,
-                                    args.out.scale_low, args.out.scale_high)) != Status::success)
-      return s;
-    if ((s = detail::check_workspace(args.workspace, args.workspace_bytes)) != Status::success)
-      return s;
-    static detail::KernelLaunchCache cache;
-    long long shared_limit = 0;
-    if constexpr (is_sq_lane_policy_v<Policy>) {
-      auto* kernel = &detail::sq_lane_pack_kernel<Config, Policy, T>;
-      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-        return s;
-      if ((s = detail::launch_lane_kernel<Config, Policy, detail::sq_lane_pack_chunks<Config, T>>(
-               kernel, grid, shared_limit, stream, args.w, args.high_mask, banks, args.out,
-               static_cast<unsigned*>(args.workspace))) != Status::success)
-        return s;
-    } else {
-      auto* kernel = &detail::pack_weights_kernel<Config, Policy, T>;
-      if ((s = detail::check_kernel_on_device(cache, kernel, shared_limit)) != Status::success)
-        return s;
-      kernel<<<grid, Policy::threads, 0, stream>>>(args);
-    }
-    return detail::finish_launch(args.workspace, stream, check);
-  }
+  const char* why = nullptr;
+  const Status s = detail::pack_weights_checked<Config, Policy>(args, stream, check, &why);
+  return detail::report(s, why, reason);
 }
 
 } // namespace sqformat::gpu::datapath

@@ -4,3 +4,6 @@ foreach(family static dynamic weights)
   sqformat_add_test(NAME test_datapath_${family}
                     SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_datapath_${family}.cu GPU)
 endforeach()
+# Misuse found on the host before any CUDA call: needs no device, so it is a host test and runs
+# in CI.
+sqformat_add_test(NAME test_datapath_misuse SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_datapath_misuse.cu)

@@ -39,4 +39,14 @@ inline const char* to_string(Status s) {
   return "unknown status";
 }
 
+namespace detail {
+/// Returns `s`, and stores `why` (a static string naming the rule that failed) in `*reason` when
+/// the caller asked for one: how the checks of the device API say which rule failed.
+inline Status fail(const char** reason, Status s, const char* why) {
+  if (reason != nullptr)
+    *reason = why;
+  return s;
+}
+} // namespace detail
+
 } // namespace sqformat

@@ -34,12 +34,8 @@ namespace sqformat::gpu::datapath {
 enum class InputCheck { deferred, synchronous };
 
 namespace detail {
-/// Records the rule that failed (a static string) where the caller asked for it; returns s.
-inline Status fail(const char** why, Status s, const char* text) {
-  if (why != nullptr)
-    *why = text;
-  return s;
-}
+/// Records the rule that failed (a static string) where the caller asked for it (status.hpp).
+using ::sqformat::detail::fail;
 
 /// An entry point's result: on failure `*reason` (if asked for) names the rule that failed
 /// (`why`, or the status's own text where no rule named one); a success leaves it untouched.

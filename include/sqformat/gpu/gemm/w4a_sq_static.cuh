@@ -133,75 +133,77 @@ public:
 
   /// Whether this kernel accepts `args`; on failure `*reason` (if given) says which rule failed.
   static Status can_implement(const Arguments& args, const char** reason = nullptr) {
-    auto fail = [&](Status s, const char* why) {
-      if (reason != nullptr)
-        *reason = why;
-      return s;
-    };
+    using ::sqformat::detail::fail;
     if (args.m < 1 || args.n < 1 || args.k < 1)
-      return fail(Status::invalid_shape, "M, N and K must be at least 1");
+      return fail(reason, Status::invalid_shape, "M, N and K must be at least 1");
     if (args.k % Config::bank != 0)
-      return fail(Status::k_not_multiple_of_bank, "K must be a multiple of the bank size b");
+      return fail(reason, Status::k_not_multiple_of_bank,
+                  "K must be a multiple of the bank size b");
     if (args.k >= (1 << 21))
-      return fail(Status::invalid_shape, "K must be below 2^21 (exact int32 sums)");
+      return fail(reason, Status::invalid_shape, "K must be below 2^21 (exact int32 sums)");
     const int kh = high_columns(args.k), kl = args.k - kh;
     if (kh % 32 != 0 || kl % 32 != 0)
-      return fail(Status::invalid_shape,
+      return fail(reason, Status::invalid_shape,
                   "Kh = H*K/b and Kl = K - Kh must be multiples of 32 (16-byte INT4/INT8 chunks)");
     if (!Policy::mma_sync && !direct_w && (static_cast<long long>(kl) * low_bits / 8) % 16 != 0)
-      return fail(Status::invalid_shape,
+      return fail(reason, Status::invalid_shape,
                   "wgmma policies need a packed X_low row (Kl * low_bits / 8 bytes) that is a "
                   "multiple of 16 bytes (3-bit: Kl a multiple of 128; 2-bit: of 64)");
     if (args.n % 8 != 0)
-      return fail(Status::n_not_supported, "N must be a multiple of 8");
+      return fail(reason, Status::n_not_supported, "N must be a multiple of 8");
     if (args.weight_scale_group != 0 && args.weight_scale_group != 128)
-      return fail(Status::invalid_argument, "weight_scale_group must be 0 (per channel) or 128");
+      return fail(reason, Status::invalid_argument,
+                  "weight_scale_group must be 0 (per channel) or 128");
     if (args.weight_scale_group == 128 && (args.k % 128 != 0 || kh % 128 != 0))
-      return fail(Status::invalid_shape,
+      return fail(reason, Status::invalid_shape,
                   "per-group-128 weight scales need K and Kh to be multiples of 128");
     if (args.weight_scale_group == 128 && args.int_sums != nullptr)
-      return fail(Status::invalid_argument, "int_sums is only written with per-channel scales");
+      return fail(reason, Status::invalid_argument,
+                  "int_sums is only written with per-channel scales");
     const bool prepacked = uses_prepacked(args);
     if (prepacked && args.k >= (1 << 20))
-      return fail(Status::invalid_shape,
+      return fail(reason, Status::invalid_shape,
                   "prepacked weights need K below 2^20 (offset-binary int32 sums stay exact)");
     if (Policy::mma_sync && args.k >= (1 << 20))
-      return fail(Status::invalid_shape,
+      return fail(reason, Status::invalid_shape,
                   "the mma.sync kernel needs K below 2^20 (offset-binary int32 sums stay exact)");
     if (direct_w && args.k >= (1 << 20))
-      return fail(Status::invalid_shape, "the GEMV and streaming mma.sync kernels need K below "
-                                         "2^20 (offset-binary int32 sums stay exact)");
+      return fail(reason, Status::invalid_shape,
+                  "the GEMV and streaming mma.sync kernels need K below "
+                  "2^20 (offset-binary int32 sums stay exact)");
     if (direct_w && args.weight_scale_group != 0)
-      return fail(Status::invalid_argument,
+      return fail(reason, Status::invalid_argument,
                   "the GEMV and streaming mma.sync kernels take "
                   "per-channel weight scales only (weight_scale_group = 0)");
     if (args.x_high == nullptr || args.x_low == nullptr || (args.w == nullptr && !prepacked) ||
         args.scale_x_high == nullptr || args.scale_x_low == nullptr || args.scale_w == nullptr ||
         args.y == nullptr)
-      return fail(Status::invalid_argument, "a required pointer is null");
+      return fail(reason, Status::invalid_argument, "a required pointer is null");
     if (!aligned(args.x_high, 16) || !aligned(args.x_low, 16) || !aligned(args.w, 16) ||
         !aligned(args.y, 16) || !aligned(args.w_prepacked, 16) || !aligned(args.scale_x_high, 4) ||
         !aligned(args.scale_x_low, 4) || !aligned(args.scale_w, 4) || !aligned(args.bias, 4) ||
         !aligned(args.int_sums, 4))
-      return fail(Status::misaligned_pointer,
+      return fail(reason, Status::misaligned_pointer,
                   "x_high, x_low, w and y must be 16-byte aligned, scales 4-byte aligned");
     if (Policy::schedule != Schedule::warp_specialized && token_tiles(args) > 65535)
-      return fail(Status::invalid_shape, "M too large for this policy's grid (65535 token tiles)");
+      return fail(reason, Status::invalid_shape,
+                  "M too large for this policy's grid (65535 token tiles)");
     if (args.token_group < 0)
-      return fail(Status::invalid_argument, "token_group must be 0 (automatic) or positive");
+      return fail(reason, Status::invalid_argument,
+                  "token_group must be 0 (automatic) or positive");
     if (args.tail_tiles < -1 || (args.tail_tiles > 0 && args.tail_pieces < 2))
       return fail(
-          Status::invalid_argument,
+          reason, Status::invalid_argument,
           "tail_tiles must be -1 (automatic), 0 (off) or a tile count with tail_pieces >= 2");
     if (args.tail_tiles > 0 &&
         (Policy::schedule != Schedule::warp_specialized || args.weight_scale_group != 0))
-      return fail(Status::invalid_argument,
+      return fail(reason, Status::invalid_argument,
                   "a split tail (tail_tiles > 0) needs a "
                   "warp-specialized policy and per-channel weight scales");
     if (Policy::schedule == Schedule::warp_specialized) {
       const TailPlan plan = tail_plan(args);
       if (plan.first + static_cast<long long>(plan.tiles) * plan.pieces >= (1LL << 31))
-        return fail(Status::invalid_shape, "too many output tiles (CTAs) for a 1-D grid");
+        return fail(reason, Status::invalid_shape, "too many output tiles (CTAs) for a 1-D grid");
     }
     return Status::success;
   }

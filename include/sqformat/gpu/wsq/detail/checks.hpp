@@ -20,13 +20,8 @@ constexpr int kMaxK = 1 << 24;
 /// slices from 8192 / n), which stay far from overflow below this.
 constexpr int kMaxN = 1 << 28;
 
-/// Returns `s`, and stores `why` in `*reason` when the caller asked for one: every check of the
-/// W(SQ) operations says which rule failed, as the GEMM's can_implement does.
-inline Status fail(const char** reason, Status s, const char* why) {
-  if (reason != nullptr)
-    *reason = why;
-  return s;
-}
+/// Every check of the W(SQ) operations says which rule failed (status.hpp).
+using ::sqformat::detail::fail;
 
 /// Shape, pointer and alignment checks of a weight view.
 template <class C> Status check_weights(const WsqWeightsView<C>& w, const char** reason = nullptr) {

@@ -5,7 +5,14 @@
 #include <catch2/catch_all.hpp>
 #else
 #include <catch2/catch.hpp>
+#include <string>
 namespace Catch {
 using Detail::Approx;
+namespace Matchers {
+/// 3.x name of 2.x's Contains for strings.
+inline StdString::ContainsMatcher ContainsSubstring(const std::string& text) {
+  return Contains(text);
+}
+} // namespace Matchers
 } // namespace Catch
 #endif

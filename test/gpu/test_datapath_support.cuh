@@ -66,7 +66,8 @@ private:
 
 /// Checks that a reason string (a `const char*`, possibly null) contains `text`; a failure prints
 /// the reason. A matcher, not INFO: with Catch2 3.x headers, INFO in this macro kept nvcc's front
-/// end (cudafe++) busy for more than five minutes on test_datapath_static.cu, against 1.5 without.
+/// end (cudafe++) busy for more than five minutes on test_datapath_static.cu, against 1.5 without
+/// (docs/building.md, "Two Catch2 versions").
 #define CHECK_REASON(reason, text)                                                                 \
   do {                                                                                             \
     const char* const reason_seen_ = (reason);                                                     \
